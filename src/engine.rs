@@ -1,0 +1,478 @@
+//! The per-worker core: decode → connection table → reassembly → TLS → census.
+//!
+//! An [`Engine`] owns its connections and its census outright (no locks). It is deterministic:
+//! time is the packet timestamp handed in, so replaying the same packets gives the same census.
+
+use crate::flow::reassembly::DEFAULT_STREAM_CAP;
+use crate::flow::{
+    ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey, FlowTable, Handshake,
+    Phase, SWEEP_INTERVAL_NS, TlsState, direction,
+};
+use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts};
+use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
+use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
+
+/// Limits of one engine.
+#[derive(Copy, Clone, Debug)]
+pub struct EngineConfig {
+    /// Connections tracked at once.
+    pub max_flows: usize,
+    /// Idle timeout (ns of packet time).
+    pub idle_timeout_ns: u64,
+    /// Stream bytes buffered per direction.
+    pub stream_cap: usize,
+    /// Client entries in the census.
+    pub max_clients: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            max_flows: DEFAULT_MAX_FLOWS,
+            idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
+            stream_cap: DEFAULT_STREAM_CAP,
+            max_clients: DEFAULT_MAX_CLIENTS,
+        }
+    }
+}
+
+/// Coverage counters: what was seen, skipped, missed or bounded.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Packets handed in.
+    pub packets: u64,
+    /// Captured bytes handed in.
+    pub bytes: u64,
+    /// TCP segments decoded.
+    pub tcp_segments: u64,
+    /// Packets not decoded, by [`DecodeError`].
+    pub decode_errors: [u64; DecodeError::ALL.len()],
+    /// Segments whose payload was cut by the snap length.
+    pub truncated_segments: u64,
+    /// Connections created.
+    pub flows_created: u64,
+    /// Connections evicted because the table was full.
+    pub flows_evicted: u64,
+    /// Connections expired by the idle timeout.
+    pub flows_expired: u64,
+    /// Connections first seen with payload and no SYN.
+    pub flows_midstream: u64,
+    /// Connections started again by a new SYN on the same endpoints.
+    pub flows_reused: u64,
+    /// Directions that stopped because the stream cap was reached.
+    pub stream_cap_hits: u64,
+    /// Out-of-order segments dropped (hold list full), plus holes never filled.
+    pub reassembly_gaps: u64,
+    /// Retransmitted bytes that differed from the bytes kept (first copy wins).
+    pub overlap_conflicts: u64,
+    /// Directions whose bytes were not TLS.
+    pub streams_not_tls: u64,
+    /// Hellos beyond the per-connection bound (counted in no census).
+    pub hellos_dropped: u64,
+    /// Alerts beyond the per-connection bound.
+    pub alerts_dropped: u64,
+    /// ClientHellos on connections joined mid-stream.
+    pub hellos_midstream: u64,
+    /// Connections with a hello where only one side sent anything.
+    pub conns_one_sided: u64,
+    /// Anomalies, by [`Anomaly`].
+    pub anomalies: [u64; Anomaly::ALL.len()],
+}
+
+impl Counters {
+    /// Adds another set of counters.
+    pub fn merge(&mut self, o: &Counters) {
+        macro_rules! add {
+            ($($f:ident),*) => { $(self.$f += o.$f;)* };
+        }
+        add!(
+            packets,
+            bytes,
+            tcp_segments,
+            truncated_segments,
+            flows_created,
+            flows_evicted,
+            flows_expired,
+            flows_midstream,
+            flows_reused,
+            stream_cap_hits,
+            reassembly_gaps,
+            overlap_conflicts,
+            streams_not_tls,
+            hellos_dropped,
+            alerts_dropped,
+            hellos_midstream,
+            conns_one_sided
+        );
+        for (a, b) in self.decode_errors.iter_mut().zip(o.decode_errors) {
+            *a += b;
+        }
+        for (a, b) in self.anomalies.iter_mut().zip(o.anomalies) {
+            *a += b;
+        }
+    }
+}
+
+/// Receives every settled connection (event log, metrics); the census is kept by the engine.
+pub trait SettleSink {
+    /// A connection settled.
+    fn settled(&mut self, s: &ConnSummary);
+}
+
+impl SettleSink for () {
+    fn settled(&mut self, _: &ConnSummary) {}
+}
+
+/// One worker's core.
+#[derive(Debug)]
+pub struct Engine {
+    cfg: EngineConfig,
+    table: FlowTable,
+    census: Census,
+    counters: Counters,
+    last_sweep: Option<u64>,
+    scratch: Vec<ConnId>,
+}
+
+/// The TLS parser's view of one connection direction.
+struct Ctx<'a> {
+    hs: &'a mut Handshake,
+    side: usize,
+    anomalies: &'a mut [u64; Anomaly::ALL.len()],
+}
+
+impl Handler for Ctx<'_> {
+    fn client_hello(&mut self, ch: &ClientHello<'_>) {
+        self.hs.push_hello(
+            self.side,
+            HelloFacts {
+                offered_max: ch.offered_max(),
+                offered: ch.offered(),
+                legacy_version: ch.legacy_version,
+                sslv2_format: ch.sslv2_format,
+                fallback_scsv: ch.fallback_scsv,
+            },
+        );
+    }
+
+    fn server_hello(&mut self, sh: &ServerHello) {
+        if sh.is_hrr {
+            self.hs.hrr = true;
+        } else {
+            self.hs.negotiated = Some(sh.version);
+            self.hs.server_hello_from = Some(self.side);
+        }
+    }
+
+    fn alert(&mut self, _level: u8, description: u8) {
+        self.hs.push_alert(self.side, description);
+    }
+
+    fn other_handshake(&mut self, _msg_type: u8) {
+        if let Some(o) = self.hs.other_handshake.get_mut(self.side) {
+            *o = true;
+        }
+    }
+
+    fn anomaly(&mut self, a: Anomaly) {
+        if let Some(c) = self.anomalies.get_mut(a.index()) {
+            *c += 1;
+        }
+    }
+
+    fn ccs(&mut self) -> CcsMeaning {
+        if let Some(v) = self.hs.negotiated {
+            return if v.is_tls13_family() {
+                CcsMeaning::Dummy
+            } else {
+                CcsMeaning::Encrypted
+            };
+        }
+        if self.hs.hrr {
+            return CcsMeaning::Dummy;
+        }
+        let side = self.side & 1;
+        if self.hs.client == Some(side)
+            && self.hs.offered_tls13[side]
+            && !self.hs.other_handshake[side]
+        {
+            return CcsMeaning::DummyUnconfirmed;
+        }
+        CcsMeaning::Encrypted
+    }
+}
+
+impl Engine {
+    /// An engine with the given limits.
+    pub fn new(cfg: EngineConfig) -> Self {
+        Engine {
+            cfg,
+            table: FlowTable::new(cfg.max_flows),
+            census: Census::new(cfg.max_clients),
+            counters: Counters::default(),
+            last_sweep: None,
+            scratch: Vec::new(),
+        }
+    }
+
+    /// The census so far (connections still open are not in it until [`Engine::finish`]).
+    pub fn census(&self) -> &Census {
+        &self.census
+    }
+
+    /// Coverage counters so far.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Connections tracked now.
+    pub fn flows(&self) -> usize {
+        self.table.len()
+    }
+
+    /// One captured frame at time `now` (ns).
+    pub fn packet(&mut self, now: u64, link: LinkType, frame: &[u8], sink: &mut impl SettleSink) {
+        self.counters.packets += 1;
+        self.counters.bytes += frame.len() as u64;
+        match wire::decode(link, frame) {
+            Ok(seg) => self.segment(now, &seg, sink),
+            Err(e) => {
+                if let Some(c) = self.counters.decode_errors.get_mut(e.index()) {
+                    *c += 1;
+                }
+            }
+        }
+    }
+
+    /// One decoded TCP segment at time `now` (ns).
+    pub fn segment(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
+        self.counters.tcp_segments += 1;
+        if seg.truncated {
+            self.counters.truncated_segments += 1;
+        }
+        self.maybe_sweep(now, sink);
+        let (key, side) = FlowKey::new(
+            Endpoint {
+                ip: seg.src,
+                port: seg.sport,
+            },
+            Endpoint {
+                ip: seg.dst,
+                port: seg.dport,
+            },
+        );
+        let syn = seg.flags.has(TcpFlags::SYN);
+        let ack = seg.flags.has(TcpFlags::ACK);
+        let id = match self.table.find(&key) {
+            Some(id) => id,
+            None => {
+                if !syn && seg.payload.is_empty() {
+                    return; // nothing to learn from a bare ACK/FIN/RST of an unknown connection
+                }
+                if self.table.is_full() {
+                    if let Some(v) = self.table.victim() {
+                        self.counters.flows_evicted += 1;
+                        self.close(v, sink);
+                    }
+                }
+                self.counters.flows_created += 1;
+                self.table.insert(key, now)
+            }
+        };
+        let Some(conn) = self.table.get_mut(id) else {
+            return;
+        };
+        // A SYN with a new initial sequence number on a used connection: a new connection.
+        if syn && !ack {
+            let used =
+                conn.tls.is_some() || conn.phase == Phase::Settled || conn.rst || conn.fin[side];
+            if used && conn.isn[side] != Some(seg.seq) {
+                self.counters.flows_reused += 1;
+                self.close(id, sink);
+                self.counters.flows_created += 1;
+                let id2 = self.table.insert(key, now);
+                return self.segment_on(id2, side, now, seg, sink);
+            }
+        }
+        self.segment_on(id, side, now, seg, sink);
+    }
+
+    fn segment_on(
+        &mut self,
+        id: ConnId,
+        side: usize,
+        now: u64,
+        seg: &Segment<'_>,
+        sink: &mut impl SettleSink,
+    ) {
+        let cap = self.cfg.stream_cap;
+        let Some(conn) = self.table.get_mut(id) else {
+            return;
+        };
+        conn.last_seen = conn.last_seen.max(now);
+        let f = seg.flags;
+        let mut data_seq = seg.seq;
+        if f.has(TcpFlags::SYN) {
+            conn.isn[side] = Some(seg.seq);
+            if f.has(TcpFlags::ACK) {
+                conn.initiator.get_or_insert(side ^ 1);
+            } else {
+                conn.initiator = Some(side);
+            }
+            if let Some(tls) = conn.tls.as_mut() {
+                if let Some(d) = tls.dirs.get_mut(side) {
+                    d.stream.syn(seg.seq);
+                }
+            }
+            data_seq = seg.seq.wrapping_add(1);
+        }
+        if f.has(TcpFlags::FIN) {
+            conn.fin[side] = true;
+        }
+        if f.has(TcpFlags::RST) {
+            conn.rst = true;
+        }
+        if conn.phase == Phase::Settled {
+            return;
+        }
+        if !seg.payload.is_empty() {
+            if conn.tls.is_none() {
+                let mut st = Box::<TlsState>::default();
+                for (d, isn) in st.dirs.iter_mut().zip(conn.isn) {
+                    if let Some(isn) = isn {
+                        d.stream.syn(isn);
+                    }
+                }
+                if conn.isn == [None, None] {
+                    conn.midstream = true;
+                    self.counters.flows_midstream += 1;
+                }
+                conn.tls = Some(st);
+            }
+            if let Some(tls) = conn.tls.as_mut() {
+                let TlsState { dirs, hs } = &mut **tls;
+                if let Some(dir) = dirs.get_mut(side) {
+                    if dir.parser.stopped().is_none() {
+                        let r = dir
+                            .stream
+                            .push(data_seq, seg.payload, cap, dir.parser.untouched());
+                        self.counters.reassembly_gaps += u64::from(r.gap);
+                        self.counters.overlap_conflicts += u64::from(r.conflict);
+                        if r.new_data {
+                            let mut ctx = Ctx {
+                                hs,
+                                side,
+                                anomalies: &mut self.counters.anomalies,
+                            };
+                            let n = dir.parser.feed(dir.stream.data(), &mut ctx);
+                            dir.stream.consume(n);
+                        }
+                        if r.capped && dir.parser.stopped().is_none() {
+                            self.counters.stream_cap_hits += 1;
+                            dir.parser.stop(Stop::Malformed);
+                        }
+                        match dir.parser.stopped() {
+                            Some(Stop::NotTls) => {
+                                self.counters.streams_not_tls += 1;
+                                dir.stream.release();
+                            }
+                            Some(_) => dir.stream.release(),
+                            None => {}
+                        }
+                    }
+                }
+            }
+        }
+        let done = match &conn.tls {
+            Some(t) => t.dirs.iter().all(|d| d.parser.stopped().is_some()),
+            None => false,
+        };
+        if done || conn.rst || (conn.fin[0] && conn.fin[1]) {
+            self.settle(id, sink);
+        }
+    }
+
+    /// Counts a connection and keeps it as a settled entry.
+    fn settle(&mut self, id: ConnId, sink: &mut impl SettleSink) {
+        let Some(conn) = self.table.get_mut(id) else {
+            return;
+        };
+        conn.phase = Phase::Settled;
+        let Some(tls) = conn.tls.take() else {
+            return;
+        };
+        let hs = &tls.hs;
+        for d in &tls.dirs {
+            if d.stream.has_hole() && d.parser.stopped().is_none() {
+                self.counters.reassembly_gaps += 1;
+            }
+        }
+        self.counters.hellos_dropped += u64::from(hs.hellos_dropped);
+        self.counters.alerts_dropped += u64::from(hs.alerts_dropped);
+        let client_side = hs
+            .client
+            .or(hs.server_hello_from.map(|s| s ^ 1))
+            .or(conn.initiator);
+        let Some(cs) = client_side else {
+            return;
+        };
+        if !hs.hellos.is_empty() {
+            if conn.midstream {
+                self.counters.hellos_midstream += hs.hellos.len() as u64;
+            }
+            let spoke = tls.dirs.iter().filter(|d| !d.parser.untouched()).count();
+            if spoke < 2 {
+                self.counters.conns_one_sided += 1;
+            }
+        }
+        let summary = ConnSummary {
+            client: Some(conn.addr(cs)),
+            hellos: hs.hellos.clone(),
+            negotiated: hs.negotiated,
+            hrr: hs.hrr,
+            alerts: hs
+                .alerts
+                .iter()
+                .map(|(d, s)| (*d, direction(*s, cs)))
+                .collect(),
+        };
+        self.census.add(&summary);
+        sink.settled(&summary);
+    }
+
+    /// Settles and removes a connection.
+    fn close(&mut self, id: ConnId, sink: &mut impl SettleSink) {
+        self.settle(id, sink);
+        self.table.remove(id);
+    }
+
+    fn maybe_sweep(&mut self, now: u64, sink: &mut impl SettleSink) {
+        let last = *self.last_sweep.get_or_insert(now);
+        if now < last.saturating_add(SWEEP_INTERVAL_NS) {
+            return;
+        }
+        self.last_sweep = Some(now);
+        self.expire(now.saturating_sub(self.cfg.idle_timeout_ns), sink);
+    }
+
+    /// Settles and removes every connection idle since before `cutoff` (ns).
+    pub fn expire(&mut self, cutoff: u64, sink: &mut impl SettleSink) {
+        let mut ids = std::mem::take(&mut self.scratch);
+        self.table.idle(cutoff, &mut ids);
+        for &id in &ids {
+            self.counters.flows_expired += 1;
+            self.close(id, sink);
+        }
+        self.scratch = ids;
+    }
+
+    /// End of input: settles every connection still open.
+    pub fn finish(&mut self, sink: &mut impl SettleSink) {
+        let mut ids = std::mem::take(&mut self.scratch);
+        self.table.all(&mut ids);
+        for &id in &ids {
+            self.close(id, sink);
+        }
+        self.scratch = ids;
+    }
+}

@@ -1,0 +1,348 @@
+//! Connections: a bounded table keyed by the unordered pair of TCP endpoints.
+//!
+//! Each entry is small until the connection carries payload; then it gets a boxed
+//! [`TlsState`] (two reassembly streams, two parsers, the handshake facts), which is dropped
+//! again once the handshake settles, so settled connections cost one lookup per packet.
+//! Time is the packet timestamp passed in; nothing here reads a clock.
+
+pub mod reassembly;
+
+use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN};
+use crate::tls::{DirParser, Version};
+use reassembly::Stream;
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+/// Default bound on tracked connections.
+pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
+
+/// Default idle timeout, in nanoseconds of packet time.
+pub const DEFAULT_IDLE_TIMEOUT_NS: u64 = 300 * 1_000_000_000;
+
+/// How often (packet time) idle connections are swept.
+pub const SWEEP_INTERVAL_NS: u64 = 5 * 1_000_000_000;
+
+/// Entries examined to choose a victim when the table is full.
+pub const EVICTION_SCAN: usize = 64;
+
+/// An endpoint.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+}
+
+/// The unordered endpoint pair; side 0 is the lower endpoint.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub struct FlowKey {
+    /// Endpoints, sorted.
+    pub ends: [Endpoint; 2],
+}
+
+impl FlowKey {
+    /// The key of a segment from `src` to `dst`, and the side `src` is on.
+    pub fn new(src: Endpoint, dst: Endpoint) -> (FlowKey, usize) {
+        if src <= dst {
+            (FlowKey { ends: [src, dst] }, 0)
+        } else {
+            (FlowKey { ends: [dst, src] }, 1)
+        }
+    }
+}
+
+/// Handshake facts of one connection.
+#[derive(Debug, Default)]
+pub struct Handshake {
+    /// Side that sent the first ClientHello.
+    pub client: Option<usize>,
+    /// Side that sent the last non-HRR ServerHello.
+    pub server_hello_from: Option<usize>,
+    /// ClientHellos, in order.
+    pub hellos: Vec<HelloFacts>,
+    /// Hellos beyond [`MAX_HELLOS_PER_CONN`].
+    pub hellos_dropped: u32,
+    /// Last non-HRR ServerHello version.
+    pub negotiated: Option<Version>,
+    /// A HelloRetryRequest was seen.
+    pub hrr: bool,
+    /// Plaintext alerts: (description, sending side).
+    pub alerts: Vec<(u8, usize)>,
+    /// Alerts beyond [`MAX_ALERTS_PER_CONN`].
+    pub alerts_dropped: u32,
+    /// Per side: a ClientHello offering TLS 1.3 (or a draft).
+    pub offered_tls13: [bool; 2],
+    /// Per side: a handshake message other than a hello was sent.
+    pub other_handshake: [bool; 2],
+}
+
+impl Handshake {
+    pub(crate) fn push_hello(&mut self, side: usize, h: HelloFacts) {
+        self.client.get_or_insert(side);
+        if h.offered.as_slice().iter().any(|v| v.is_tls13_family()) {
+            self.offered_tls13[side & 1] = true;
+        }
+        if self.hellos.len() < MAX_HELLOS_PER_CONN {
+            self.hellos.push(h);
+        } else {
+            self.hellos_dropped += 1;
+        }
+    }
+
+    pub(crate) fn push_alert(&mut self, side: usize, desc: u8) {
+        if self.alerts.len() < MAX_ALERTS_PER_CONN {
+            self.alerts.push((desc, side));
+        } else {
+            self.alerts_dropped += 1;
+        }
+    }
+}
+
+/// One direction: reassembly plus parser.
+#[derive(Debug, Default)]
+pub struct Dir {
+    /// Reassembly.
+    pub stream: Stream,
+    /// TLS parser.
+    pub parser: DirParser,
+}
+
+/// Per-connection TLS state, allocated when the first payload arrives.
+#[derive(Debug, Default)]
+pub struct TlsState {
+    /// By side.
+    pub dirs: [Dir; 2],
+    /// Handshake facts.
+    pub hs: Handshake,
+}
+
+/// Lifecycle of a connection entry.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Handshake in progress (or not started).
+    Open,
+    /// Counted; later packets are only looked up.
+    Settled,
+}
+
+/// A connection entry.
+#[derive(Debug)]
+pub struct Conn {
+    /// Endpoints.
+    pub key: FlowKey,
+    /// Last packet time (ns).
+    pub last_seen: u64,
+    /// Initial sequence number per side, from SYN / SYN-ACK.
+    pub isn: [Option<u32>; 2],
+    /// Side that sent the SYN (without ACK), if seen or inferred from a SYN-ACK.
+    pub initiator: Option<usize>,
+    /// FIN seen per side.
+    pub fin: [bool; 2],
+    /// RST seen.
+    pub rst: bool,
+    /// The first packet seen carried payload without a SYN: joined mid-stream.
+    pub midstream: bool,
+    /// Lifecycle.
+    pub phase: Phase,
+    /// TLS state while open and carrying payload.
+    pub tls: Option<Box<TlsState>>,
+}
+
+impl Conn {
+    fn new(key: FlowKey, now: u64) -> Self {
+        Conn {
+            key,
+            last_seen: now,
+            isn: [None; 2],
+            initiator: None,
+            fin: [false; 2],
+            rst: false,
+            midstream: false,
+            phase: Phase::Open,
+            tls: None,
+        }
+    }
+
+    /// Address of `side`.
+    pub fn addr(&self, side: usize) -> IpAddr {
+        self.key.ends[side & 1].ip
+    }
+}
+
+/// Index of a connection in the table.
+pub type ConnId = usize;
+
+/// The bounded connection table (slab + index). Iteration order is slab order, so what a
+/// replay evicts and settles at the end is deterministic.
+#[derive(Debug)]
+pub struct FlowTable {
+    slots: Vec<Option<Conn>>,
+    free: Vec<ConnId>,
+    index: HashMap<FlowKey, ConnId>,
+    max_flows: usize,
+    hand: usize,
+}
+
+impl FlowTable {
+    /// A table holding at most `max_flows` connections.
+    pub fn new(max_flows: usize) -> Self {
+        FlowTable {
+            slots: Vec::new(),
+            free: Vec::new(),
+            index: HashMap::new(),
+            max_flows: max_flows.max(1),
+            hand: 0,
+        }
+    }
+
+    /// Connections tracked now.
+    pub fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// No connection tracked.
+    pub fn is_empty(&self) -> bool {
+        self.index.is_empty()
+    }
+
+    /// Is the table at its bound?
+    pub fn is_full(&self) -> bool {
+        self.index.len() >= self.max_flows
+    }
+
+    /// Looks a key up.
+    pub fn find(&self, key: &FlowKey) -> Option<ConnId> {
+        self.index.get(key).copied()
+    }
+
+    /// The entry.
+    pub fn get_mut(&mut self, id: ConnId) -> Option<&mut Conn> {
+        self.slots.get_mut(id).and_then(Option::as_mut)
+    }
+
+    /// Inserts a new connection; the caller makes room first when [`FlowTable::is_full`].
+    pub fn insert(&mut self, key: FlowKey, now: u64) -> ConnId {
+        let conn = Conn::new(key, now);
+        let id = match self.free.pop() {
+            Some(id) => {
+                if let Some(slot) = self.slots.get_mut(id) {
+                    *slot = Some(conn);
+                }
+                id
+            }
+            None => {
+                self.slots.push(Some(conn));
+                self.slots.len() - 1
+            }
+        };
+        self.index.insert(key, id);
+        id
+    }
+
+    /// Removes and returns a connection.
+    pub fn remove(&mut self, id: ConnId) -> Option<Conn> {
+        let conn = self.slots.get_mut(id)?.take()?;
+        self.index.remove(&conn.key);
+        self.free.push(id);
+        Some(conn)
+    }
+
+    /// Chooses a connection to evict: among the next [`EVICTION_SCAN`] entries from a moving
+    /// hand, a settled one if any, else the least recently seen.
+    pub fn victim(&mut self) -> Option<ConnId> {
+        let n = self.slots.len();
+        if n == 0 {
+            return None;
+        }
+        let mut best: Option<(bool, u64, ConnId)> = None;
+        let mut looked = 0;
+        let mut i = self.hand % n;
+        for _ in 0..n {
+            if let Some(Some(c)) = self.slots.get(i) {
+                let cand = (c.phase != Phase::Settled, c.last_seen, i);
+                if best.is_none_or(|b| (cand.0, cand.1) < (b.0, b.1)) {
+                    best = Some(cand);
+                }
+                looked += 1;
+                if looked >= EVICTION_SCAN {
+                    break;
+                }
+            }
+            i = (i + 1) % n;
+        }
+        self.hand = (i + 1) % n;
+        best.map(|b| b.2)
+    }
+
+    /// Ids of connections idle since before `cutoff`, in slab order.
+    pub fn idle(&self, cutoff: u64, out: &mut Vec<ConnId>) {
+        out.clear();
+        for (i, s) in self.slots.iter().enumerate() {
+            if let Some(c) = s {
+                if c.last_seen < cutoff {
+                    out.push(i);
+                }
+            }
+        }
+    }
+
+    /// Ids of all connections, in slab order.
+    pub fn all(&self, out: &mut Vec<ConnId>) {
+        out.clear();
+        out.extend(
+            self.slots
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.is_some())
+                .map(|(i, _)| i),
+        );
+    }
+}
+
+/// Direction of `side` relative to the connection's client side.
+pub fn direction(side: usize, client: usize) -> Direction {
+    if side == client {
+        Direction::FromClient
+    } else {
+        Direction::FromServer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ep(s: &str, port: u16) -> Endpoint {
+        Endpoint {
+            ip: s.parse().unwrap(),
+            port,
+        }
+    }
+
+    #[test]
+    fn key_is_symmetric() {
+        let (a, sa) = FlowKey::new(ep("10.0.0.2", 443), ep("10.0.0.1", 5000));
+        let (b, sb) = FlowKey::new(ep("10.0.0.1", 5000), ep("10.0.0.2", 443));
+        assert_eq!(a, b);
+        assert_ne!(sa, sb);
+    }
+
+    #[test]
+    fn insert_remove_reuses_slots() {
+        let mut t = FlowTable::new(2);
+        let (k1, _) = FlowKey::new(ep("10.0.0.1", 1), ep("10.0.0.2", 2));
+        let (k2, _) = FlowKey::new(ep("10.0.0.1", 3), ep("10.0.0.2", 2));
+        let a = t.insert(k1, 1);
+        t.insert(k2, 2);
+        assert!(t.is_full());
+        assert_eq!(t.victim(), Some(a), "least recently seen");
+        t.remove(a);
+        assert_eq!(t.find(&k1), None);
+        let (k3, _) = FlowKey::new(ep("10.0.0.1", 4), ep("10.0.0.2", 2));
+        assert_eq!(t.insert(k3, 3), a);
+        let mut ids = Vec::new();
+        t.idle(3, &mut ids);
+        assert_eq!(ids, vec![1]);
+    }
+}

@@ -1,0 +1,24 @@
+//! # hellowatch
+//!
+//! A passive TLS handshake sniffer: for every client IP, which TLS versions it offered and
+//! negotiated, which alerts it met and how many handshakes failed — from live traffic or from
+//! saved pcap/pcapng files.
+//!
+//! ```text
+//! capture (savefile / libpcap) ─► engine (one per worker, owns its connections)
+//!     wire::decode ─► flow (bounded table, reassembly of the first bytes of each direction)
+//!     ─► tls (pure incremental extraction) ─► tally (per-client census) ─► report
+//! ```
+//!
+//! Everything below `capture` is pure: no I/O, no clock (time is the packet timestamp), no
+//! logging, and no panics on any input.
+
+pub mod capture;
+pub mod cli;
+pub mod engine;
+pub mod flow;
+pub mod replay;
+pub mod report;
+pub mod tally;
+pub mod tls;
+pub mod wire;

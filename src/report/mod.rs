@@ -1,0 +1,255 @@
+//! Reports of a census: JSON (a contract other tools read), a table for people, CSV.
+
+use crate::engine::Counters;
+use crate::replay::InputSummary;
+use crate::tally::{Census, ClientTally};
+use crate::tls::{Anomaly, Version, alert_name};
+use crate::wire::DecodeError;
+use serde_json::{Map, Value, json};
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::net::IpAddr;
+
+/// Output format.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Aligned table, legacy clients first.
+    Table,
+    /// JSON: `{"clients", "totals", "input", "coverage"}`.
+    Json,
+    /// CSV, one row per client.
+    Csv,
+}
+
+/// Name of an alert description (RFC name, else `unassigned_N`).
+pub fn alert_label(desc: u8) -> String {
+    match alert_name(desc) {
+        Some(n) => n.to_string(),
+        None => format!("unassigned_{desc}"),
+    }
+}
+
+fn version_map(m: &BTreeMap<Version, u64>) -> Value {
+    let mut o = Map::new();
+    // Highest version first.
+    for (v, n) in m.iter().rev() {
+        o.insert(v.to_string(), json!(n));
+    }
+    Value::Object(o)
+}
+
+fn alert_map(m: &BTreeMap<u8, u64>) -> Value {
+    let mut o = Map::new();
+    for (d, n) in m {
+        o.insert(alert_label(*d), json!(n));
+    }
+    Value::Object(o)
+}
+
+fn tally_json(t: &ClientTally) -> Map<String, Value> {
+    let mut o = Map::new();
+    o.insert("hellos".into(), json!(t.hellos));
+    o.insert("offered_max".into(), version_map(&t.offered_max));
+    o.insert("offered_versions".into(), version_map(&t.offered_versions));
+    o.insert("negotiated".into(), version_map(&t.negotiated));
+    o.insert("alerts".into(), alert_map(&t.alerts));
+    o.insert("failed_handshakes".into(), json!(t.failed_handshakes));
+    o
+}
+
+/// Clients in address order (IPv4 before IPv6).
+pub fn sorted_clients(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
+    let mut v: Vec<_> = c.clients.iter().filter(|(_, t)| !t.is_empty()).collect();
+    v.sort_by_key(|(ip, _)| **ip);
+    v
+}
+
+/// Coverage counters as JSON.
+pub fn coverage_json(k: &Counters, c: &Census) -> Value {
+    let mut dec = Map::new();
+    for e in DecodeError::ALL {
+        dec.insert(e.name().into(), json!(k.decode_errors[e.index()]));
+    }
+    let mut an = Map::new();
+    for a in Anomaly::ALL {
+        an.insert(a.name().into(), json!(k.anomalies[a.index()]));
+    }
+    json!({
+        "tcp_segments": k.tcp_segments,
+        "not_decoded": dec,
+        "truncated_segments": k.truncated_segments,
+        "flows_created": k.flows_created,
+        "flows_evicted": k.flows_evicted,
+        "flows_expired": k.flows_expired,
+        "flows_midstream": k.flows_midstream,
+        "flows_reused": k.flows_reused,
+        "stream_cap_hits": k.stream_cap_hits,
+        "reassembly_gaps": k.reassembly_gaps,
+        "overlap_conflicts": k.overlap_conflicts,
+        "streams_not_tls": k.streams_not_tls,
+        "hellos_midstream": k.hellos_midstream,
+        "conns_one_sided": k.conns_one_sided,
+        "hellos_dropped": k.hellos_dropped,
+        "alerts_dropped": k.alerts_dropped,
+        "clients_dropped": c.clients_dropped,
+        "anomalies": an,
+    })
+}
+
+/// The JSON report (the shape is a contract: tests and other tools read it).
+pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
+    let mut clients = Map::new();
+    for (ip, t) in sorted_clients(c) {
+        let mut o = tally_json(t);
+        o.insert("legacy".into(), json!(t.is_legacy()));
+        clients.insert(ip.to_string(), Value::Object(o));
+    }
+    let mut totals = tally_json(&c.totals);
+    totals.insert("clients".into(), json!(clients.len()));
+    totals.insert(
+        "legacy_clients".into(),
+        json!(c.clients.values().filter(|t| t.is_legacy()).count()),
+    );
+    totals.insert("connections".into(), json!(c.connections));
+    json!({
+        "clients": clients,
+        "totals": totals,
+        "input": {
+            "files": input.files,
+            "packets": input.packets,
+            "bytes": input.bytes,
+            "warnings": input.warnings,
+        },
+        "coverage": coverage_json(k, c),
+    })
+}
+
+fn compact_versions(m: &BTreeMap<Version, u64>) -> String {
+    if m.is_empty() {
+        return "-".into();
+    }
+    m.iter()
+        .rev()
+        .map(|(v, n)| format!("{v}:{n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn compact_alerts(m: &BTreeMap<u8, u64>) -> String {
+    if m.is_empty() {
+        return "-".into();
+    }
+    m.iter()
+        .map(|(d, n)| format!("{}:{n}", alert_label(*d)))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Clients with legacy ones first, then by address.
+fn table_order(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
+    let mut v = sorted_clients(c);
+    v.sort_by_key(|(ip, t)| (!t.is_legacy(), **ip));
+    v
+}
+
+/// The table report.
+pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::Result<()> {
+    let rows = table_order(c);
+    let legacy = rows.iter().filter(|(_, t)| t.is_legacy()).count();
+    writeln!(
+        w,
+        "hellowatch: {} file(s), {} packets; {} clients, {} legacy (offered or negotiated below TLS 1.2, or failed)",
+        input.files.len(),
+        input.packets,
+        rows.len(),
+        legacy
+    )?;
+    let header = [
+        "",
+        "CLIENT",
+        "HELLOS",
+        "OFFERED MAX",
+        "NEGOTIATED",
+        "FAILED",
+        "ALERTS",
+    ];
+    let mut cells: Vec<[String; 7]> = vec![header.map(String::from)];
+    for (ip, t) in &rows {
+        cells.push([
+            if t.is_legacy() {
+                "!".into()
+            } else {
+                String::new()
+            },
+            ip.to_string(),
+            t.hellos.to_string(),
+            compact_versions(&t.offered_max),
+            compact_versions(&t.negotiated),
+            t.failed_handshakes.to_string(),
+            compact_alerts(&t.alerts),
+        ]);
+    }
+    let mut width = [0usize; 7];
+    for r in &cells {
+        for (w, s) in width.iter_mut().zip(r) {
+            *w = (*w).max(s.chars().count());
+        }
+    }
+    for r in &cells {
+        let mut line = String::new();
+        for (i, (s, wd)) in r.iter().zip(width).enumerate() {
+            let numeric = i == 2 || i == 5;
+            if numeric {
+                line.push_str(&format!("{s:>wd$}  "));
+            } else {
+                line.push_str(&format!("{s:<wd$}  "));
+            }
+        }
+        writeln!(w, "{}", line.trim_end())?;
+    }
+    for warn in &input.warnings {
+        writeln!(w, "warning: {warn}")?;
+    }
+    Ok(())
+}
+
+/// The CSV report.
+pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    let map = |m: &BTreeMap<Version, u64>| {
+        m.iter()
+            .rev()
+            .map(|(v, n)| format!("{v}={n}"))
+            .collect::<Vec<_>>()
+            .join(";")
+    };
+    out.write_record([
+        "client",
+        "legacy",
+        "hellos",
+        "offered_max",
+        "offered_versions",
+        "negotiated",
+        "failed_handshakes",
+        "alerts",
+    ])?;
+    for (ip, t) in table_order(c) {
+        let alerts = t
+            .alerts
+            .iter()
+            .map(|(d, n)| format!("{}={n}", alert_label(*d)))
+            .collect::<Vec<_>>()
+            .join(";");
+        out.write_record([
+            ip.to_string(),
+            t.is_legacy().to_string(),
+            t.hellos.to_string(),
+            map(&t.offered_max),
+            map(&t.offered_versions),
+            map(&t.negotiated),
+            t.failed_handshakes.to_string(),
+            alerts,
+        ])?;
+    }
+    out.flush()
+}

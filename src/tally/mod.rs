@@ -1,0 +1,308 @@
+//! Per-client census: what each client offered and negotiated, the alerts it met and how many
+//! of its handshakes failed.
+//!
+//! A [`Census`] is filled from settled connections ([`ConnSummary`]) and is associative: two
+//! censuses merge by adding counts, so per-worker censuses (and reports of several sensors)
+//! combine into one.
+
+use crate::tls::Version;
+use std::collections::{BTreeMap, HashMap};
+use std::net::IpAddr;
+
+/// Default bound on distinct clients in one census; more are counted in
+/// [`Census::clients_dropped`] and in the totals, but get no entry.
+pub const DEFAULT_MAX_CLIENTS: usize = 1_000_000;
+
+/// Hellos kept per connection (an HRR connection has 2; more are counted, not kept).
+pub const MAX_HELLOS_PER_CONN: usize = 4;
+
+/// Alerts kept per connection.
+pub const MAX_ALERTS_PER_CONN: usize = 8;
+
+/// Which endpoint of a connection sent something.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Direction {
+    /// Sent by the client.
+    FromClient,
+    /// Sent by the server.
+    FromServer,
+}
+
+/// One ClientHello as the census needs it.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct HelloFacts {
+    /// Highest offered version (none if `supported_versions` listed only GREASE).
+    pub offered_max: Option<Version>,
+    /// Offered versions (GREASE removed).
+    pub offered: crate::tls::VersionList,
+    /// Legacy version field.
+    pub legacy_version: Version,
+    /// SSLv2 record format.
+    pub sslv2_format: bool,
+    /// TLS_FALLBACK_SCSV present.
+    pub fallback_scsv: bool,
+}
+
+/// Everything a settled connection contributes to the census.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ConnSummary {
+    /// The client: sender of the ClientHello, else receiver of the ServerHello, else the
+    /// TCP initiator.
+    pub client: Option<IpAddr>,
+    /// ClientHellos in order (at most [`MAX_HELLOS_PER_CONN`]).
+    pub hellos: Vec<HelloFacts>,
+    /// Version of the last ServerHello that is not a HelloRetryRequest.
+    pub negotiated: Option<Version>,
+    /// A HelloRetryRequest was seen.
+    pub hrr: bool,
+    /// Plaintext alert descriptions with their direction.
+    pub alerts: Vec<(u8, Direction)>,
+}
+
+/// Counts for one client (or the totals).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClientTally {
+    /// ClientHello messages.
+    pub hellos: u64,
+    /// Hellos by highest offered version.
+    pub offered_max: BTreeMap<Version, u64>,
+    /// Hellos listing each version.
+    pub offered_versions: BTreeMap<Version, u64>,
+    /// Connections by negotiated version.
+    pub negotiated: BTreeMap<Version, u64>,
+    /// Plaintext alerts by description (either direction).
+    pub alerts: BTreeMap<u8, u64>,
+    /// Connections with a ClientHello and no (non-HRR) ServerHello.
+    pub failed_handshakes: u64,
+}
+
+impl ClientTally {
+    fn add_summary(&mut self, s: &ConnSummary) {
+        for h in &s.hellos {
+            self.hellos += 1;
+            if let Some(m) = h.offered_max {
+                *self.offered_max.entry(m).or_default() += 1;
+            }
+            for v in h.offered.as_slice() {
+                *self.offered_versions.entry(*v).or_default() += 1;
+            }
+        }
+        match s.negotiated {
+            Some(v) => *self.negotiated.entry(v).or_default() += 1,
+            None if !s.hellos.is_empty() => self.failed_handshakes += 1,
+            None => {}
+        }
+        for (d, _) in &s.alerts {
+            *self.alerts.entry(*d).or_default() += 1;
+        }
+    }
+
+    /// Adds another tally's counts.
+    pub fn merge(&mut self, o: &ClientTally) {
+        self.hellos += o.hellos;
+        self.failed_handshakes += o.failed_handshakes;
+        for (m, om) in [
+            (&mut self.offered_max, &o.offered_max),
+            (&mut self.offered_versions, &o.offered_versions),
+            (&mut self.negotiated, &o.negotiated),
+        ] {
+            for (k, v) in om {
+                *m.entry(*k).or_default() += v;
+            }
+        }
+        for (k, v) in &o.alerts {
+            *self.alerts.entry(*k).or_default() += v;
+        }
+    }
+
+    /// True when nothing was counted.
+    pub fn is_empty(&self) -> bool {
+        self.hellos == 0
+            && self.failed_handshakes == 0
+            && self.negotiated.is_empty()
+            && self.alerts.is_empty()
+    }
+
+    /// A legacy client: offered at most, or negotiated, below TLS 1.2, or failed handshakes.
+    pub fn is_legacy(&self) -> bool {
+        self.failed_handshakes > 0
+            || self.offered_max.keys().any(|v| v.is_legacy())
+            || self.negotiated.keys().any(|v| v.is_legacy())
+    }
+}
+
+/// The census of one run (or one worker).
+#[derive(Clone, Debug)]
+pub struct Census {
+    /// Per client address.
+    pub clients: HashMap<IpAddr, ClientTally>,
+    /// Sum over all connections, including clients beyond the bound.
+    pub totals: ClientTally,
+    /// Connections settled with something to count.
+    pub connections: u64,
+    /// Distinct clients refused an entry by the bound.
+    pub clients_dropped: u64,
+    max_clients: usize,
+}
+
+impl Default for Census {
+    fn default() -> Self {
+        Census::new(DEFAULT_MAX_CLIENTS)
+    }
+}
+
+impl Census {
+    /// An empty census holding at most `max_clients` client entries.
+    pub fn new(max_clients: usize) -> Self {
+        Census {
+            clients: HashMap::new(),
+            totals: ClientTally::default(),
+            connections: 0,
+            clients_dropped: 0,
+            max_clients,
+        }
+    }
+
+    /// Counts one settled connection.
+    pub fn add(&mut self, s: &ConnSummary) {
+        let Some(ip) = s.client else { return };
+        if s.hellos.is_empty() && s.negotiated.is_none() && s.alerts.is_empty() {
+            return;
+        }
+        self.connections += 1;
+        self.totals.add_summary(s);
+        let n = self.clients.len();
+        match self.clients.get_mut(&ip) {
+            Some(t) => t.add_summary(s),
+            None if n < self.max_clients => {
+                self.clients.entry(ip).or_default().add_summary(s);
+            }
+            None => self.clients_dropped += 1,
+        }
+    }
+
+    /// Adds another census (associative and commutative).
+    pub fn merge(&mut self, o: &Census) {
+        self.connections += o.connections;
+        self.clients_dropped += o.clients_dropped;
+        self.totals.merge(&o.totals);
+        for (ip, t) in &o.clients {
+            let n = self.clients.len();
+            match self.clients.get_mut(ip) {
+                Some(mine) => mine.merge(t),
+                None if n < self.max_clients => {
+                    self.clients.insert(*ip, t.clone());
+                }
+                None => self.clients_dropped += 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::VersionList;
+
+    fn hello(vs: &[Version]) -> HelloFacts {
+        let mut offered = VersionList::default();
+        for v in vs {
+            offered.push(*v);
+        }
+        HelloFacts {
+            offered_max: offered.max(),
+            offered,
+            legacy_version: Version::TLS12,
+            sslv2_format: false,
+            fallback_scsv: false,
+        }
+    }
+
+    fn ip(s: &str) -> Option<IpAddr> {
+        s.parse().ok()
+    }
+
+    #[test]
+    fn failed_and_negotiated() {
+        let mut c = Census::default();
+        c.add(&ConnSummary {
+            client: ip("10.0.0.1"),
+            hellos: vec![hello(&[Version::TLS10])],
+            alerts: vec![(70, Direction::FromServer)],
+            ..ConnSummary::default()
+        });
+        c.add(&ConnSummary {
+            client: ip("10.0.0.1"),
+            hellos: vec![
+                hello(&[Version::TLS13, Version::TLS12]),
+                hello(&[Version::TLS13]),
+            ],
+            negotiated: Some(Version::TLS13),
+            hrr: true,
+            ..ConnSummary::default()
+        });
+        let t = &c.clients[&"10.0.0.1".parse::<IpAddr>().unwrap()];
+        assert_eq!(t.hellos, 3);
+        assert_eq!(t.failed_handshakes, 1);
+        assert_eq!(t.offered_max[&Version::TLS13], 2);
+        assert_eq!(t.offered_versions[&Version::TLS12], 1);
+        assert_eq!(t.negotiated[&Version::TLS13], 1);
+        assert_eq!(t.alerts[&70], 1);
+        assert!(t.is_legacy());
+        assert_eq!(c.totals, *t);
+    }
+
+    #[test]
+    fn server_hello_without_client_hello_is_not_a_failure() {
+        let mut c = Census::default();
+        c.add(&ConnSummary {
+            client: ip("::1"),
+            negotiated: Some(Version::TLS12),
+            ..ConnSummary::default()
+        });
+        let t = &c.clients[&"::1".parse::<IpAddr>().unwrap()];
+        assert_eq!((t.hellos, t.failed_handshakes), (0, 0));
+        assert!(!t.is_legacy());
+    }
+
+    #[test]
+    fn merge_equals_adding_everything_to_one() {
+        let s1 = ConnSummary {
+            client: ip("10.0.0.1"),
+            hellos: vec![hello(&[Version::TLS11])],
+            ..ConnSummary::default()
+        };
+        let s2 = ConnSummary {
+            client: ip("10.0.0.2"),
+            hellos: vec![hello(&[Version::TLS12])],
+            negotiated: Some(Version::TLS12),
+            ..ConnSummary::default()
+        };
+        let mut whole = Census::default();
+        whole.add(&s1);
+        whole.add(&s2);
+        whole.add(&s1);
+        let (mut a, mut b) = (Census::default(), Census::default());
+        a.add(&s1);
+        b.add(&s2);
+        b.add(&s1);
+        a.merge(&b);
+        assert_eq!(a.clients, whole.clients);
+        assert_eq!(a.totals, whole.totals);
+    }
+
+    #[test]
+    fn client_bound_is_counted() {
+        let mut c = Census::new(1);
+        for a in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+            c.add(&ConnSummary {
+                client: ip(a),
+                hellos: vec![hello(&[Version::TLS12])],
+                ..ConnSummary::default()
+            });
+        }
+        assert_eq!(c.clients.len(), 1);
+        assert_eq!(c.clients_dropped, 2);
+        assert_eq!(c.totals.hellos, 3);
+    }
+}

@@ -1,0 +1,275 @@
+//! Link, IP and TCP decoding: pure, zero-copy, no panics.
+//!
+//! [`decode`] walks from the capture's link type down to the innermost TCP segment. The link
+//! layers etherparse does not know (BSD NULL/LOOP, Linux SLL2, PPP, PPPoE, MPLS) and the
+//! tunnels (VXLAN, Geneve, GRE incl. ERSPAN II/III, IP-in-IP) are unwrapped here; IP (with
+//! IPv6 extension headers) and TCP are sliced by etherparse's `LaxSlicedPacket`. Every read is
+//! bounds-checked: a short or odd packet is a [`DecodeError`], never a panic.
+
+pub mod link;
+
+pub use link::LinkType;
+
+use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use std::net::IpAddr;
+
+/// How many encapsulations (VLAN tags excluded) are unwrapped before giving up.
+pub const MAX_TUNNEL_DEPTH: u8 = 4;
+
+/// VXLAN UDP port (RFC 7348), as used by cloud traffic mirroring.
+pub const VXLAN_PORT: u16 = 4789;
+/// Geneve UDP port (RFC 8926).
+pub const GENEVE_PORT: u16 = 6081;
+
+/// TCP flag bits.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    /// FIN.
+    pub const FIN: u8 = 0x01;
+    /// SYN.
+    pub const SYN: u8 = 0x02;
+    /// RST.
+    pub const RST: u8 = 0x04;
+    /// ACK.
+    pub const ACK: u8 = 0x10;
+
+    /// Is `bit` set?
+    #[inline]
+    pub fn has(self, bit: u8) -> bool {
+        self.0 & bit != 0
+    }
+}
+
+/// A decoded TCP segment, borrowing its payload from the packet.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct Segment<'a> {
+    /// Source address (innermost IP header).
+    pub src: IpAddr,
+    /// Destination address.
+    pub dst: IpAddr,
+    /// Source port.
+    pub sport: u16,
+    /// Destination port.
+    pub dport: u16,
+    /// Sequence number.
+    pub seq: u32,
+    /// Flags.
+    pub flags: TcpFlags,
+    /// Payload bytes present in the capture.
+    pub payload: &'a [u8],
+    /// The IP header claims more payload than was captured (snap length or cut file).
+    pub truncated: bool,
+}
+
+/// Why a packet yields no TCP segment. A closed set: it is a metric label.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DecodeError {
+    /// Shorter than its headers.
+    Truncated,
+    /// A link type hellowatch does not decode.
+    UnsupportedLink,
+    /// Not IP (ARP, LLDP, …).
+    NotIp,
+    /// IP but not TCP (UDP that is not a tunnel, ICMP, …).
+    NotTcp,
+    /// An IPv4/IPv6 fragment: counted and skipped.
+    Fragment,
+    /// More nested encapsulations than [`MAX_TUNNEL_DEPTH`].
+    TooDeep,
+    /// IP header that does not parse.
+    BadIp,
+}
+
+impl DecodeError {
+    /// All kinds, in a fixed order.
+    pub const ALL: [DecodeError; 7] = [
+        DecodeError::Truncated,
+        DecodeError::UnsupportedLink,
+        DecodeError::NotIp,
+        DecodeError::NotTcp,
+        DecodeError::Fragment,
+        DecodeError::TooDeep,
+        DecodeError::BadIp,
+    ];
+
+    /// Label value.
+    pub fn name(self) -> &'static str {
+        match self {
+            DecodeError::Truncated => "truncated",
+            DecodeError::UnsupportedLink => "unsupported_link",
+            DecodeError::NotIp => "not_ip",
+            DecodeError::NotTcp => "not_tcp",
+            DecodeError::Fragment => "fragment",
+            DecodeError::TooDeep => "too_deep",
+            DecodeError::BadIp => "bad_ip",
+        }
+    }
+
+    /// Position in [`DecodeError::ALL`].
+    pub fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// Decodes a captured frame of link type `link` down to its innermost TCP segment.
+pub fn decode(link: LinkType, frame: &[u8]) -> Result<Segment<'_>, DecodeError> {
+    link::decode_link(link, frame, 0)
+}
+
+/// Decodes an IP packet (v4 or v6, by its version nibble), unwrapping IP-level tunnels.
+pub(crate) fn decode_ip(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
+    if depth > MAX_TUNNEL_DEPTH {
+        return Err(DecodeError::TooDeep);
+    }
+    let pkt = LaxSlicedPacket::from_ip(data).map_err(|e| match e {
+        etherparse::err::ip::LaxHeaderSliceError::Len(_) => DecodeError::Truncated,
+        etherparse::err::ip::LaxHeaderSliceError::Content(_) => DecodeError::BadIp,
+    })?;
+    let (src, dst, payload) = match &pkt.net {
+        Some(LaxNetSlice::Ipv4(v4)) => (
+            IpAddr::V4(v4.header().source_addr()),
+            IpAddr::V4(v4.header().destination_addr()),
+            v4.payload(),
+        ),
+        Some(LaxNetSlice::Ipv6(v6)) => (
+            IpAddr::V6(v6.header().source_addr()),
+            IpAddr::V6(v6.header().destination_addr()),
+            v6.payload(),
+        ),
+        _ => return Err(DecodeError::BadIp),
+    };
+    if payload.fragmented {
+        return Err(DecodeError::Fragment);
+    }
+    match &pkt.transport {
+        Some(TransportSlice::Tcp(tcp)) => {
+            let flags = (u8::from(tcp.fin()) * TcpFlags::FIN)
+                | (u8::from(tcp.syn()) * TcpFlags::SYN)
+                | (u8::from(tcp.rst()) * TcpFlags::RST)
+                | (u8::from(tcp.ack()) * TcpFlags::ACK);
+            Ok(Segment {
+                src,
+                dst,
+                sport: tcp.source_port(),
+                dport: tcp.destination_port(),
+                seq: tcp.sequence_number(),
+                flags: TcpFlags(flags),
+                payload: tcp.payload(),
+                truncated: payload.incomplete,
+            })
+        }
+        Some(TransportSlice::Udp(udp)) => {
+            let inner = udp.payload();
+            match udp.destination_port() {
+                VXLAN_PORT => link::vxlan(inner, depth + 1),
+                GENEVE_PORT => link::geneve(inner, depth + 1),
+                _ => Err(DecodeError::NotTcp),
+            }
+        }
+        Some(_) => Err(DecodeError::NotTcp),
+        None => match payload.ip_number.0 {
+            // TCP header cut short.
+            6 => Err(DecodeError::Truncated),
+            // GRE.
+            47 => link::gre(payload.payload, depth + 1),
+            // IPv4-in-IP, IPv6-in-IP.
+            4 | 41 => decode_ip(payload.payload, depth + 1),
+            17 => Err(DecodeError::Truncated),
+            _ => Err(DecodeError::NotTcp),
+        },
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use etherparse::PacketBuilder;
+
+    /// An Ethernet/IPv4/TCP frame with the given payload.
+    pub(crate) fn eth_v4_tcp(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ethernet2([1; 6], [2; 6])
+            .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+            .tcp(40000, 443, 1000, 65535)
+            .ack(1);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    /// A bare IPv4/TCP packet.
+    pub(crate) fn v4_tcp(payload: &[u8]) -> Vec<u8> {
+        let b = PacketBuilder::ipv4([192, 0, 2, 1], [192, 0, 2, 2], 64).tcp(1234, 443, 7, 100);
+        let mut out = Vec::new();
+        b.write(&mut out, payload).unwrap();
+        out
+    }
+
+    #[test]
+    fn ethernet_ipv4_tcp() {
+        let f = eth_v4_tcp(b"hello");
+        let s = decode(LinkType::Ethernet, &f).unwrap();
+        assert_eq!(s.src, "10.0.0.1".parse::<IpAddr>().unwrap());
+        assert_eq!((s.sport, s.dport, s.seq), (40000, 443, 1000));
+        assert_eq!(s.payload, b"hello");
+        assert!(s.flags.has(TcpFlags::ACK) && !s.flags.has(TcpFlags::SYN));
+        assert!(!s.truncated);
+    }
+
+    #[test]
+    fn ipv6_with_extension_header() {
+        let b = PacketBuilder::ipv6(
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+            64,
+        )
+        .tcp(5, 6, 7, 8);
+        let mut p = Vec::new();
+        b.write(&mut p, b"x").unwrap();
+        // Insert a hop-by-hop header: next header 6 (TCP), length 0, 6 bytes padding.
+        p[6] = 0;
+        let hbh = [6u8, 0, 1, 4, 0, 0, 0, 0];
+        p.splice(40..40, hbh);
+        let plen = u16::from_be_bytes([p[4], p[5]]) + 8;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        let s = decode(LinkType::Raw, &p).unwrap();
+        assert_eq!(s.payload, b"x");
+        assert_eq!(s.dst.to_string(), "2001:db8::2");
+    }
+
+    #[test]
+    fn ipv4_fragment_is_counted_not_decoded() {
+        let mut p = v4_tcp(b"abc");
+        p[6] = 0x20; // more fragments
+        assert_eq!(decode(LinkType::Raw, &p), Err(DecodeError::Fragment));
+    }
+
+    #[test]
+    fn cut_payload_is_marked_truncated() {
+        let p = v4_tcp(&[7; 100]);
+        let s = decode(LinkType::Raw, &p[..p.len() - 10]).unwrap();
+        assert!(s.truncated);
+        assert_eq!(s.payload.len(), 90);
+    }
+
+    #[test]
+    fn short_frames_are_errors_not_panics() {
+        let f = eth_v4_tcp(b"hello");
+        for n in 0..f.len() {
+            let _ = decode(LinkType::Ethernet, &f[..n]);
+        }
+        assert_eq!(
+            decode(LinkType::Ethernet, &f[..20]),
+            Err(DecodeError::Truncated)
+        );
+    }
+
+    #[test]
+    fn udp_is_not_tcp() {
+        let b = PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 9).udp(53, 53);
+        let mut p = Vec::new();
+        b.write(&mut p, b"q").unwrap();
+        assert_eq!(decode(LinkType::Raw, &p), Err(DecodeError::NotTcp));
+    }
+}
