@@ -476,3 +476,297 @@ impl Engine {
         self.scratch = ids;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tls::hello::HRR_RANDOM;
+    use crate::tls::hello::tests::{client_hello_body, server_hello_body};
+    use proptest::prelude::*;
+    use std::net::IpAddr;
+
+    const CT_CCS: u8 = 20;
+    const CT_ALERT: u8 = 21;
+    const CT_HS: u8 = 22;
+    const CT_APP: u8 = 23;
+
+    /// One side's burst: logical records (content type, payload).
+    struct Flight {
+        from_client: bool,
+        records: Vec<(u8, Vec<u8>)>,
+    }
+
+    fn hs(ty: u8, body: &[u8]) -> Vec<u8> {
+        let mut m = vec![
+            ty,
+            (body.len() >> 16) as u8,
+            (body.len() >> 8) as u8,
+            body.len() as u8,
+        ];
+        m.extend_from_slice(body);
+        m
+    }
+
+    fn sv(list: &[u16]) -> Vec<u8> {
+        let mut d = vec![(list.len() * 2) as u8];
+        for v in list {
+            d.extend_from_slice(&v.to_be_bytes());
+        }
+        d
+    }
+
+    /// Three realistic handshakes: TLS 1.2 success, TLS 1.0 refused, TLS 1.3 with HRR.
+    fn scenarios() -> Vec<Vec<Flight>> {
+        let ch12 = hs(
+            1,
+            &client_hello_body(
+                0x0303,
+                &[0xc02f, 0x0a0a],
+                &[(0, &[0; 5]), (43, &sv(&[0x3a3a, 0x0303, 0x0302]))],
+            ),
+        );
+        let sh12 = hs(2, &server_hello_body(0x0303, [3; 32], &[]));
+        let cert = hs(11, &[7; 3000]);
+        let shd = hs(14, &[]);
+        let cke = hs(16, &[1; 70]);
+        let tls12 = vec![
+            Flight {
+                from_client: true,
+                records: vec![(CT_HS, ch12)],
+            },
+            Flight {
+                from_client: false,
+                records: vec![(CT_HS, [sh12, cert, shd].concat())],
+            },
+            Flight {
+                from_client: true,
+                records: vec![(CT_HS, cke), (CT_CCS, vec![1]), (CT_HS, vec![0x14; 40])],
+            },
+            Flight {
+                from_client: false,
+                records: vec![
+                    (CT_CCS, vec![1]),
+                    (CT_HS, vec![0x15; 40]),
+                    (CT_ALERT, vec![0x33; 26]),
+                ],
+            },
+        ];
+        let ch10 = hs(1, &client_hello_body(0x0301, &[0x002f, 0x5600], &[]));
+        let refused = vec![
+            Flight {
+                from_client: true,
+                records: vec![(CT_HS, ch10)],
+            },
+            Flight {
+                from_client: false,
+                records: vec![(CT_ALERT, vec![2, 70])],
+            },
+        ];
+        let ch13 = |share: u8| {
+            hs(
+                1,
+                &client_hello_body(
+                    0x0303,
+                    &[0x1301],
+                    &[(43, &sv(&[0x0304, 0x0303])), (51, &[share; 40])],
+                ),
+            )
+        };
+        let hrr = hs(2, &server_hello_body(0x0303, HRR_RANDOM, &[(43, &[3, 4])]));
+        let sh13 = hs(2, &server_hello_body(0x0303, [9; 32], &[(43, &[3, 4])]));
+        let tls13 = vec![
+            Flight {
+                from_client: true,
+                records: vec![(CT_HS, ch13(1))],
+            },
+            Flight {
+                from_client: false,
+                records: vec![(CT_HS, hrr), (CT_CCS, vec![1])],
+            },
+            Flight {
+                from_client: true,
+                records: vec![(CT_CCS, vec![1]), (CT_HS, ch13(2))],
+            },
+            Flight {
+                from_client: false,
+                records: vec![(CT_HS, sh13), (CT_CCS, vec![1]), (CT_APP, vec![0x17; 300])],
+            },
+            Flight {
+                from_client: true,
+                records: vec![(CT_APP, vec![0x17; 60])],
+            },
+        ];
+        vec![tls12, refused, tls13]
+    }
+
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n.max(1) as u64) as usize
+        }
+    }
+
+    /// Serialises a flight, re-framing consecutive handshake bytes into records of random size.
+    fn frame(f: &Flight, rng: &mut Option<Rng>) -> Vec<u8> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < f.records.len() {
+            let (ct, p) = &f.records[i];
+            if *ct == CT_HS && rng.is_some() {
+                let mut all = p.clone();
+                while i + 1 < f.records.len() && f.records[i + 1].0 == CT_HS {
+                    i += 1;
+                    all.extend_from_slice(&f.records[i].1);
+                }
+                let r = rng.as_mut().unwrap();
+                let mut at = 0;
+                while at < all.len() {
+                    let small = r.below(2) == 0;
+                    let n = 1 + r.below(if small { 8 } else { 4000 });
+                    let end = (at + n).min(all.len());
+                    out.extend_from_slice(&[
+                        CT_HS,
+                        3,
+                        3,
+                        ((end - at) >> 8) as u8,
+                        (end - at) as u8,
+                    ]);
+                    out.extend_from_slice(&all[at..end]);
+                    at = end;
+                }
+            } else {
+                out.extend_from_slice(&[*ct, 3, 3, (p.len() >> 8) as u8, p.len() as u8]);
+                out.extend_from_slice(p);
+            }
+            i += 1;
+        }
+        out
+    }
+
+    fn census_of(flights: &[Flight], seed: Option<u64>) -> Census {
+        let mut rng = seed.map(|s| Rng(s | 1));
+        let c: IpAddr = "10.9.8.7".parse().unwrap();
+        let s: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut e = Engine::new(EngineConfig::default());
+        let mut now = 1_000_000_000u64;
+        let mut seq = [1000u32, 5000u32];
+        let seg =
+            |e: &mut Engine, now: u64, from_client: bool, seq: u32, flags: u8, payload: &[u8]| {
+                let (src, dst, sp, dp) = if from_client {
+                    (c, s, 40000, 443)
+                } else {
+                    (s, c, 443, 40000)
+                };
+                let sg = Segment {
+                    src,
+                    dst,
+                    sport: sp,
+                    dport: dp,
+                    seq,
+                    flags: TcpFlags(flags),
+                    payload,
+                    truncated: false,
+                };
+                e.segment(now, &sg, &mut ());
+            };
+        seg(&mut e, now, true, seq[0], TcpFlags::SYN, &[]);
+        seg(
+            &mut e,
+            now,
+            false,
+            seq[1],
+            TcpFlags::SYN | TcpFlags::ACK,
+            &[],
+        );
+        seq[0] += 1;
+        seq[1] += 1;
+        for f in flights {
+            let bytes = frame(f, &mut rng);
+            let d = usize::from(!f.from_client);
+            // Cut into segments, then shuffle and duplicate some within the flight.
+            let mut segs = Vec::new();
+            let mut at = 0;
+            while at < bytes.len() {
+                let n = match rng.as_mut() {
+                    Some(r) => {
+                        let tiny = r.below(3) == 0;
+                        1 + r.below(if tiny { 3 } else { 1460 })
+                    }
+                    None => bytes.len(),
+                };
+                let end = (at + n).min(bytes.len());
+                segs.push((seq[d].wrapping_add(at as u32), at, end));
+                at = end;
+            }
+            if let Some(r) = rng.as_mut() {
+                for i in (1..segs.len()).rev() {
+                    if r.below(3) == 0 {
+                        let j = r.below(i + 1);
+                        segs.swap(i, j);
+                    }
+                }
+                let dups: Vec<_> = segs.iter().filter(|_| r.below(5) == 0).copied().collect();
+                segs.extend(dups);
+            }
+            for (sq, a, b) in segs {
+                now += 1000;
+                seg(&mut e, now, f.from_client, sq, TcpFlags::ACK, &bytes[a..b]);
+            }
+            seq[d] = seq[d].wrapping_add(bytes.len() as u32);
+        }
+        seg(
+            &mut e,
+            now + 1,
+            true,
+            seq[0],
+            TcpFlags::FIN | TcpFlags::ACK,
+            &[],
+        );
+        seg(
+            &mut e,
+            now + 2,
+            false,
+            seq[1],
+            TcpFlags::FIN | TcpFlags::ACK,
+            &[],
+        );
+        e.finish(&mut ());
+        e.census().clone()
+    }
+
+    #[test]
+    fn baseline_scenarios_count_as_expected() {
+        let sc = scenarios();
+        let t = census_of(&sc[0], None).totals;
+        assert_eq!((t.hellos, t.failed_handshakes), (1, 0));
+        assert_eq!(t.negotiated.get(&crate::tls::Version::TLS12), Some(&1));
+        assert!(
+            t.alerts.is_empty(),
+            "encrypted alert after CCS must not count"
+        );
+        let t = census_of(&sc[1], None).totals;
+        assert_eq!((t.hellos, t.failed_handshakes), (1, 1));
+        assert_eq!(t.alerts.get(&70), Some(&1));
+        let t = census_of(&sc[2], None).totals;
+        assert_eq!((t.hellos, t.failed_handshakes), (2, 0));
+        assert_eq!(t.negotiated.get(&crate::tls::Version::TLS13), Some(&1));
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(300))]
+        #[test]
+        fn resplitting_records_and_segments_gives_the_same_census(which in 0usize..3, seed in any::<u64>()) {
+            let sc = scenarios();
+            let base = census_of(&sc[which], None);
+            let split = census_of(&sc[which], Some(seed));
+            prop_assert_eq!(&base.clients, &split.clients);
+            prop_assert_eq!(&base.totals, &split.totals);
+        }
+    }
+}

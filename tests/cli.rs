@@ -1,0 +1,152 @@
+//! The command line on good and bad input: exit codes, one clear stderr line, the census of
+//! whatever was read, several files as one capture, every output format.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+fn demo() -> PathBuf {
+    common::root().join("captures/demo-legacy-mix.pcap")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hellowatch-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+/// Splits a little-endian µs pcap into (header, records).
+fn records(pcap: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut recs = Vec::new();
+    let mut off = 24;
+    while off + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().unwrap()) as usize;
+        recs.push(pcap[off..off + 16 + caplen].to_vec());
+        off += 16 + caplen;
+    }
+    (pcap[..24].to_vec(), recs)
+}
+
+fn bad_input(path: &Path, expect_in_stderr: &str) {
+    let out = common::run(&["replay", path.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2), "{}", path.display());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "one line: {err}");
+    assert!(err.contains(expect_in_stderr), "{err}");
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn missing_directory_empty_and_non_capture_files_exit_2() {
+    bad_input(Path::new("/nonexistent/x.pcap"), "No such file");
+    bad_input(&std::env::temp_dir(), "is a directory");
+    let empty = tmp("empty.pcap");
+    std::fs::write(&empty, b"").unwrap();
+    bad_input(&empty, "empty file");
+    let junk = tmp("junk.pcap");
+    std::fs::write(&junk, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    bad_input(&junk, "not a pcap or pcapng file");
+}
+
+#[test]
+fn a_bad_file_among_good_ones_fails_before_counting() {
+    let out = common::run(&["replay", demo().to_str().unwrap(), "/nonexistent/y.pcap"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(out.stdout.is_empty());
+}
+
+#[test]
+fn truncated_capture_gives_census_of_what_was_read_and_a_warning() {
+    let full = std::fs::read(demo()).unwrap();
+    let (hdr, recs) = records(&full);
+    // Cut in the middle of the last record's data.
+    let whole: usize = recs.iter().map(Vec::len).sum::<usize>() + hdr.len();
+    let cut = tmp("cut.pcap");
+    std::fs::write(&cut, &full[..whole - recs.last().unwrap().len() / 2]).unwrap();
+    let out = common::run(&["replay", cut.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("truncated"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["input"]["packets"].as_u64().unwrap() as usize,
+        recs.len() - 1
+    );
+    assert_eq!(v["input"]["warnings"].as_array().unwrap().len(), 1);
+    assert!(v["totals"]["hellos"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn several_files_are_one_census() {
+    let full = std::fs::read(demo()).unwrap();
+    let (hdr, recs) = records(&full);
+    let half = recs.len() / 2;
+    let (a, b) = (tmp("a.pcap"), tmp("b.pcap"));
+    std::fs::write(&a, [hdr.clone(), recs[..half].concat()].concat()).unwrap();
+    std::fs::write(&b, [hdr, recs[half..].concat()].concat()).unwrap();
+    let whole = common::replay_json(&[&demo()], &[]);
+    let split = common::replay_json(&[&a, &b], &[]);
+    assert_eq!(
+        common::diff(&whole["clients"], &split["clients"]),
+        Vec::<String>::new()
+    );
+    assert_eq!(whole["totals"], split["totals"]);
+}
+
+#[test]
+fn table_and_csv_formats() {
+    let out = common::run(&["replay", demo().to_str().unwrap(), "--format", "table"]);
+    assert!(out.status.success());
+    let t = String::from_utf8(out.stdout).unwrap();
+    let first_row = t.lines().nth(2).unwrap();
+    assert!(first_row.starts_with('!'), "legacy clients first:\n{t}");
+    assert!(t.contains("OFFERED MAX") && t.contains("tls1.0"), "{t}");
+
+    let out = common::run(&["replay", demo().to_str().unwrap(), "--format", "csv"]);
+    assert!(out.status.success());
+    let c = String::from_utf8(out.stdout).unwrap();
+    assert!(c.starts_with("client,legacy,hellos,"), "{c}");
+    let json = common::replay_json(&[&demo()], &[]);
+    assert_eq!(
+        c.lines().count() - 1,
+        json["clients"].as_object().unwrap().len()
+    );
+}
+
+#[test]
+fn output_flag_writes_the_report_to_a_file() {
+    let dest = tmp("report.json");
+    let out = common::run(&[
+        "replay",
+        demo().to_str().unwrap(),
+        "--format",
+        "json",
+        "-o",
+        dest.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let v: Value = serde_json::from_slice(&std::fs::read(&dest).unwrap()).unwrap();
+    assert!(v["clients"].is_object());
+    // An unwritable destination is an error, not a panic.
+    let out = common::run(&[
+        "replay",
+        demo().to_str().unwrap(),
+        "-o",
+        "/nonexistent/dir/r.json",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+}
+
+#[test]
+fn bad_limits_are_usage_errors() {
+    let out = common::run(&["replay", demo().to_str().unwrap(), "--max-flows", "0"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = common::run(&["replay"]);
+    assert_eq!(out.status.code(), Some(2));
+}

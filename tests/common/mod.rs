@@ -1,0 +1,124 @@
+//! Shared helpers for integration tests: run the binary, compare censuses the way
+//! `../shared/conformance/check.py` does (zero counts equal missing keys, unknown keys ignored,
+//! client addresses normalised).
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Path of the built binary.
+pub fn bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_hellowatch"))
+}
+
+/// Repository root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `hellowatch ARGS…`.
+pub fn run(args: &[&str]) -> Output {
+    Command::new(bin())
+        .args(args)
+        .output()
+        .expect("run hellowatch")
+}
+
+/// `hellowatch replay FILES… --format json [extra…]`, parsed.
+pub fn replay_json(files: &[&Path], extra: &[&str]) -> Value {
+    let mut cmd = Command::new(bin());
+    cmd.arg("replay")
+        .args(files)
+        .args(["--format", "json"])
+        .args(extra);
+    let out = cmd.output().expect("run hellowatch");
+    assert!(
+        out.status.success(),
+        "hellowatch failed on {files:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+const COUNT_KEYS: [&str; 2] = ["hellos", "failed_handshakes"];
+const MAP_KEYS: [&str; 4] = ["offered_max", "offered_versions", "negotiated", "alerts"];
+
+/// A `"clients"` object flattened to `ip -> {"hellos": n, "negotiated/tls1.2": n, …}`,
+/// zero counts dropped.
+pub fn flatten(clients: &Value) -> BTreeMap<String, BTreeMap<String, u64>> {
+    let mut out: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
+    let Some(obj) = clients.as_object() else {
+        return out;
+    };
+    for (ip, entry) in obj {
+        let key = ip
+            .parse::<IpAddr>()
+            .map(|a| a.to_string())
+            .unwrap_or_else(|_| ip.clone());
+        let flat = out.entry(key).or_default();
+        for k in COUNT_KEYS {
+            if let Some(n) = entry.get(k).and_then(Value::as_u64) {
+                if n > 0 {
+                    *flat.entry(k.to_string()).or_default() += n;
+                }
+            }
+        }
+        for k in MAP_KEYS {
+            if let Some(m) = entry.get(k).and_then(Value::as_object) {
+                for (name, n) in m {
+                    let n = n.as_u64().unwrap_or(0);
+                    if n > 0 {
+                        *flat.entry(format!("{k}/{name}")).or_default() += n;
+                    }
+                }
+            }
+        }
+    }
+    out.retain(|_, f| !f.is_empty());
+    out
+}
+
+/// Differences between an expected and an actual `"clients"` object, one line each.
+pub fn diff(expected: &Value, actual: &Value) -> Vec<String> {
+    let (e, a) = (flatten(expected), flatten(actual));
+    let mut lines = Vec::new();
+    let ips: std::collections::BTreeSet<&String> = e.keys().chain(a.keys()).collect();
+    let empty = BTreeMap::new();
+    for ip in ips {
+        let (ee, aa) = (e.get(ip).unwrap_or(&empty), a.get(ip).unwrap_or(&empty));
+        let keys: std::collections::BTreeSet<&String> = ee.keys().chain(aa.keys()).collect();
+        for k in keys {
+            let (x, y) = (
+                ee.get(k).copied().unwrap_or(0),
+                aa.get(k).copied().unwrap_or(0),
+            );
+            if x != y {
+                lines.push(format!("{ip} {k}: expected {x}, got {y}"));
+            }
+        }
+    }
+    lines
+}
+
+/// Expected files `(expected json path, capture path)` in a directory laid out like the
+/// conformance corpus (`expected/<stem>.json` naming `"capture"` in `captures/`).
+pub fn expectations(expected_dir: &Path, captures_dir: &Path) -> Vec<(PathBuf, PathBuf)> {
+    let mut v = Vec::new();
+    let Ok(rd) = std::fs::read_dir(expected_dir) else {
+        return v;
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.extension().and_then(|x| x.to_str()) != Some("json") {
+            continue;
+        }
+        let exp: Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        let cap = exp["capture"].as_str().expect("\"capture\" names the file");
+        v.push((p, captures_dir.join(cap)));
+    }
+    v.sort();
+    v
+}
