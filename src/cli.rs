@@ -3,7 +3,18 @@
 use crate::engine::EngineConfig;
 use crate::report::Format;
 use clap::{Args, Parser, Subcommand};
+use std::num::NonZeroUsize;
 use std::path::PathBuf;
+
+fn parse_workers(s: &str) -> Result<NonZeroUsize, String> {
+    let n: NonZeroUsize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of workers (1 or more)"))?;
+    if n.get() > crate::pipeline::MAX_WORKERS {
+        return Err(format!("at most {} workers", crate::pipeline::MAX_WORKERS));
+    }
+    Ok(n)
+}
 
 /// Passive TLS handshake sniffer: which clients offer or negotiate legacy TLS.
 #[derive(Debug, Parser)]
@@ -75,6 +86,9 @@ pub struct ReplayArgs {
     /// Write the report here instead of standard output.
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Worker threads (1: everything on one thread). The census is the same for any number.
+    #[arg(long, default_value = "1", value_name = "N", value_parser = parse_workers)]
+    pub workers: NonZeroUsize,
     /// Limits.
     #[command(flatten)]
     pub limits: LimitArgs,

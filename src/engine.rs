@@ -77,6 +77,8 @@ pub struct Counters {
     pub conns_one_sided: u64,
     /// Anomalies, by [`Anomaly`].
     pub anomalies: [u64; Anomaly::ALL.len()],
+    /// Packets dropped because a worker queue was full (live capture only).
+    pub queue_drops: u64,
 }
 
 impl Counters {
@@ -102,7 +104,8 @@ impl Counters {
             hellos_dropped,
             alerts_dropped,
             hellos_midstream,
-            conns_one_sided
+            conns_one_sided,
+            queue_drops
         );
         for (a, b) in self.decode_errors.iter_mut().zip(o.decode_errors) {
             *a += b;
@@ -117,6 +120,9 @@ impl Counters {
 pub trait SettleSink {
     /// A connection settled.
     fn settled(&mut self, s: &ConnSummary);
+    /// Periodically (live: about once a second; replay: at the end) with the worker's
+    /// counters and the number of connections it tracks, for publishing.
+    fn tick(&mut self, _counters: &Counters, _flows: usize) {}
 }
 
 impl SettleSink for () {
@@ -444,6 +450,12 @@ impl Engine {
     fn close(&mut self, id: ConnId, sink: &mut impl SettleSink) {
         self.settle(id, sink);
         self.table.remove(id);
+    }
+
+    /// Time has advanced to `now` (ns) without a packet for this engine: expire idle
+    /// connections if a sweep is due.
+    pub fn tick(&mut self, now: u64, sink: &mut impl SettleSink) {
+        self.maybe_sweep(now, sink);
     }
 
     fn maybe_sweep(&mut self, now: u64, sink: &mut impl SettleSink) {

@@ -17,6 +17,7 @@ pub mod capture;
 pub mod cli;
 pub mod engine;
 pub mod flow;
+pub mod pipeline;
 pub mod replay;
 pub mod report;
 pub mod tally;

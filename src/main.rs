@@ -25,13 +25,14 @@ fn replay(args: &ReplayArgs) -> ExitCode {
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
-    let out = match hellowatch::replay::replay(&args.files, cfg, &mut ()) {
-        Ok(o) => o,
+    let files = match hellowatch::replay::open_all(&args.files) {
+        Ok(f) => f,
         Err(e) => {
             eprintln!("hellowatch: {e}");
             return ExitCode::from(EXIT_BAD_INPUT);
         }
     };
+    let out = hellowatch::replay::replay(&files, cfg, args.workers.get(), |_| ());
     for w in &out.input.warnings {
         eprintln!("hellowatch: warning: {w}");
     }
@@ -44,7 +45,7 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     }
 }
 
-fn write_report(args: &ReplayArgs, out: &hellowatch::replay::Outcome) -> anyhow::Result<()> {
+fn write_report(args: &ReplayArgs, out: &hellowatch::replay::Outcome<()>) -> anyhow::Result<()> {
     let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
     let format = args.format.unwrap_or(if to_terminal {
         Format::Table

@@ -1,8 +1,9 @@
-//! Replay: savefiles through an engine, lossless, into one census.
+//! Replay: savefiles through the pipeline, lossless, into one census.
 
 use crate::capture::CaptureError;
 use crate::capture::file::Savefile;
 use crate::engine::{Counters, Engine, EngineConfig, SettleSink};
+use crate::pipeline;
 use crate::tally::Census;
 use std::path::PathBuf;
 
@@ -20,43 +21,68 @@ pub struct InputSummary {
 }
 
 /// The result of a replay.
-#[derive(Clone, Debug)]
-pub struct Outcome {
+#[derive(Debug)]
+pub struct Outcome<S> {
     /// The census.
     pub census: Census,
     /// Coverage counters.
     pub counters: Counters,
     /// Input summary.
     pub input: InputSummary,
+    /// The per-worker sinks, after the last connection settled.
+    pub sinks: Vec<S>,
 }
 
-/// Opens every file first (so a bad argument fails before anything is counted), then replays
-/// them in order as one capture.
-pub fn replay(
-    paths: &[PathBuf],
+/// Opens every file first (so a bad argument fails before anything is counted).
+pub fn open_all(paths: &[PathBuf]) -> Result<Vec<Savefile>, CaptureError> {
+    paths.iter().map(|p| Savefile::open(p)).collect()
+}
+
+/// Replays the files in order as one capture. `workers == 1` runs on the calling thread;
+/// more runs the dispatcher here and the engines on worker threads. The census does not
+/// depend on the number of workers.
+pub fn replay<S: SettleSink + Send>(
+    files: &[Savefile],
     cfg: EngineConfig,
-    sink: &mut impl SettleSink,
-) -> Result<Outcome, CaptureError> {
-    let files = paths
-        .iter()
-        .map(|p| Savefile::open(p))
-        .collect::<Result<Vec<_>, _>>()?;
-    let mut engine = Engine::new(cfg);
+    workers: usize,
+    make_sink: impl Fn(usize) -> S + Sync,
+) -> Outcome<S> {
     let mut input = InputSummary::default();
-    for f in &files {
+    let mut note = |f: &Savefile, st: crate::capture::file::FileStats| {
         let name = f.path().display().to_string();
-        let st = f.for_each(|p| engine.packet(p.ts_ns, p.link, p.data, sink));
         input.packets += st.packets;
         input.bytes += st.bytes;
         input
             .warnings
             .extend(st.warnings.into_iter().map(|w| format!("{name}: {w}")));
         input.files.push(name);
+    };
+    if workers <= 1 {
+        let mut engine = Engine::new(cfg);
+        let mut sink = make_sink(0);
+        for f in files {
+            let st = f.for_each(|p| engine.packet(p.ts_ns, p.link, p.data, &mut sink));
+            note(f, st);
+        }
+        engine.finish(&mut sink);
+        sink.tick(engine.counters(), engine.flows());
+        return Outcome {
+            census: engine.census().clone(),
+            counters: engine.counters().clone(),
+            input,
+            sinks: vec![sink],
+        };
     }
-    engine.finish(sink);
-    Ok(Outcome {
-        census: engine.census().clone(),
-        counters: engine.counters().clone(),
+    let (census, counters, sinks) = pipeline::run(cfg, workers, make_sink, |d| {
+        for f in files {
+            let st = f.for_each(|p| d.send_blocking(p.ts_ns, p.link, p.data));
+            note(f, st);
+        }
+    });
+    Outcome {
+        census,
+        counters,
         input,
-    })
+        sinks,
+    }
 }

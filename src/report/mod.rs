@@ -91,6 +91,7 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
         "conns_one_sided": k.conns_one_sided,
         "hellos_dropped": k.hellos_dropped,
         "alerts_dropped": k.alerts_dropped,
+        "queue_drops": k.queue_drops,
         "clients_dropped": c.clients_dropped,
         "anomalies": an,
     })
