@@ -21,6 +21,14 @@ pub const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
 
 const NS_PER_S: u64 = 1_000_000_000;
 
+/// The mapped pages of a savefile are released behind the reader every this many bytes, so
+/// resident memory stays flat however large the file is.
+pub const RELEASE_EVERY: usize = 16 * 1024 * 1024;
+
+/// How far behind the reader pages are released: packets handed to workers but not yet
+/// processed stay resident (touching a released page is safe, it only costs a refault).
+pub const RELEASE_LAG: usize = 32 * 1024 * 1024;
+
 /// What kind of savefile.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -95,6 +103,8 @@ impl Savefile {
             // place by the tools that produce them.
             #[allow(unsafe_code)]
             let m = unsafe { memmap2::Mmap::map(&file) }.map_err(err)?;
+            // Readahead hint only; failure changes nothing but speed.
+            let _ = m.advise(memmap2::Advice::Sequential);
             Map::Mapped(m)
         } else {
             let mut v = Vec::new();
@@ -152,9 +162,35 @@ impl Savefile {
     /// Calls `f` for every packet, in file order.
     pub fn for_each<'a>(&'a self, f: impl FnMut(Packet<'a>)) -> FileStats {
         let data = self.map.bytes();
+        let mut released = 0;
+        let progress = |at: usize| {
+            if at >= released + RELEASE_EVERY + RELEASE_LAG {
+                released = at - RELEASE_LAG;
+                self.release_before(released);
+            }
+        };
         match self.format {
-            Format::Pcap => read_pcap(data, f),
-            Format::Pcapng => read_pcapng(data, f),
+            Format::Pcap => read_pcap(data, f, progress),
+            Format::Pcapng => read_pcapng(data, f, progress),
+        }
+    }
+
+    /// Drops the mapped pages before byte `end` from this process's resident memory.
+    fn release_before(&self, end: usize) {
+        const PAGE: usize = 4096;
+        if let Map::Mapped(m) = &self.map {
+            let len = end / PAGE * PAGE;
+            if len > 0 {
+                // SAFETY: `MADV_DONTNEED` on a read-only, shared, file-backed mapping only
+                // drops page-table entries: the file's contents stay in the page cache and a
+                // later access (a worker still holding a packet slice from this range) faults
+                // the same bytes back in. No memory is freed or changed under a live
+                // reference, which is what makes the advice unsafe for private or anonymous
+                // mappings. Failure only means the pages stay resident.
+                #[allow(unsafe_code)]
+                let _ =
+                    unsafe { m.unchecked_advise_range(memmap2::UncheckedAdvice::DontNeed, 0, len) };
+            }
         }
     }
 }
@@ -171,7 +207,11 @@ fn offset(all: &[u8], rest: &[u8]) -> usize {
     all.len().saturating_sub(rest.len())
 }
 
-fn read_pcap<'a>(data: &'a [u8], mut f: impl FnMut(Packet<'a>)) -> FileStats {
+fn read_pcap<'a>(
+    data: &'a [u8],
+    mut f: impl FnMut(Packet<'a>),
+    mut progress: impl FnMut(usize),
+) -> FileStats {
     let mut st = FileStats::default();
     let (mut rem, hdr) = match pcap_parser::parse_pcap_header(data) {
         Ok(x) => x,
@@ -225,6 +265,7 @@ fn read_pcap<'a>(data: &'a [u8], mut f: impl FnMut(Packet<'a>)) -> FileStats {
                     orig_len: b.origlen,
                 });
                 rem = next;
+                progress(offset(data, rem));
             }
             Err(e) => {
                 st.warnings.push(format!(
@@ -248,7 +289,11 @@ struct Iface {
     offset_s: u64,
 }
 
-fn read_pcapng<'a>(data: &'a [u8], mut f: impl FnMut(Packet<'a>)) -> FileStats {
+fn read_pcapng<'a>(
+    data: &'a [u8],
+    mut f: impl FnMut(Packet<'a>),
+    mut progress: impl FnMut(usize),
+) -> FileStats {
     let mut st = FileStats::default();
     let mut rem = data;
     let mut big_endian = false;
@@ -355,6 +400,7 @@ fn read_pcapng<'a>(data: &'a [u8], mut f: impl FnMut(Packet<'a>)) -> FileStats {
             _ => {}
         }
         rem = next;
+        progress(offset(data, rem));
     }
     dedup_warnings(&mut st.warnings);
     st
@@ -397,8 +443,10 @@ mod tests {
     fn collect(data: &[u8], fmt: Format) -> (Vec<(u64, LinkType, Vec<u8>)>, FileStats) {
         let mut v = Vec::new();
         let st = match fmt {
-            Format::Pcap => read_pcap(data, |p| v.push((p.ts_ns, p.link, p.data.to_vec()))),
-            Format::Pcapng => read_pcapng(data, |p| v.push((p.ts_ns, p.link, p.data.to_vec()))),
+            Format::Pcap => read_pcap(data, |p| v.push((p.ts_ns, p.link, p.data.to_vec())), |_| {}),
+            Format::Pcapng => {
+                read_pcapng(data, |p| v.push((p.ts_ns, p.link, p.data.to_vec())), |_| {})
+            }
         };
         (v, st)
     }

@@ -179,7 +179,9 @@ pub type ConnId = usize;
 pub struct FlowTable {
     slots: Vec<Option<Conn>>,
     free: Vec<ConnId>,
-    index: HashMap<FlowKey, ConnId>,
+    /// Keyed with a per-process random seed (foldhash), so crafted tuples cannot force
+    /// collisions; iteration order is never used.
+    index: HashMap<FlowKey, ConnId, foldhash::fast::RandomState>,
     max_flows: usize,
     hand: usize,
 }
@@ -190,7 +192,7 @@ impl FlowTable {
         FlowTable {
             slots: Vec::new(),
             free: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
             max_flows: max_flows.max(1),
             hand: 0,
         }

@@ -3,14 +3,17 @@
 //! [`decode`] walks from the capture's link type down to the innermost TCP segment. The link
 //! layers etherparse does not know (BSD NULL/LOOP, Linux SLL2, PPP, PPPoE, MPLS) and the
 //! tunnels (VXLAN, Geneve, GRE incl. ERSPAN II/III, IP-in-IP) are unwrapped here; IP (with
-//! IPv6 extension headers) and TCP are sliced by etherparse's `LaxSlicedPacket`. Every read is
+//! IPv6 extension headers) and TCP are sliced by etherparse (header slices on the fast path,
+//! `LaxSlicedPacket` for the rest). Every read is
 //! bounds-checked: a short or odd packet is a [`DecodeError`], never a panic.
 
 pub mod link;
 
 pub use link::LinkType;
 
-use etherparse::{LaxNetSlice, LaxSlicedPacket, TransportSlice};
+use etherparse::{
+    Ipv4HeaderSlice, Ipv6HeaderSlice, LaxNetSlice, LaxSlicedPacket, TcpHeaderSlice, TransportSlice,
+};
 use std::net::IpAddr;
 
 /// How many encapsulations (VLAN tags excluded) are unwrapped before giving up.
@@ -119,10 +122,118 @@ pub fn decode(link: LinkType, frame: &[u8]) -> Result<Segment<'_>, DecodeError> 
 }
 
 /// Decodes an IP packet (v4 or v6, by its version nibble), unwrapping IP-level tunnels.
+///
+/// The common shapes (IPv4 with or without options, IPv6 without extension headers) are read
+/// with etherparse's zero-copy header slices; anything else (IPv6 extension headers, a zero
+/// or odd IPv4 total length as seen with segmentation offload) goes through etherparse's
+/// `LaxSlicedPacket`, which is slower but knows every header.
 pub(crate) fn decode_ip(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
     if depth > MAX_TUNNEL_DEPTH {
         return Err(DecodeError::TooDeep);
     }
+    match data.first().map(|b| b >> 4) {
+        Some(4) => {
+            let Ok(h) = Ipv4HeaderSlice::from_slice(data) else {
+                return decode_ip_lax(data, depth);
+            };
+            let hl = usize::from(h.ihl()) * 4;
+            let total = usize::from(h.total_len());
+            if total < hl {
+                return decode_ip_lax(data, depth);
+            }
+            if h.is_fragmenting_payload() {
+                return Err(DecodeError::Fragment);
+            }
+            let payload = data
+                .get(hl..total.min(data.len()))
+                .ok_or(DecodeError::Truncated)?;
+            let (src, dst) = (
+                IpAddr::V4(h.source_addr()),
+                IpAddr::V4(h.destination_addr()),
+            );
+            transport(src, dst, h.protocol().0, payload, total > data.len(), depth)
+        }
+        Some(6) => {
+            let Ok(h) = Ipv6HeaderSlice::from_slice(data) else {
+                return decode_ip_lax(data, depth);
+            };
+            let nh = h.next_header().0;
+            let plen = usize::from(h.payload_length());
+            if !matches!(nh, 4 | 6 | 17 | 41 | 47) || plen == 0 {
+                return decode_ip_lax(data, depth);
+            }
+            let payload = data
+                .get(40..(40 + plen).min(data.len()))
+                .ok_or(DecodeError::Truncated)?;
+            let (src, dst) = (
+                IpAddr::V6(h.source_addr()),
+                IpAddr::V6(h.destination_addr()),
+            );
+            transport(src, dst, nh, payload, 40 + plen > data.len(), depth)
+        }
+        Some(_) => Err(DecodeError::BadIp),
+        None => Err(DecodeError::Truncated),
+    }
+}
+
+/// The IP payload of protocol `proto`: TCP, or a tunnel to unwrap.
+fn transport<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    proto: u8,
+    payload: &'a [u8],
+    truncated: bool,
+    depth: u8,
+) -> Result<Segment<'a>, DecodeError> {
+    match proto {
+        6 => {
+            let t = TcpHeaderSlice::from_slice(payload).map_err(|_| DecodeError::Truncated)?;
+            let data = payload
+                .get(usize::from(t.data_offset()) * 4..)
+                .ok_or(DecodeError::Truncated)?;
+            Ok(Segment {
+                src,
+                dst,
+                sport: t.source_port(),
+                dport: t.destination_port(),
+                seq: t.sequence_number(),
+                flags: tcp_flags(t.fin(), t.syn(), t.rst(), t.ack()),
+                payload: data,
+                truncated,
+            })
+        }
+        17 => {
+            let hdr = payload.get(..8).ok_or(DecodeError::Truncated)?;
+            let dport = u16::from_be_bytes([hdr[2], hdr[3]]);
+            let len = usize::from(u16::from_be_bytes([hdr[4], hdr[5]]));
+            let inner = payload.get(8..len.clamp(8, payload.len())).unwrap_or(&[]);
+            udp_tunnel(dport, inner, depth)
+        }
+        47 => link::gre(payload, depth + 1),
+        4 | 41 => decode_ip(payload, depth + 1),
+        _ => Err(DecodeError::NotTcp),
+    }
+}
+
+fn tcp_flags(fin: bool, syn: bool, rst: bool, ack: bool) -> TcpFlags {
+    TcpFlags(
+        (u8::from(fin) * TcpFlags::FIN)
+            | (u8::from(syn) * TcpFlags::SYN)
+            | (u8::from(rst) * TcpFlags::RST)
+            | (u8::from(ack) * TcpFlags::ACK),
+    )
+}
+
+fn udp_tunnel(dport: u16, inner: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
+    match dport {
+        VXLAN_PORT => link::vxlan(inner, depth + 1),
+        GENEVE_PORT => link::geneve(inner, depth + 1),
+        _ => Err(DecodeError::NotTcp),
+    }
+}
+
+/// The general path: etherparse's `LaxSlicedPacket` (IPv6 extension headers, odd lengths).
+fn decode_ip_lax(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
     let pkt = LaxSlicedPacket::from_ip(data).map_err(|e| match e {
         etherparse::err::ip::LaxHeaderSliceError::Len(_) => DecodeError::Truncated,
         etherparse::err::ip::LaxHeaderSliceError::Content(_) => DecodeError::BadIp,
@@ -144,39 +255,22 @@ pub(crate) fn decode_ip(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeErr
         return Err(DecodeError::Fragment);
     }
     match &pkt.transport {
-        Some(TransportSlice::Tcp(tcp)) => {
-            let flags = (u8::from(tcp.fin()) * TcpFlags::FIN)
-                | (u8::from(tcp.syn()) * TcpFlags::SYN)
-                | (u8::from(tcp.rst()) * TcpFlags::RST)
-                | (u8::from(tcp.ack()) * TcpFlags::ACK);
-            Ok(Segment {
-                src,
-                dst,
-                sport: tcp.source_port(),
-                dport: tcp.destination_port(),
-                seq: tcp.sequence_number(),
-                flags: TcpFlags(flags),
-                payload: tcp.payload(),
-                truncated: payload.incomplete,
-            })
-        }
-        Some(TransportSlice::Udp(udp)) => {
-            let inner = udp.payload();
-            match udp.destination_port() {
-                VXLAN_PORT => link::vxlan(inner, depth + 1),
-                GENEVE_PORT => link::geneve(inner, depth + 1),
-                _ => Err(DecodeError::NotTcp),
-            }
-        }
+        Some(TransportSlice::Tcp(tcp)) => Ok(Segment {
+            src,
+            dst,
+            sport: tcp.source_port(),
+            dport: tcp.destination_port(),
+            seq: tcp.sequence_number(),
+            flags: tcp_flags(tcp.fin(), tcp.syn(), tcp.rst(), tcp.ack()),
+            payload: tcp.payload(),
+            truncated: payload.incomplete,
+        }),
+        Some(TransportSlice::Udp(udp)) => udp_tunnel(udp.destination_port(), udp.payload(), depth),
         Some(_) => Err(DecodeError::NotTcp),
         None => match payload.ip_number.0 {
-            // TCP header cut short.
-            6 => Err(DecodeError::Truncated),
-            // GRE.
+            6 | 17 => Err(DecodeError::Truncated),
             47 => link::gre(payload.payload, depth + 1),
-            // IPv4-in-IP, IPv6-in-IP.
             4 | 41 => decode_ip(payload.payload, depth + 1),
-            17 => Err(DecodeError::Truncated),
             _ => Err(DecodeError::NotTcp),
         },
     }
@@ -263,6 +357,15 @@ pub(crate) mod tests {
             decode(LinkType::Ethernet, &f[..20]),
             Err(DecodeError::Truncated)
         );
+    }
+
+    #[test]
+    fn zero_total_length_from_segmentation_offload_still_decodes() {
+        let mut p = v4_tcp(b"offloaded");
+        p[2] = 0;
+        p[3] = 0;
+        let s = decode(LinkType::Raw, &p).unwrap();
+        assert_eq!(s.payload, b"offloaded");
     }
 
     #[test]
