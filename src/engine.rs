@@ -5,8 +5,8 @@
 
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
-    ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey, FlowTable, Handshake,
-    Phase, SWEEP_INTERVAL_NS, TlsState, direction,
+    CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey,
+    FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
 use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
@@ -53,7 +53,7 @@ pub struct Counters {
     pub flows_created: u64,
     /// Connections evicted because the table was full.
     pub flows_evicted: u64,
-    /// Connections expired by the idle timeout.
+    /// Open connections expired by the idle timeout (closed ones leaving are not counted).
     pub flows_expired: u64,
     /// Connections first seen with payload and no SYN.
     pub flows_midstream: u64,
@@ -116,6 +116,18 @@ impl Counters {
     }
 }
 
+/// Whether a sweep is due at packet time `now`, given the time of the last one (the first
+/// packet starts the clock). The dispatcher and an inline engine apply the same rule.
+pub fn sweep_due(last: &mut Option<u64>, now: u64) -> bool {
+    let l = *last.get_or_insert(now);
+    if now >= l.saturating_add(SWEEP_INTERVAL_NS) {
+        *last = Some(now);
+        true
+    } else {
+        false
+    }
+}
+
 /// Receives every settled connection (event log, metrics); the census is kept by the engine.
 pub trait SettleSink {
     /// A connection settled.
@@ -137,6 +149,10 @@ pub struct Engine {
     census: Census,
     counters: Counters,
     last_sweep: Option<u64>,
+    /// Sweep when packet time crosses [`SWEEP_INTERVAL_NS`] (inline use); a pipeline worker
+    /// instead sweeps on the dispatcher's ticks, which it places at the same points of the
+    /// global packet sequence, so the census never depends on the number of workers.
+    sweep_on_packets: bool,
     scratch: Vec<ConnId>,
 }
 
@@ -217,8 +233,15 @@ impl Engine {
             census: Census::new(cfg.max_clients),
             counters: Counters::default(),
             last_sweep: None,
+            sweep_on_packets: true,
             scratch: Vec::new(),
         }
+    }
+
+    /// Makes this engine sweep only when told ([`Engine::sweep`]), for pipeline workers.
+    pub fn sweep_on_ticks(mut self) -> Self {
+        self.sweep_on_packets = false;
+        self
     }
 
     /// The census so far (connections still open are not in it until [`Engine::finish`]).
@@ -256,7 +279,9 @@ impl Engine {
         if seg.truncated {
             self.counters.truncated_segments += 1;
         }
-        self.maybe_sweep(now, sink);
+        if self.sweep_on_packets && sweep_due(&mut self.last_sweep, now) {
+            self.sweep(now, sink);
+        }
         let (key, side) = FlowKey::new(
             Endpoint {
                 ip: seg.src,
@@ -452,27 +477,23 @@ impl Engine {
         self.table.remove(id);
     }
 
-    /// Time has advanced to `now` (ns) without a packet for this engine: expire idle
-    /// connections if a sweep is due.
-    pub fn tick(&mut self, now: u64, sink: &mut impl SettleSink) {
-        self.maybe_sweep(now, sink);
-    }
-
-    fn maybe_sweep(&mut self, now: u64, sink: &mut impl SettleSink) {
-        let last = *self.last_sweep.get_or_insert(now);
-        if now < last.saturating_add(SWEEP_INTERVAL_NS) {
-            return;
-        }
-        self.last_sweep = Some(now);
-        self.expire(now.saturating_sub(self.cfg.idle_timeout_ns), sink);
-    }
-
-    /// Settles and removes every connection idle since before `cutoff` (ns).
-    pub fn expire(&mut self, cutoff: u64, sink: &mut impl SettleSink) {
+    /// Settles and removes connections idle at packet time `now` (ns), and closed ones past
+    /// their linger.
+    pub fn sweep(&mut self, now: u64, sink: &mut impl SettleSink) {
         let mut ids = std::mem::take(&mut self.scratch);
-        self.table.idle(cutoff, &mut ids);
+        self.table.idle(
+            now.saturating_sub(self.cfg.idle_timeout_ns),
+            now.saturating_sub(CLOSED_LINGER_NS.min(self.cfg.idle_timeout_ns)),
+            &mut ids,
+        );
         for &id in &ids {
-            self.counters.flows_expired += 1;
+            let open = self
+                .table
+                .get_mut(id)
+                .is_some_and(|c| !(c.rst || (c.fin[0] && c.fin[1])));
+            if open {
+                self.counters.flows_expired += 1;
+            }
             self.close(id, sink);
         }
         self.scratch = ids;

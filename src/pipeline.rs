@@ -83,7 +83,7 @@ impl Batch<'_> {
 pub enum Msg<'a> {
     /// Segments to process.
     Batch(Batch<'a>),
-    /// Packet time has advanced to this (ns): expire idle connections, publish counters.
+    /// Sweep idle connections at this packet time (ns) and publish counters.
     Tick(u64),
 }
 
@@ -99,23 +99,9 @@ pub fn flow_hash(seg: &Segment<'_>) -> u64 {
             port: seg.dport,
         },
     );
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let mut mix = |v: u64| {
-        h ^= v;
-        h = h.wrapping_mul(0x0000_0100_0000_01b3).rotate_left(29);
-    };
-    for e in key.ends {
-        match e.ip {
-            IpAddr::V4(a) => mix(u64::from(u32::from(a))),
-            IpAddr::V6(a) => {
-                let v = u128::from(a);
-                mix(v as u64);
-                mix((v >> 64) as u64);
-            }
-        }
-        mix(u64::from(e.port));
-    }
-    h ^ (h >> 32)
+    // A fixed-key hash, so the assignment of connections to workers is the same every run.
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x6865_6c6c_6f77_6174).hash_one(key)
 }
 
 /// The worker side: runs until its queue closes, then finishes its engine.
@@ -153,8 +139,7 @@ pub fn worker_loop<'a, S: SettleSink>(
                 let _ = recycle.try_send(b);
             }
             Msg::Tick(now) => {
-                let now = now.max(last);
-                engine.tick(now, sink);
+                engine.sweep(now.max(last), sink);
                 sink.tick(engine.counters(), engine.flows());
             }
         }
@@ -173,6 +158,7 @@ pub struct Dispatcher<'a> {
     pub counters: Counters,
     /// Packets dropped because a worker queue was full (live only).
     pub queue_drops: u64,
+    last_sweep: Option<u64>,
 }
 
 impl<'a> Dispatcher<'a> {
@@ -205,10 +191,18 @@ impl<'a> Dispatcher<'a> {
     }
 
     /// Replay: queues a packet borrowed for the whole run; blocks when the worker is behind.
+    /// Idle sweeps are ordered into every worker's queue at the points of the packet sequence
+    /// where a single engine would sweep.
     pub fn send_blocking(&mut self, ts: u64, link: LinkType, frame: &'a [u8]) {
         let Some((w, seg)) = self.route(link, frame) else {
             return;
         };
+        if crate::engine::sweep_due(&mut self.last_sweep, ts) {
+            self.flush(true);
+            for tx in &self.txs {
+                let _ = tx.send(Msg::Tick(ts));
+            }
+        }
         let Some(b) = self.pending.get_mut(w) else {
             return;
         };
@@ -345,7 +339,12 @@ where
             let make_sink = &make_sink;
             handles.push(scope.spawn(move || {
                 let mut sink = make_sink(i);
-                let e = worker_loop(Engine::new(per_worker), &rx, &recycle, &mut sink);
+                let e = worker_loop(
+                    Engine::new(per_worker).sweep_on_ticks(),
+                    &rx,
+                    &recycle,
+                    &mut sink,
+                );
                 (e, sink)
             }));
         }
@@ -356,6 +355,7 @@ where
             recycled: recycle_rx,
             counters: Counters::default(),
             queue_drops: 0,
+            last_sweep: None,
         };
         produce(&mut d);
         d.flush(true);
@@ -384,7 +384,7 @@ mod tests {
     fn hash_is_symmetric() {
         let a = Segment {
             src: "10.0.0.1".parse().unwrap(),
-            dst: "2001:db8::1".parse().unwrap(),
+            dst: "10.0.0.2".parse().unwrap(),
             sport: 1234,
             dport: 443,
             seq: 0,

@@ -19,8 +19,13 @@ pub const DEFAULT_MAX_FLOWS: usize = 1_000_000;
 /// Default idle timeout, in nanoseconds of packet time.
 pub const DEFAULT_IDLE_TIMEOUT_NS: u64 = 300 * 1_000_000_000;
 
-/// How often (packet time) idle connections are swept.
-pub const SWEEP_INTERVAL_NS: u64 = 5 * 1_000_000_000;
+/// How long (packet time) a closed connection (RST, or FIN both ways) is kept after its last
+/// packet, so that retransmissions of its last segments are recognised rather than taken for a
+/// new connection joined mid-stream.
+pub const CLOSED_LINGER_NS: u64 = 5 * 1_000_000_000;
+
+/// How often (packet time) idle and closed connections are swept.
+pub const SWEEP_INTERVAL_NS: u64 = 1_000_000_000;
 
 /// Entries examined to choose a victim when the table is full.
 pub const EVICTION_SCAN: usize = 64;
@@ -34,20 +39,70 @@ pub struct Endpoint {
     pub port: u16,
 }
 
-/// The unordered endpoint pair; side 0 is the lower endpoint.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+/// The unordered endpoint pair, packed for cheap comparison and hashing; side 0 is the lower
+/// endpoint. Both addresses of one IP header share a family.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    /// Endpoints, sorted.
-    pub ends: [Endpoint; 2],
+    addrs: [u128; 2],
+    ports: [u16; 2],
+    v6: bool,
+}
+
+impl std::hash::Hash for FlowKey {
+    #[inline]
+    fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
+        // Two word writes instead of a byte slice; equal keys hash equally.
+        h.write_u128(self.addrs[0] ^ self.addrs[1].rotate_left(64));
+        h.write_u32(u32::from(self.ports[0]) << 16 | u32::from(self.ports[1]));
+    }
+}
+
+fn pack(ip: IpAddr) -> (u128, bool) {
+    match ip {
+        IpAddr::V4(a) => (u128::from(u32::from(a)), false),
+        IpAddr::V6(a) => (u128::from(a), true),
+    }
 }
 
 impl FlowKey {
     /// The key of a segment from `src` to `dst`, and the side `src` is on.
+    #[inline]
     pub fn new(src: Endpoint, dst: Endpoint) -> (FlowKey, usize) {
-        if src <= dst {
-            (FlowKey { ends: [src, dst] }, 0)
+        let ((sa, v6), (da, _)) = (pack(src.ip), pack(dst.ip));
+        if (sa, src.port) <= (da, dst.port) {
+            (
+                FlowKey {
+                    addrs: [sa, da],
+                    ports: [src.port, dst.port],
+                    v6,
+                },
+                0,
+            )
         } else {
-            (FlowKey { ends: [dst, src] }, 1)
+            (
+                FlowKey {
+                    addrs: [da, sa],
+                    ports: [dst.port, src.port],
+                    v6,
+                },
+                1,
+            )
+        }
+    }
+
+    /// Endpoint on `side` (0 or 1).
+    pub fn end(&self, side: usize) -> Endpoint {
+        let i = side & 1;
+        let a = self.addrs[i];
+        let ip = if self.v6 {
+            IpAddr::V6(a.into())
+        } else {
+            #[allow(clippy::cast_possible_truncation)] // packed from a u32
+            IpAddr::V4((a as u32).into())
+        };
+        Endpoint {
+            ip,
+            port: self.ports[i],
         }
     }
 }
@@ -166,7 +221,7 @@ impl Conn {
 
     /// Address of `side`.
     pub fn addr(&self, side: usize) -> IpAddr {
-        self.key.ends[side & 1].ip
+        self.key.end(side).ip
     }
 }
 
@@ -277,12 +332,14 @@ impl FlowTable {
         best.map(|b| b.2)
     }
 
-    /// Ids of connections idle since before `cutoff`, in slab order.
-    pub fn idle(&self, cutoff: u64, out: &mut Vec<ConnId>) {
+    /// Ids of connections idle since before `cutoff`, or closed and quiet since before
+    /// `closed_cutoff`, in slab order.
+    pub fn idle(&self, cutoff: u64, closed_cutoff: u64, out: &mut Vec<ConnId>) {
         out.clear();
         for (i, s) in self.slots.iter().enumerate() {
             if let Some(c) = s {
-                if c.last_seen < cutoff {
+                let closed = c.rst || (c.fin[0] && c.fin[1]);
+                if c.last_seen < cutoff || (closed && c.last_seen < closed_cutoff) {
                     out.push(i);
                 }
             }
@@ -344,7 +401,10 @@ mod tests {
         let (k3, _) = FlowKey::new(ep("10.0.0.1", 4), ep("10.0.0.2", 2));
         assert_eq!(t.insert(k3, 3), a);
         let mut ids = Vec::new();
-        t.idle(3, &mut ids);
+        t.idle(3, 0, &mut ids);
         assert_eq!(ids, vec![1]);
+        t.get_mut(1).unwrap().rst = true;
+        t.idle(0, 3, &mut ids);
+        assert_eq!(ids, vec![1], "closed connections leave after the linger");
     }
 }
