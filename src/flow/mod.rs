@@ -424,14 +424,14 @@ mod size_tests {
     /// flood's) and the extra state of a connection in its handshake.
     #[test]
     fn per_connection_state_stays_small() {
-        let entry = std::mem::size_of::<Option<Conn>>();
+        let entry = size_of::<Option<Conn>>();
         // hashbrown stores (key, id) plus one control byte, at ≤ 87.5 % load.
-        let index = (std::mem::size_of::<(FlowKey, ConnId)>() + 1) * 8 / 7;
-        let tls = std::mem::size_of::<TlsState>();
+        let index = (size_of::<(FlowKey, ConnId)>() + 1) * 8 / 7;
+        let tls = size_of::<TlsState>();
         eprintln!("slab entry {entry} B, index ≈ {index} B, handshake state {tls} B (+ buffers)");
         assert!(entry <= 96, "slab entry grew to {entry} bytes");
         assert!(index <= 64, "index entry grew to {index} bytes");
-        assert!(std::mem::align_of::<FlowKey>() <= 8);
+        assert!(align_of::<FlowKey>() <= 8);
         assert!(tls <= 320, "TlsState grew to {tls} bytes");
     }
 }
