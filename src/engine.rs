@@ -5,8 +5,8 @@
 
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
-    CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey,
-    FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
+    CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, FlowKey, FlowTable,
+    Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
 use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
@@ -282,16 +282,7 @@ impl Engine {
         if self.sweep_on_packets && sweep_due(&mut self.last_sweep, now) {
             self.sweep(now, sink);
         }
-        let (key, side) = FlowKey::new(
-            Endpoint {
-                ip: seg.src,
-                port: seg.sport,
-            },
-            Endpoint {
-                ip: seg.dst,
-                port: seg.dport,
-            },
-        );
+        let (key, side) = FlowKey::of(seg);
         let syn = seg.flags.has(TcpFlags::SYN);
         let ack = seg.flags.has(TcpFlags::ACK);
         let id = match self.table.find(&key) {

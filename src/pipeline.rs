@@ -14,7 +14,7 @@
 //!   capture thread never blocks.
 
 use crate::engine::{Counters, Engine, EngineConfig, SettleSink};
-use crate::flow::{Endpoint, FlowKey};
+use crate::flow::FlowKey;
 use crate::tally::Census;
 use crate::wire::{self, LinkType, Segment, TcpFlags};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
@@ -89,16 +89,7 @@ pub enum Msg<'a> {
 
 /// Symmetric hash of a segment's endpoints (same value for both directions).
 pub fn flow_hash(seg: &Segment<'_>) -> u64 {
-    let (key, _) = FlowKey::new(
-        Endpoint {
-            ip: seg.src,
-            port: seg.sport,
-        },
-        Endpoint {
-            ip: seg.dst,
-            port: seg.dport,
-        },
-    );
+    let (key, _) = FlowKey::of(seg);
     // A fixed-key hash, so the assignment of connections to workers is the same every run.
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::with_seed(0x6865_6c6c_6f77_6174).hash_one(key)

@@ -97,6 +97,21 @@ impl FlowKey {
         }
     }
 
+    /// The key of a decoded segment, and the side its sender is on.
+    #[inline]
+    pub fn of(seg: &crate::wire::Segment<'_>) -> (FlowKey, usize) {
+        FlowKey::new(
+            Endpoint {
+                ip: seg.src,
+                port: seg.sport,
+            },
+            Endpoint {
+                ip: seg.dst,
+                port: seg.dport,
+            },
+        )
+    }
+
     /// Endpoint on `side` (0 or 1).
     pub fn end(&self, side: usize) -> Endpoint {
         let i = side & 1;
