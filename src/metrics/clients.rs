@@ -229,6 +229,7 @@ pub struct ClientTable {
     newest_ns: u64,
     dropped: u64,
     expired: u64,
+    history_dropped: u64,
 }
 
 impl ClientTable {
@@ -241,6 +242,7 @@ impl ClientTable {
             newest_ns: 0,
             dropped: 0,
             expired: 0,
+            history_dropped: 0,
         }
     }
 
@@ -265,8 +267,8 @@ impl ClientTable {
             }
             self.legacy.insert(k, c);
         } else {
-            if self.recent.len() >= self.cfg.max_clients {
-                self.recent.pop_oldest();
+            if self.recent.len() >= self.cfg.max_clients && self.recent.pop_oldest().is_some() {
+                self.history_dropped += 1;
             }
             self.recent.insert(k, c);
         }
@@ -301,6 +303,12 @@ impl ClientTable {
     /// Legacy clients expired so far.
     pub fn expired(&self) -> u64 {
         self.expired
+    }
+
+    /// Non-legacy clients forgotten so far because the bound was reached (if one of them
+    /// turns legacy, its series miss its earlier connections).
+    pub fn history_dropped(&self) -> u64 {
+        self.history_dropped
     }
 
     /// Non-legacy clients remembered now (never exported).
@@ -411,6 +419,13 @@ mod tests {
         assert!(t.get(&key("10.0.0.3")).is_none());
         assert!(t.get(&key("10.0.0.2")).is_some());
         assert_eq!(t.dropped(), 2);
+        // The remembered non-legacy clients are bounded the same way, and counted.
+        for (i, ip) in ["10.1.0.1", "10.1.0.2", "10.1.0.3"].iter().enumerate() {
+            let (ip, s) = conn(ip, Version::TLS13, Some(Version::TLS13), (i as u64 + 7) * S);
+            t.record(ip, &s);
+        }
+        assert_eq!((t.recent_len(), t.history_dropped()), (2, 1));
+        assert_eq!(t.len(), 2);
     }
 
     #[test]

@@ -425,10 +425,10 @@ impl HellowatchCollector {
     fn clients(&self, enc: &mut DescriptorEncoder<'_>) -> Res {
         use names::*;
         let mut snap: Vec<(ClientKey, ClientCounts)> = Vec::new();
-        let (dropped, expired) = {
+        let (dropped, expired, history_dropped) = {
             let t = lock(&self.0.clients);
             t.snapshot(&mut snap);
-            (t.dropped(), t.expired())
+            (t.dropped(), t.expired(), t.history_dropped())
         };
         let client = |k: &ClientKey| [(L_CLIENT, *k)];
         counters(
@@ -478,7 +478,8 @@ impl HellowatchCollector {
         }
         single(enc, &CLIENT_SERIES_CLIENTS, snap.len() as u64)?;
         single(enc, &CLIENT_SERIES_DROPPED, dropped)?;
-        single(enc, &CLIENT_SERIES_EXPIRED, expired)
+        single(enc, &CLIENT_SERIES_EXPIRED, expired)?;
+        single(enc, &CLIENT_HISTORY_DROPPED, history_dropped)
     }
 
     fn coverage(&self, enc: &mut DescriptorEncoder<'_>) -> Res {

@@ -180,6 +180,12 @@ pub const CLIENT_SERIES_EXPIRED: MetricDef = counter(
     "Legacy clients whose per-client series were removed after --client-series-idle seconds of packet time without a connection.",
     &[],
 );
+/// Non-legacy clients forgotten by the bound on remembered clients.
+pub const CLIENT_HISTORY_DROPPED: MetricDef = counter(
+    "hellowatch_client_history_dropped_total",
+    "Recently seen non-legacy clients forgotten because --max-client-series of them were remembered; if such a client turns legacy, its series miss its earlier connections.",
+    &[],
+);
 
 // ---- Coverage: what was seen, skipped, missed or bounded. ----
 
@@ -323,7 +329,7 @@ pub const BUILD_INFO: MetricDef = gauge(
 );
 
 /// Every metric, in exposition order.
-pub const ALL: [MetricDef; 37] = [
+pub const ALL: [MetricDef; 38] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
@@ -338,6 +344,7 @@ pub const ALL: [MetricDef; 37] = [
     CLIENT_SERIES_CLIENTS,
     CLIENT_SERIES_DROPPED,
     CLIENT_SERIES_EXPIRED,
+    CLIENT_HISTORY_DROPPED,
     PACKETS,
     BYTES,
     UNDECODED,
