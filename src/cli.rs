@@ -1,10 +1,26 @@
 //! Command line: raw flags (clap) and their validation into typed settings.
 
 use crate::engine::EngineConfig;
+use crate::metrics::clients::{
+    ClientConfig, DEFAULT_CLIENT_SERIES_IDLE_SECS, DEFAULT_MAX_CLIENT_SERIES, Grouping,
+};
+use crate::metrics::{DEFAULT_PORT, MetricsConfig};
 use crate::report::Format;
 use clap::{Args, Parser, Subcommand};
+use std::net::{Ipv4Addr, SocketAddr};
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
+
+/// Largest `--max-client-series` accepted (each client costs a few hundred bytes, twice).
+pub const MAX_CLIENT_SERIES_LIMIT: usize = 1_000_000;
+
+fn parse_prefix(s: &str) -> Result<Grouping, String> {
+    let bad = || format!("'{s}' is not V4LEN/V6LEN (e.g. 24/64; at most 32/128)");
+    let (a, b) = s.split_once('/').ok_or_else(bad)?;
+    let v4: u8 = a.parse().ok().filter(|n| *n <= 32).ok_or_else(bad)?;
+    let v6: u8 = b.parse().ok().filter(|n| *n <= 128).ok_or_else(bad)?;
+    Ok(Grouping::Prefix { v4, v6 })
+}
 
 fn parse_workers(s: &str) -> Result<NonZeroUsize, String> {
     let n: NonZeroUsize = s
@@ -32,10 +48,13 @@ pub enum Command {
     #[command(after_help = "Examples:\n  \
         hellowatch replay captures/demo-legacy-mix.pcap\n  \
         hellowatch replay monday.pcapng tuesday.pcapng --format json --output census.json\n  \
-        hellowatch replay mirror-*.pcap --format csv > clients.csv\n\n\
+        hellowatch replay mirror-*.pcap --format csv > clients.csv\n  \
+        hellowatch replay monday.pcap --metrics-file /var/lib/node_exporter/textfile/hellowatch.prom\n  \
+        hellowatch replay monday.pcap --listen 127.0.0.1:12451 --hold\n\n\
         Exit status: 0 on success (a truncated or corrupt file still gives the census of what\n\
-        was read, with a warning), 2 when a file cannot be opened or is not a capture, 1 when\n\
-        the report cannot be written.")]
+        was read, with a warning; with --hold, after SIGTERM or SIGINT), 2 when a file cannot\n\
+        be opened or is not a capture, a flag is invalid or --listen cannot listen, 1 when the\n\
+        report or the metrics file cannot be written.")]
     Replay(ReplayArgs),
 }
 
@@ -74,6 +93,56 @@ impl LimitArgs {
     }
 }
 
+/// Metrics flags shared by replay and live.
+#[derive(Debug, Args)]
+pub struct MetricsArgs {
+    /// Serve Prometheus metrics over HTTP on ADDR (IP:PORT): /metrics and a landing page at /.
+    /// Replay serves only when given; live defaults to 127.0.0.1:12451.
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<SocketAddr>,
+    /// Legacy clients with per-client series at once; the least recently seen are dropped
+    /// (counted). 0: no per-client series.
+    #[arg(long, default_value_t = DEFAULT_MAX_CLIENT_SERIES, value_name = "N")]
+    pub max_client_series: usize,
+    /// Label per-client series by prefix instead of address: IPv4 and IPv6 prefix lengths,
+    /// e.g. 24/64.
+    #[arg(long, value_name = "V4LEN/V6LEN", value_parser = parse_prefix)]
+    pub client_prefix: Option<Grouping>,
+    /// Seconds of packet time without a connection after which a client's series are removed.
+    #[arg(long, default_value_t = DEFAULT_CLIENT_SERIES_IDLE_SECS, value_name = "SECS")]
+    pub client_series_idle: u64,
+}
+
+impl MetricsArgs {
+    /// The default listen address of `live`: loopback, [`DEFAULT_PORT`].
+    pub const DEFAULT_LISTEN: SocketAddr =
+        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_PORT);
+
+    /// Validated metrics settings.
+    pub fn config(&self) -> Result<MetricsConfig, String> {
+        if self.max_client_series > MAX_CLIENT_SERIES_LIMIT {
+            return Err(format!(
+                "--max-client-series must be at most {MAX_CLIENT_SERIES_LIMIT}"
+            ));
+        }
+        if self.client_series_idle == 0 {
+            return Err("--client-series-idle must be at least 1 second".into());
+        }
+        Ok(MetricsConfig {
+            clients: ClientConfig {
+                max_clients: self.max_client_series,
+                grouping: self.client_prefix.unwrap_or(Grouping::Address),
+                idle_ns: self.client_series_idle.saturating_mul(1_000_000_000),
+            },
+        })
+    }
+
+    /// `--listen`, or the default (for a mode that always serves, such as live).
+    pub fn listen_or_default(&self) -> SocketAddr {
+        self.listen.unwrap_or(Self::DEFAULT_LISTEN)
+    }
+}
+
 /// `hellowatch replay`.
 #[derive(Debug, Args)]
 pub struct ReplayArgs {
@@ -89,7 +158,24 @@ pub struct ReplayArgs {
     /// Worker threads (1: everything on one thread). The census is the same for any number.
     #[arg(long, default_value = "1", value_name = "N", value_parser = parse_workers)]
     pub workers: NonZeroUsize,
+    /// Keep serving --listen after the files end, until SIGTERM or SIGINT.
+    #[arg(long, requires = "listen")]
+    pub hold: bool,
+    /// Write the final metrics to PATH (Prometheus text format, atomically), e.g. for
+    /// node_exporter's textfile collector (which reads *.prom files).
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
     /// Limits.
     #[command(flatten)]
     pub limits: LimitArgs,
+    /// Metrics.
+    #[command(flatten, next_help_heading = "Metrics")]
+    pub metrics: MetricsArgs,
+}
+
+impl ReplayArgs {
+    /// Metrics are served or written.
+    pub fn wants_metrics(&self) -> bool {
+        self.metrics.listen.is_some() || self.metrics_file.is_some()
+    }
 }

@@ -458,6 +458,7 @@ impl Engine {
                 .iter()
                 .map(|(d, s)| (*d, direction(*s, cs)))
                 .collect(),
+            last_seen_ns: conn.last_seen,
         };
         self.census.add(&summary);
         sink.settled(&summary);

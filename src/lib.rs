@@ -8,6 +8,7 @@
 //! capture (savefile / libpcap) ─► engine (one per worker, owns its connections)
 //!     wire::decode ─► flow (bounded table, reassembly of the first bytes of each direction)
 //!     ─► tls (pure incremental extraction) ─► tally (per-client census) ─► report
+//!                                     └─ once per settled connection ─► metrics (/metrics)
 //! ```
 //!
 //! Everything below `capture` is pure: no I/O, no clock (time is the packet timestamp), no
@@ -17,6 +18,7 @@ pub mod capture;
 pub mod cli;
 pub mod engine;
 pub mod flow;
+pub mod metrics;
 pub mod pipeline;
 pub mod replay;
 pub mod report;

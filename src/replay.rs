@@ -27,6 +27,11 @@ pub struct Outcome<S> {
     pub census: Census,
     /// Coverage counters.
     pub counters: Counters,
+    /// The part of `counters` counted by the pipeline's dispatcher rather than by the engines
+    /// (packets, bytes, decode errors, queue drops); all zero when one worker ran everything
+    /// on the calling thread. Engines publish theirs through [`SettleSink::tick`], so
+    /// `capture` plus every worker's published counters equals `counters`.
+    pub capture: Counters,
     /// Input summary.
     pub input: InputSummary,
     /// The per-worker sinks, after the last connection settled.
@@ -69,19 +74,24 @@ pub fn replay<S: SettleSink + Send>(
         return Outcome {
             census: engine.census().clone(),
             counters: engine.counters().clone(),
+            capture: Counters::default(),
             input,
             sinks: vec![sink],
         };
     }
+    let mut capture = Counters::default();
     let (census, counters, sinks) = pipeline::run(cfg, workers, make_sink, |d| {
         for f in files {
             let st = f.for_each(|p| d.send_blocking(p.ts_ns, p.link, p.data));
             note(f, st);
         }
+        capture = d.counters.clone();
+        capture.queue_drops += d.queue_drops;
     });
     Outcome {
         census,
         counters,
+        capture,
         input,
         sinks,
     }

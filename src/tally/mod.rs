@@ -57,6 +57,8 @@ pub struct ConnSummary {
     pub hrr: bool,
     /// Plaintext alert descriptions with their direction.
     pub alerts: Vec<(u8, Direction)>,
+    /// Packet time (ns) of the connection's last packet: when the client was last seen.
+    pub last_seen_ns: u64,
 }
 
 /// Counts for one client (or the totals).
