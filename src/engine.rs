@@ -5,11 +5,12 @@
 
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
-    ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey, FlowTable, Handshake,
-    Phase, SWEEP_INTERVAL_NS, TlsState, direction,
+    ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, Endpoint, FlowKey, FlowTable,
+    Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
 use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
+use crate::upgrade::{GiveUp, Start, Verdict};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
 
 /// Limits of one engine.
@@ -79,6 +80,15 @@ pub struct Counters {
     pub anomalies: [u64; Anomaly::ALL.len()],
     /// Packets dropped because a worker queue was full (live capture only).
     pub queue_drops: u64,
+    /// Connections whose TLS began after a plaintext upgrade, by [`Start`] (index 0, direct,
+    /// stays 0).
+    pub upgrades: [u64; Start::COUNT],
+    /// Upgrade requests the server refused (the connection stayed plaintext, or retried).
+    pub upgrades_refused: u64,
+    /// Connections given up as not TLS after
+    /// [`MAX_PLAINTEXT_INSPECT`](crate::upgrade::MAX_PLAINTEXT_INSPECT) plaintext bytes of a
+    /// direction were inspected without an upgrade.
+    pub plaintext_inspect_limit: u64,
 }
 
 impl Counters {
@@ -105,8 +115,13 @@ impl Counters {
             alerts_dropped,
             hellos_midstream,
             conns_one_sided,
-            queue_drops
+            queue_drops,
+            upgrades_refused,
+            plaintext_inspect_limit
         );
+        for (a, b) in self.upgrades.iter_mut().zip(o.upgrades) {
+            *a += b;
+        }
         for (a, b) in self.decode_errors.iter_mut().zip(o.decode_errors) {
             *a += b;
         }
@@ -205,6 +220,135 @@ impl Handler for Ctx<'_> {
             return CcsMeaning::DummyUnconfirmed;
         }
         CcsMeaning::Encrypted
+    }
+}
+
+/// Feeds side `side`'s new bytes to its TLS parser or to the connection's upgrade
+/// recogniser, then whatever that unblocks on the other side (a server's acceptance releases
+/// the client's held bytes). Bounded: a few rounds at most.
+fn drive(st: &mut TlsState, side: usize, k: &mut Counters) {
+    let mut next = Some(side);
+    for _ in 0..4 {
+        let Some(s) = next else { return };
+        next = step(st, s, k);
+    }
+}
+
+/// One side's turn. Returns the other side if it may now progress.
+fn step(st: &mut TlsState, s: usize, k: &mut Counters) -> Option<usize> {
+    let TlsState { dirs, hs, upgrade } = st;
+    let other_untouched = dirs
+        .get(s ^ 1)
+        .is_some_and(|d| d.parser.untouched() && d.parser.stopped().is_none());
+    let dir = dirs.get_mut(s)?;
+    if dir.parser.stopped().is_some() {
+        return None;
+    }
+    if !dir.plain && dir.parser.untouched() {
+        // A direction that has not started joins an undecided recognition.
+        if upgrade
+            .as_deref()
+            .is_some_and(|u| u.verdict() == Verdict::Undecided)
+        {
+            dir.plain = true;
+        }
+    }
+    if !dir.plain {
+        feed_tls(dir, s, hs, k);
+        let plaintext_first = dir.parser.stopped() == Some(Stop::NotTls) && dir.parser.untouched();
+        if plaintext_first && upgrade.is_none() && other_untouched {
+            // Plaintext from the first byte: perhaps a protocol that upgrades to TLS later.
+            dir.parser.reset();
+            dir.plain = true;
+            *upgrade = Some(Box::default());
+        } else {
+            finish_stop(dir, k);
+            return None;
+        }
+    }
+    let u = upgrade.as_deref_mut()?;
+    let before = u.generation();
+    let n = u.feed(s, dir.stream.data());
+    if n > 0 {
+        dir.stream.consume(n);
+        dir.plain_used = true;
+    }
+    match u.verdict() {
+        Verdict::Undecided => {
+            let other = dirs.get(s ^ 1)?;
+            let waiting = other.parser.stopped().is_none()
+                && other.parser.untouched()
+                && !other.stream.data().is_empty();
+            (u.generation() != before && waiting).then_some(s ^ 1)
+        }
+        Verdict::Upgrade(start) => {
+            hs.start = start;
+            hs.upgrade_client = u.client();
+            if let Some(c) = k.upgrades.get_mut(start.index()) {
+                *c += 1;
+            }
+            // Each direction's TLS begins at its first unconsumed byte.
+            for (x, d) in dirs.iter_mut().enumerate() {
+                if d.parser.stopped().is_none() {
+                    d.plain = false;
+                    d.parser.reset();
+                    feed_tls(d, x, hs, k);
+                    finish_stop(d, k);
+                }
+            }
+            None
+        }
+        Verdict::Plain(why) => {
+            if why == GiveUp::InspectLimit {
+                k.plaintext_inspect_limit += 1;
+            }
+            for (x, d) in dirs.iter_mut().enumerate() {
+                if d.parser.stopped().is_some() || !d.parser.untouched() {
+                    continue;
+                }
+                if why == GiveUp::Unrecognised && !d.plain_used {
+                    // Not a protocol we know: each direction is judged on its own, as TLS.
+                    d.plain = false;
+                    d.parser.reset();
+                    feed_tls(d, x, hs, k);
+                    finish_stop(d, k);
+                } else if d.plain || !d.stream.data().is_empty() {
+                    // A plaintext protocol that did not upgrade: nothing in it is TLS.
+                    d.parser.stop(Stop::NotTls);
+                    finish_stop(d, k);
+                } else {
+                    d.parser.stop(Stop::NotTls);
+                    d.stream.release();
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Runs a direction's TLS parser over its unconsumed bytes. Bytes that are plaintext from the
+/// first one are left in place (for the upgrade recogniser).
+fn feed_tls(dir: &mut Dir, side: usize, hs: &mut Handshake, k: &mut Counters) {
+    let mut ctx = Ctx {
+        hs,
+        side,
+        anomalies: &mut k.anomalies,
+    };
+    let n = dir.parser.feed(dir.stream.data(), &mut ctx);
+    if !(dir.parser.stopped() == Some(Stop::NotTls) && dir.parser.untouched()) {
+        dir.stream.consume(n);
+    }
+}
+
+/// Once a direction has stopped: counts a non-TLS one and frees its buffers.
+fn finish_stop(dir: &mut Dir, k: &mut Counters) {
+    match dir.parser.stopped() {
+        Some(Stop::NotTls) => {
+            k.streams_not_tls += 1;
+            dir.stream.release();
+        }
+        Some(_) => dir.stream.release(),
+        None => {}
     }
 }
 
@@ -356,34 +500,21 @@ impl Engine {
                 conn.tls = Some(st);
             }
             if let Some(tls) = conn.tls.as_mut() {
-                let TlsState { dirs, hs } = &mut **tls;
-                if let Some(dir) = dirs.get_mut(side) {
+                if let Some(dir) = tls.dirs.get_mut(side) {
                     if dir.parser.stopped().is_none() {
-                        let r = dir
-                            .stream
-                            .push(data_seq, seg.payload, cap, dir.parser.untouched());
+                        let rebase = dir.parser.untouched() && !dir.plain_used;
+                        let r = dir.stream.push(data_seq, seg.payload, cap, rebase);
                         self.counters.reassembly_gaps += u64::from(r.gap);
                         self.counters.overlap_conflicts += u64::from(r.conflict);
                         if r.new_data {
-                            let mut ctx = Ctx {
-                                hs,
-                                side,
-                                anomalies: &mut self.counters.anomalies,
-                            };
-                            let n = dir.parser.feed(dir.stream.data(), &mut ctx);
-                            dir.stream.consume(n);
+                            drive(tls, side, &mut self.counters);
                         }
-                        if r.capped && dir.parser.stopped().is_none() {
-                            self.counters.stream_cap_hits += 1;
-                            dir.parser.stop(Stop::Malformed);
-                        }
-                        match dir.parser.stopped() {
-                            Some(Stop::NotTls) => {
-                                self.counters.streams_not_tls += 1;
+                        if let Some(dir) = tls.dirs.get_mut(side) {
+                            if r.capped && dir.parser.stopped().is_none() {
+                                self.counters.stream_cap_hits += 1;
+                                dir.parser.stop(Stop::Malformed);
                                 dir.stream.release();
                             }
-                            Some(_) => dir.stream.release(),
-                            None => {}
                         }
                     }
                 }
@@ -415,9 +546,13 @@ impl Engine {
         }
         self.counters.hellos_dropped += u64::from(hs.hellos_dropped);
         self.counters.alerts_dropped += u64::from(hs.alerts_dropped);
+        if let Some(u) = &tls.upgrade {
+            self.counters.upgrades_refused += u64::from(u.refused());
+        }
         let client_side = hs
             .client
             .or(hs.server_hello_from.map(|s| s ^ 1))
+            .or(hs.upgrade_client)
             .or(conn.initiator);
         let Some(cs) = client_side else {
             return;
@@ -441,6 +576,7 @@ impl Engine {
                 .iter()
                 .map(|(d, s)| (*d, direction(*s, cs)))
                 .collect(),
+            start: hs.start,
         };
         self.census.add(&summary);
         sink.settled(&summary);

@@ -9,6 +9,7 @@ pub mod reassembly;
 
 use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN};
 use crate::tls::{DirParser, Version};
+use crate::upgrade::{Recogniser, Start};
 use reassembly::Stream;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -75,6 +76,10 @@ pub struct Handshake {
     pub offered_tls13: [bool; 2],
     /// Per side: a handshake message other than a hello was sent.
     pub other_handshake: [bool; 2],
+    /// How TLS began (after which plaintext upgrade, if any).
+    pub start: Start,
+    /// Side that sent the upgrade request (the TLS client), when TLS began after one.
+    pub upgrade_client: Option<usize>,
 }
 
 impl Handshake {
@@ -106,6 +111,11 @@ pub struct Dir {
     pub stream: Stream,
     /// TLS parser.
     pub parser: DirParser,
+    /// The bytes go to the connection's upgrade [`Recogniser`], not to the parser (which waits,
+    /// reset, for the first TLS byte).
+    pub plain: bool,
+    /// The recogniser consumed plaintext bytes of this direction.
+    pub plain_used: bool,
 }
 
 /// Per-connection TLS state, allocated when the first payload arrives.
@@ -115,6 +125,8 @@ pub struct TlsState {
     pub dirs: [Dir; 2],
     /// Handshake facts.
     pub hs: Handshake,
+    /// Upgrade recognition, once a direction started with plaintext.
+    pub upgrade: Option<Box<Recogniser>>,
 }
 
 /// Lifecycle of a connection entry.
