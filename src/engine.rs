@@ -641,6 +641,8 @@ mod tests {
     /// One side's burst: logical records (content type, payload).
     struct Flight {
         from_client: bool,
+        /// Plaintext sent before the records (a protocol upgrade's prelude).
+        plain: Vec<u8>,
         records: Vec<(u8, Vec<u8>)>,
     }
 
@@ -680,18 +682,22 @@ mod tests {
         let tls12 = vec![
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_HS, ch12)],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![(CT_HS, [sh12, cert, shd].concat())],
             },
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_HS, cke), (CT_CCS, vec![1]), (CT_HS, vec![0x14; 40])],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![
                     (CT_CCS, vec![1]),
                     (CT_HS, vec![0x15; 40]),
@@ -703,10 +709,12 @@ mod tests {
         let refused = vec![
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_HS, ch10)],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![(CT_ALERT, vec![2, 70])],
             },
         ];
@@ -725,26 +733,89 @@ mod tests {
         let tls13 = vec![
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_HS, ch13(1))],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![(CT_HS, hrr), (CT_CCS, vec![1])],
             },
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_CCS, vec![1]), (CT_HS, ch13(2))],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![(CT_HS, sh13), (CT_CCS, vec![1]), (CT_APP, vec![0x17; 300])],
             },
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_APP, vec![0x17; 60])],
             },
         ];
-        vec![tls12, refused, tls13]
+        // SMTP STARTTLS, then a TLS 1.0 handshake refused by the server.
+        let say = |from_client: bool, text: &str| Flight {
+            from_client,
+            plain: text.as_bytes().to_vec(),
+            records: vec![],
+        };
+        let mut starttls = vec![
+            say(false, "220 mx.example ESMTP\r\n"),
+            say(true, "EHLO client.example\r\n"),
+            say(
+                false,
+                "250-mx.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+            ),
+            say(true, "STARTTLS\r\n"),
+            say(false, "220 2.0.0 Ready to start TLS\r\n"),
+        ];
+        let ch10 = hs(1, &client_hello_body(0x0301, &[0x002f], &[]));
+        starttls.push(Flight {
+            from_client: true,
+            plain: Vec::new(),
+            records: vec![(CT_HS, ch10.clone())],
+        });
+        starttls.push(Flight {
+            from_client: false,
+            plain: Vec::new(),
+            records: vec![(CT_ALERT, vec![2, 70])],
+        });
+        // A ClientHello (and a ServerHello) as HTTP bodies: plain HTTP, nothing counts.
+        let mut post = b"POST /upload HTTP/1.1\r\nContent-Length: 200\r\n\r\n".to_vec();
+        post.extend_from_slice(&frame(
+            &Flight {
+                from_client: true,
+                plain: Vec::new(),
+                records: vec![(CT_HS, ch10)],
+            },
+            &mut None,
+        ));
+        let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 90\r\n\r\n".to_vec();
+        answer.extend_from_slice(&frame(
+            &Flight {
+                from_client: false,
+                plain: Vec::new(),
+                records: vec![(CT_HS, hs(2, &server_hello_body(0x0301, [3; 32], &[])))],
+            },
+            &mut None,
+        ));
+        let http = vec![
+            Flight {
+                from_client: true,
+                plain: post,
+                records: vec![],
+            },
+            Flight {
+                from_client: false,
+                plain: answer,
+                records: vec![],
+            },
+        ];
+        vec![tls12, refused, tls13, starttls, http]
     }
 
     struct Rng(u64);
@@ -762,7 +833,7 @@ mod tests {
 
     /// Serialises a flight, re-framing consecutive handshake bytes into records of random size.
     fn frame(f: &Flight, rng: &mut Option<Rng>) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = f.plain.clone();
         let mut i = 0;
         while i < f.records.len() {
             let (ct, p) = &f.records[i];
@@ -904,12 +975,18 @@ mod tests {
         let t = census_of(&sc[2], None).totals;
         assert_eq!((t.hellos, t.failed_handshakes), (2, 0));
         assert_eq!(t.negotiated.get(&crate::tls::Version::TLS13), Some(&1));
+        let t = census_of(&sc[3], None).totals;
+        assert_eq!((t.hellos, t.failed_handshakes), (1, 1));
+        assert_eq!(t.alerts.get(&70), Some(&1));
+        assert_eq!(t.started[Start::StarttlsSmtp.index()], 1);
+        let c = census_of(&sc[4], None);
+        assert!(c.clients.is_empty() && c.totals.is_empty(), "{c:?}");
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
-        fn resplitting_records_and_segments_gives_the_same_census(which in 0usize..3, seed in any::<u64>()) {
+        fn resplitting_records_and_segments_gives_the_same_census(which in 0usize..5, seed in any::<u64>()) {
             let sc = scenarios();
             let base = census_of(&sc[which], None);
             let split = census_of(&sc[which], Some(seed));
