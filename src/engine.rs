@@ -225,17 +225,20 @@ impl Handler for Ctx<'_> {
 
 /// Feeds side `side`'s new bytes to its TLS parser or to the connection's upgrade
 /// recogniser, then whatever that unblocks on the other side (a server's acceptance releases
-/// the client's held bytes). Bounded: a few rounds at most.
-fn drive(st: &mut TlsState, side: usize, k: &mut Counters) {
+/// the client's held bytes). Bounded: a few rounds at most. `from_start`: the connection was
+/// seen from its SYN; one joined mid-stream has lost the plaintext that tells where TLS
+/// begins, so it is not watched for upgrades (each direction is TLS from its first byte seen,
+/// or not at all).
+fn drive(st: &mut TlsState, side: usize, from_start: bool, k: &mut Counters) {
     let mut next = Some(side);
     for _ in 0..4 {
         let Some(s) = next else { return };
-        next = step(st, s, k);
+        next = step(st, s, from_start, k);
     }
 }
 
 /// One side's turn. Returns the other side if it may now progress.
-fn step(st: &mut TlsState, s: usize, k: &mut Counters) -> Option<usize> {
+fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Option<usize> {
     let TlsState { dirs, hs, upgrade } = st;
     let other_untouched = dirs
         .get(s ^ 1)
@@ -256,7 +259,7 @@ fn step(st: &mut TlsState, s: usize, k: &mut Counters) -> Option<usize> {
     if !dir.plain {
         feed_tls(dir, s, hs, k);
         let plaintext_first = dir.parser.stopped() == Some(Stop::NotTls) && dir.parser.untouched();
-        if plaintext_first && upgrade.is_none() && other_untouched {
+        if plaintext_first && from_start && upgrade.is_none() && other_untouched {
             // Plaintext from the first byte: perhaps a protocol that upgrades to TLS later.
             dir.parser.reset();
             dir.plain = true;
@@ -507,7 +510,7 @@ impl Engine {
                         self.counters.reassembly_gaps += u64::from(r.gap);
                         self.counters.overlap_conflicts += u64::from(r.conflict);
                         if r.new_data {
-                            drive(tls, side, &mut self.counters);
+                            drive(tls, side, !conn.midstream, &mut self.counters);
                         }
                         if let Some(dir) = tls.dirs.get_mut(side) {
                             if r.capped && dir.parser.stopped().is_none() {
@@ -981,6 +984,44 @@ mod tests {
         assert_eq!(t.started[Start::StarttlsSmtp.index()], 1);
         let c = census_of(&sc[4], None);
         assert!(c.clients.is_empty() && c.totals.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn connections_joined_midstream_are_not_watched_for_upgrades() {
+        // The first bytes seen from the client happen to look like a SOCKS5 greeting (the
+        // tail of a hello whose start was missed); the server's ServerHello must still count.
+        let c: IpAddr = "10.9.8.7".parse().unwrap();
+        let s: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut e = Engine::new(EngineConfig::default());
+        let sh = hs(2, &server_hello_body(0x0303, [3; 32], &[]));
+        let mut sh_rec = vec![CT_HS, 3, 3, 0, sh.len() as u8];
+        sh_rec.extend_from_slice(&sh);
+        let segs: [(bool, u32, &[u8]); 2] = [
+            (true, 7000, &[5, 1, 0, 0x13, 0x01, 0x00, 0x2f]),
+            (false, 9000, &sh_rec),
+        ];
+        for (i, (from_client, seq, payload)) in segs.into_iter().enumerate() {
+            let (src, dst, sport, dport) = if from_client {
+                (c, s, 40000, 443)
+            } else {
+                (s, c, 443, 40000)
+            };
+            let sg = Segment {
+                src,
+                dst,
+                sport,
+                dport,
+                seq,
+                flags: TcpFlags(TcpFlags::ACK),
+                payload,
+                truncated: false,
+            };
+            e.segment(1_000 + i as u64, &sg, &mut ());
+        }
+        e.finish(&mut ());
+        let t = &e.census().clients[&c];
+        assert_eq!(t.negotiated.get(&crate::tls::Version::TLS12), Some(&1));
+        assert_eq!(t.started[Start::Direct.index()], 1);
     }
 
     proptest! {

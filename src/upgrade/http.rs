@@ -106,10 +106,7 @@ impl Connect {
                     return Fed::more(0);
                 }
                 let Some(n) = head_len(d) else {
-                    return if d
-                        .iter()
-                        .all(|&b| super::is_text(b) || b == b'\r' || b == b'\n')
-                    {
+                    return if super::is_text_line(d) {
                         Fed::more(0)
                     } else {
                         Fed::plain(0)

@@ -9,7 +9,7 @@
 //! answer in order and the client waits for the answer before speaking TLS); an IMAP answer
 //! is the tagged response with the request's tag.
 
-use super::{Fed, Role, Start, is_text, line_end, starts_with_ci, trim_line};
+use super::{Fed, Role, Start, is_text_line, line_end, starts_with_ci, trim_line};
 
 /// Longest IMAP tag remembered; a longer one is not taken for a STARTTLS request.
 const MAX_TAG: usize = 32;
@@ -94,10 +94,6 @@ fn word(t: &[u8], w: &[u8]) -> bool {
     starts_with_ci(t, w) && matches!(t.get(w.len()), None | Some(b' '))
 }
 
-fn is_text_line(l: &[u8]) -> bool {
-    l.iter().all(|&b| is_text(b) || b == b'\r' || b == b'\n')
-}
-
 impl Line {
     /// The client's bytes after its request wait for the answer.
     pub(crate) fn pending(&self) -> bool {
@@ -122,9 +118,17 @@ impl Line {
                 return Fed::plain(used);
             }
             used += n;
-            if let Some(p) = self.request(trim_line(l)) {
+            let t = trim_line(l);
+            if let Some(p) = self.request(t) {
                 self.pending = Some(p);
                 return Fed::more(used);
+            }
+            if self.family == Family::SmtpFtp
+                && (word(t, b"MAIL") || word(t, b"DATA") || word(t, b"BDAT"))
+            {
+                // A mail transaction in plaintext: this session is not upgrading (and its
+                // message body is not worth inspecting).
+                return Fed::plain(used);
             }
         }
         tail(d, used)
@@ -303,9 +307,9 @@ mod tests {
             (S, b"220 mx ESMTP\r\n"),
             (C, b"STARTTLS\r\n"),
             (S, b"454 4.7.0 TLS not available\r\n"),
-            (C, b"MAIL FROM:<a@b>\r\n"),
+            (C, b"NOOP\r\n"),
         ]);
-        assert_eq!(v, Verdict::Undecided);
+        assert_eq!(v, Verdict::Undecided, "a later STARTTLS may still succeed");
     }
 
     #[test]
@@ -395,6 +399,17 @@ mod tests {
             (S, b"+OK whatever\r\n"),
         ]);
         assert_eq!(v, Verdict::Undecided);
+    }
+
+    #[test]
+    fn a_plaintext_mail_transaction_gives_up_at_once() {
+        let (v, _) = super::super::tests::converse(&[
+            (S, b"220 mx ESMTP\r\n"),
+            (C, b"EHLO x\r\n"),
+            (S, b"250 mx\r\n"),
+            (C, b"MAIL FROM:<a@example.com>\r\n"),
+        ]);
+        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
     }
 
     #[test]

@@ -413,17 +413,14 @@ fn mysql_or_text(d: &[u8]) -> Class {
 /// Classifies a text opener: an HTTP request or response, else a line protocol.
 fn text(d: &[u8]) -> Class {
     let Some(end) = line_end(d) else {
-        return if d.iter().all(|&b| is_text(b) || b == b'\r') {
+        return if is_text_line(d) {
             Class::More
         } else {
             Class::No
         };
     };
     let first = d.get(..end).unwrap_or(&[]);
-    if !first
-        .iter()
-        .all(|&b| is_text(b) || b == b'\r' || b == b'\n')
-    {
+    if !is_text_line(first) {
         return Class::No;
     }
     match http::classify(first) {
@@ -436,14 +433,17 @@ fn text(d: &[u8]) -> Class {
     }
 }
 
-/// Text byte: printable ASCII, tab, or 8-bit (UTF-8 in mail and XML).
-fn is_text(b: u8) -> bool {
-    b == b'\t' || (0x20..0x7f).contains(&b) || b >= 0x80
-}
-
 /// Index just past the first `\n`.
 pub(crate) fn line_end(d: &[u8]) -> Option<usize> {
-    d.iter().position(|&b| b == b'\n').map(|i| i + 1)
+    memchr::memchr(b'\n', d).map(|i| i + 1)
+}
+
+/// Only text bytes (printable ASCII, tab, 8-bit as in UTF-8 mail and XML) and line ends (no
+/// early exit, so that the loop vectorises).
+pub(crate) fn is_text_line(l: &[u8]) -> bool {
+    !l.iter().fold(false, |ctl, &b| {
+        ctl | ((b < 0x20 && b != b'\t' && b != b'\r' && b != b'\n') || b == 0x7f)
+    })
 }
 
 /// A line without its end of line and trailing blanks.
