@@ -34,7 +34,8 @@ fn tlv(d: &[u8]) -> Option<Option<(u8, usize, usize)>> {
 /// A complete element's content, the whole element's length, and its tag.
 fn element(d: &[u8]) -> Option<(u8, &[u8], usize)> {
     let (tag, h, len) = tlv(d)??;
-    Some((tag, d.get(h..h + len)?, h + len))
+    let end = h.checked_add(len)?;
+    Some((tag, d.get(h..end)?, end))
 }
 
 /// Message ID and protocolOp tag and content of an LDAPMessage's content.

@@ -539,6 +539,39 @@ pub(crate) mod tests {
         assert_eq!(v, Verdict::Plain(GiveUp::InspectLimit));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(2000))]
+        /// Any bytes, after any opener, in any split between the sides: no panic, consumption
+        /// within what was given, and nothing consumed once decided.
+        #[test]
+        fn arbitrary_conversations_are_safe(
+            opener in 0usize..9,
+            chunks in proptest::collection::vec(
+                (0usize..2, proptest::collection::vec(proptest::prelude::any::<u8>(), 0..64)),
+                0..24,
+            ),
+        ) {
+            let openers: [&[u8]; 9] = [
+                b"220 mx ESMTP\r\n", b"* OK ready\r\n", b"CONNECT h:443 HTTP/1.1\r\n\r\n",
+                &[5, 1, 0], &[4, 1, 0, 80, 1, 2, 3, 4, 0], &[0, 0, 0, 8, 4, 0xd2, 0x16, 0x2f],
+                b"\x30\x1d\x02\x01\x01\x77\x18\x80\x16", b"<stream:stream>", b"",
+            ];
+            let mut r = Recogniser::new();
+            let mut bufs: [Vec<u8>; 2] = [openers[opener].to_vec(), Vec::new()];
+            let n = r.feed(0, &bufs[0]);
+            proptest::prop_assert!(n <= bufs[0].len());
+            bufs[0].drain(..n);
+            for (side, bytes) in chunks {
+                bufs[side].extend_from_slice(&bytes);
+                let decided = r.verdict() != Verdict::Undecided;
+                let n = r.feed(side, &bufs[side]);
+                proptest::prop_assert!(n <= bufs[side].len());
+                proptest::prop_assert!(!decided || n == 0);
+                bufs[side].drain(..n);
+            }
+        }
+    }
+
     #[test]
     fn trim_and_prefix() {
         assert_eq!(trim_line(b"STARTTLS \r\n"), b"STARTTLS");
