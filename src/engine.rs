@@ -247,26 +247,28 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
     if dir.parser.stopped().is_some() {
         return None;
     }
-    if !dir.plain && dir.parser.untouched() {
-        // A direction that has not started joins an undecided recognition.
-        if upgrade
-            .as_deref()
-            .is_some_and(|u| u.verdict() == Verdict::Undecided)
-        {
-            dir.plain = true;
-        }
-    }
     if !dir.plain {
         feed_tls(dir, s, hs, k);
-        let plaintext_first = dir.parser.stopped() == Some(Stop::NotTls) && dir.parser.untouched();
-        if plaintext_first && from_start && upgrade.is_none() && other_untouched {
-            // Plaintext from the first byte: perhaps a protocol that upgrades to TLS later.
-            dir.parser.reset();
-            dir.plain = true;
-            *upgrade = Some(Box::default());
-        } else {
+        if dir.parser.stopped() != Some(Stop::NotTls) || !dir.parser.untouched() {
+            // TLS (or still undecided, or stopped for another reason).
             finish_stop(dir, k);
             return None;
+        }
+        // Plaintext from the first byte: perhaps a protocol that upgrades to TLS later. A
+        // direction whose first bytes are TLS stays TLS even while the other side's plaintext
+        // is watched (a client trying implicit TLS against a plaintext server).
+        let undecided = upgrade
+            .as_deref()
+            .is_some_and(|u| u.verdict() == Verdict::Undecided);
+        let start_watching = from_start && upgrade.is_none() && other_untouched;
+        if !(undecided || start_watching) {
+            finish_stop(dir, k);
+            return None;
+        }
+        dir.parser.reset();
+        dir.plain = true;
+        if start_watching {
+            *upgrade = Some(Box::default());
         }
     }
     let u = upgrade.as_deref_mut()?;
@@ -292,7 +294,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
             }
             // Each direction's TLS begins at its first unconsumed byte.
             for (x, d) in dirs.iter_mut().enumerate() {
-                if d.parser.stopped().is_none() {
+                if d.parser.stopped().is_none() && d.parser.untouched() {
                     d.plain = false;
                     d.parser.reset();
                     feed_tls(d, x, hs, k);
@@ -1022,6 +1024,32 @@ mod tests {
         let t = &e.census().clients[&c];
         assert_eq!(t.negotiated.get(&crate::tls::Version::TLS12), Some(&1));
         assert_eq!(t.started[Start::Direct.index()], 1);
+    }
+
+    #[test]
+    fn a_hello_at_the_start_of_a_direction_counts_while_the_other_side_is_plaintext() {
+        // A client trying implicit TLS against a plaintext SMTP server: its hello is TLS
+        // from its first byte, and fails.
+        let ch = hs(1, &client_hello_body(0x0301, &[0x002f], &[]));
+        let say = |from_client: bool, text: &str| Flight {
+            from_client,
+            plain: text.as_bytes().to_vec(),
+            records: vec![],
+        };
+        let flights = vec![
+            say(false, "220 mx.example ESMTP\r\n"),
+            Flight {
+                from_client: true,
+                plain: Vec::new(),
+                records: vec![(CT_HS, ch)],
+            },
+            say(false, "500 5.5.2 Error: command not recognized\r\n"),
+        ];
+        for seed in [None, Some(7), Some(99)] {
+            let t = census_of(&flights, seed).totals;
+            assert_eq!((t.hellos, t.failed_handshakes), (1, 1), "{seed:?}");
+            assert_eq!(t.started[Start::Direct.index()], 1);
+        }
     }
 
     proptest! {
