@@ -24,4 +24,5 @@ pub mod replay;
 pub mod report;
 pub mod tally;
 pub mod tls;
+pub mod upgrade;
 pub mod wire;

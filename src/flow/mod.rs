@@ -9,6 +9,7 @@ pub mod reassembly;
 
 use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN};
 use crate::tls::{DirParser, Version};
+use crate::upgrade::{Recogniser, Start};
 use reassembly::Stream;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -152,6 +153,10 @@ pub struct Handshake {
     pub offered_tls13: [bool; 2],
     /// Per side: a handshake message other than a hello was sent.
     pub other_handshake: [bool; 2],
+    /// How TLS began (after which plaintext upgrade, if any).
+    pub start: Start,
+    /// Side that sent the upgrade request (the TLS client), when TLS began after one.
+    pub upgrade_client: Option<usize>,
 }
 
 impl Handshake {
@@ -183,6 +188,11 @@ pub struct Dir {
     pub stream: Stream,
     /// TLS parser.
     pub parser: DirParser,
+    /// The bytes go to the connection's upgrade [`Recogniser`], not to the parser (which waits,
+    /// reset, for the first TLS byte).
+    pub plain: bool,
+    /// The recogniser consumed plaintext bytes of this direction.
+    pub plain_used: bool,
 }
 
 /// Per-connection TLS state, allocated when the first payload arrives.
@@ -192,6 +202,8 @@ pub struct TlsState {
     pub dirs: [Dir; 2],
     /// Handshake facts.
     pub hs: Handshake,
+    /// Upgrade recognition, once a direction started with plaintext.
+    pub upgrade: Option<Box<Recogniser>>,
 }
 
 /// Lifecycle of a connection entry.
@@ -447,6 +459,6 @@ mod size_tests {
         assert!(entry <= 96, "slab entry grew to {entry} bytes");
         assert!(index <= 64, "index entry grew to {index} bytes");
         assert!(align_of::<FlowKey>() <= 8);
-        assert!(tls <= 320, "TlsState grew to {tls} bytes");
+        assert!(tls <= 384, "TlsState grew to {tls} bytes");
     }
 }

@@ -4,6 +4,7 @@ use crate::engine::Counters;
 use crate::replay::InputSummary;
 use crate::tally::{Census, ClientTally};
 use crate::tls::{Anomaly, Version, alert_name};
+use crate::upgrade::Start;
 use crate::wire::DecodeError;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -54,7 +55,17 @@ fn tally_json(t: &ClientTally) -> Map<String, Value> {
     o.insert("negotiated".into(), version_map(&t.negotiated));
     o.insert("alerts".into(), alert_map(&t.alerts));
     o.insert("failed_handshakes".into(), json!(t.failed_handshakes));
+    o.insert("started".into(), started_map(t));
     o
+}
+
+/// Connections by how TLS began (`"direct"`, `"starttls-smtp"`, …), zero counts left out.
+fn started_map(t: &ClientTally) -> Value {
+    let mut o = Map::new();
+    for (s, n) in t.started() {
+        o.insert(s.name().into(), json!(n));
+    }
+    Value::Object(o)
 }
 
 /// Clients in address order (IPv4 before IPv6).
@@ -73,6 +84,10 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
     let mut an = Map::new();
     for a in Anomaly::ALL {
         an.insert(a.name().into(), json!(k.anomalies[a.index()]));
+    }
+    let mut up = Map::new();
+    for s in Start::ALL.iter().skip(1) {
+        up.insert(s.name().into(), json!(k.upgrades[s.index()]));
     }
     json!({
         "tcp_segments": k.tcp_segments,
@@ -94,6 +109,9 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
         "queue_drops": k.queue_drops,
         "clients_dropped": c.clients_dropped,
         "anomalies": an,
+        "upgrades": up,
+        "upgrades_refused": k.upgrades_refused,
+        "plaintext_inspect_limit": k.plaintext_inspect_limit,
     })
 }
 
@@ -136,6 +154,18 @@ fn compact_versions(m: &BTreeMap<Version, u64>) -> String {
         .join(" ")
 }
 
+fn compact_started(t: &ClientTally) -> String {
+    let v: Vec<String> = t
+        .started()
+        .map(|(s, n)| format!("{}:{n}", s.name()))
+        .collect();
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(" ")
+    }
+}
+
 fn compact_alerts(m: &BTreeMap<u8, u64>) -> String {
     if m.is_empty() {
         return "-".into();
@@ -173,8 +203,9 @@ pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::
         "NEGOTIATED",
         "FAILED",
         "ALERTS",
+        "STARTED",
     ];
-    let mut cells: Vec<[String; 7]> = vec![header.map(String::from)];
+    let mut cells: Vec<[String; 8]> = vec![header.map(String::from)];
     for (ip, t) in &rows {
         cells.push([
             if t.is_legacy() {
@@ -188,9 +219,10 @@ pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::
             compact_versions(&t.negotiated),
             t.failed_handshakes.to_string(),
             compact_alerts(&t.alerts),
+            compact_started(t),
         ]);
     }
-    let mut width = [0usize; 7];
+    let mut width = [0usize; 8];
     for r in &cells {
         for (w, s) in width.iter_mut().zip(r) {
             *w = (*w).max(s.chars().count());
@@ -233,6 +265,7 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
         "negotiated",
         "failed_handshakes",
         "alerts",
+        "started",
     ])?;
     for (ip, t) in table_order(c) {
         let alerts = t
@@ -250,6 +283,10 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
             map(&t.negotiated),
             t.failed_handshakes.to_string(),
             alerts,
+            t.started()
+                .map(|(s, n)| format!("{}={n}", s.name()))
+                .collect::<Vec<_>>()
+                .join(";"),
         ])?;
     }
     out.flush()

@@ -6,6 +6,7 @@
 //! combine into one.
 
 use crate::tls::Version;
+use crate::upgrade::Start;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -59,6 +60,8 @@ pub struct ConnSummary {
     pub alerts: Vec<(u8, Direction)>,
     /// Packet time (ns) of the connection's last packet: when the client was last seen.
     pub last_seen_ns: u64,
+    /// How TLS began: at byte 0, or after which plaintext upgrade.
+    pub start: Start,
 }
 
 /// Counts for one client (or the totals).
@@ -76,6 +79,8 @@ pub struct ClientTally {
     pub alerts: BTreeMap<u8, u64>,
     /// Connections with a ClientHello and no (non-HRR) ServerHello.
     pub failed_handshakes: u64,
+    /// Connections by how TLS began, indexed by [`Start::index`].
+    pub started: [u64; Start::COUNT],
 }
 
 impl ClientTally {
@@ -97,6 +102,18 @@ impl ClientTally {
         for (d, _) in &s.alerts {
             *self.alerts.entry(*d).or_default() += 1;
         }
+        if let Some(n) = self.started.get_mut(s.start.index()) {
+            *n += 1;
+        }
+    }
+
+    /// Connections by how TLS began, in [`Start::ALL`] order, zero counts left out.
+    pub fn started(&self) -> impl Iterator<Item = (Start, u64)> + '_ {
+        Start::ALL
+            .iter()
+            .zip(self.started)
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| (*s, n))
     }
 
     /// Adds another tally's counts.
@@ -114,6 +131,9 @@ impl ClientTally {
         }
         for (k, v) in &o.alerts {
             *self.alerts.entry(*k).or_default() += v;
+        }
+        for (a, b) in self.started.iter_mut().zip(o.started) {
+            *a += b;
         }
     }
 
