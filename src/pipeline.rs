@@ -26,6 +26,13 @@ pub const BATCH_SIZE: usize = 256;
 /// Batches queued per worker.
 pub const QUEUE_DEPTH: usize = 64;
 
+/// Payload bytes copied into one live batch before it is sent, whatever its segment count.
+/// A batch's arena stays below this plus one packet, and at most
+/// `workers × (2 × QUEUE_DEPTH + 2)` batches exist (queued, in a worker, pending, recycled),
+/// so live payload memory is bounded (about 41 MiB per worker with a 64 KiB snap length) even when
+/// every packet is a jumbo frame or a receive-offload aggregate.
+pub const BATCH_BYTES: usize = 256 << 10;
+
 /// Most workers accepted.
 pub const MAX_WORKERS: usize = 64;
 
@@ -260,7 +267,7 @@ impl<'a> Dispatcher<'a> {
             start,
             end: b.arena.len(),
         });
-        if b.len() >= BATCH_SIZE {
+        if b.len() >= BATCH_SIZE || b.arena.len() >= BATCH_BYTES {
             self.flush_one(w, false);
         }
     }
@@ -402,5 +409,61 @@ mod tests {
         assert_eq!(flow_hash(&a), flow_hash(&b));
         let c = Segment { sport: 1235, ..a };
         assert_ne!(flow_hash(&a), flow_hash(&c));
+    }
+
+    /// A dispatcher with one worker queue of `depth` batches that nobody reads.
+    fn stalled(depth: usize) -> (Dispatcher<'static>, Receiver<Msg<'static>>) {
+        let (tx, rx) = bounded(depth);
+        let (_, recycled) = bounded(1);
+        let d = Dispatcher {
+            txs: vec![tx],
+            pending: vec![Batch::default()],
+            recycled,
+            counters: Counters::default(),
+            queue_drops: 0,
+        };
+        (d, rx)
+    }
+
+    #[test]
+    fn live_full_queue_drops_whole_batches_and_counts_every_packet() {
+        let (mut d, rx) = stalled(2);
+        let frame = wire::tests::eth_v4_tcp(&[0x16; 40]);
+        let n = 5 * BATCH_SIZE + 17;
+        for i in 0..n {
+            d.try_send(i as u64, LinkType::Ethernet, &frame);
+        }
+        d.flush(false);
+        d.tick(1);
+        assert_eq!(d.counters.packets, n as u64);
+        // Two batches fit in the queue; the other three and the partial last one are dropped.
+        assert_eq!(rx.len(), 2);
+        assert_eq!(d.queue_drops, (n - 2 * BATCH_SIZE) as u64);
+        let queued: usize = rx
+            .try_iter()
+            .map(|m| match m {
+                Msg::Batch(b) => b.len(),
+                Msg::Tick(_) => 0,
+            })
+            .sum();
+        assert_eq!(queued as u64 + d.queue_drops, d.counters.packets);
+    }
+
+    #[test]
+    fn live_batch_is_sent_when_its_payload_bytes_reach_the_cap() {
+        let (mut d, rx) = stalled(64);
+        let frame = wire::tests::eth_v4_tcp(&[0x17; 1400]);
+        let per_batch = BATCH_BYTES.div_ceil(1400);
+        for i in 0..per_batch {
+            d.try_send(i as u64, LinkType::Ethernet, &frame);
+        }
+        assert!(per_batch < BATCH_SIZE);
+        assert_eq!(rx.len(), 1);
+        let Ok(Msg::Batch(b)) = rx.try_recv() else {
+            panic!("a batch")
+        };
+        assert_eq!(b.owned.len(), per_batch);
+        assert!(b.arena.len() >= BATCH_BYTES && b.arena.len() < BATCH_BYTES + 1400);
+        assert_eq!(d.queue_drops, 0);
     }
 }
