@@ -294,10 +294,13 @@ pub fn run<S: SettleSink + Send>(
                 d.try_send(ts_ns(p.header), link, p.data);
             }) {
                 Ok(0) => {
-                    // A quiet link: do not let a half-full batch wait for the next packets.
-                    d.flush(false);
+                    // The ring is empty: wait for a packet. Half-full batches are sent only
+                    // when the link has been quiet for a whole timeout (or at the next tick):
+                    // flushing whenever the ring runs dry would send one-packet batches at
+                    // moderate rates and fill the queues with them.
                     let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
                     match poll(&mut fds, PollTimeout::from(POLL_TIMEOUT_MS)) {
+                        Ok(0) => d.flush(false),
                         Ok(_) | Err(nix::Error::EINTR) => {}
                         Err(e) => {
                             error = Some(format!("poll: {e}"));

@@ -41,11 +41,19 @@ pub enum CaptureError {
     },
 }
 
-/// Default bytes captured per packet on a live interface: the largest IPv4/IPv6 packet, so a
-/// receive-offload aggregate (GRO/LRO, up to 64 KiB) is not cut. With immediate mode Linux
-/// libpcap gives every packet a ring slot of this size when offloads are on, so it also sets
-/// how many packets the kernel buffer holds (`--buffer-size / snaplen`).
-pub const DEFAULT_SNAPLEN: u32 = 65_535;
+/// Bytes of libpcap's ring slot header before the captured bytes on Linux (TPACKET_V2, which
+/// libpcap uses in immediate mode: 52-byte frame header and address, 256 bytes of room for a
+/// link header, 4 for a VLAN tag, less the link header itself).
+const RING_SLOT_OVERHEAD: u32 = 68;
+
+/// Default bytes captured per packet on a live interface: 16,316, so each slot of the kernel
+/// ring is exactly 16 KiB. In immediate mode Linux libpcap gives every packet a fixed slot of
+/// the snap length (plus its header), so the snap length decides how many packets the kernel
+/// buffer holds: 8,192 with the default buffer, where 65,535 would give 2,045 slots (and
+/// twice the memory, slots being rounded up to a power of two). Every ordinary or jumbo frame
+/// is captured whole; only receive-offload aggregates (GRO, up to 64 KiB of one connection's
+/// back-to-back segments) beyond it are cut, which is counted in `truncated_segments`.
+pub const DEFAULT_SNAPLEN: u32 = 16 * 1024 - RING_SLOT_OVERHEAD;
 
 /// Smallest snap length accepted: Ethernet + VLAN + IPv6 + TCP headers with options, and the
 /// first bytes of a TLS record.
@@ -54,9 +62,9 @@ pub const MIN_SNAPLEN: u32 = 256;
 /// Largest snap length accepted (libpcap's own maximum).
 pub const MAX_SNAPLEN: u32 = 262_144;
 
-/// Default kernel capture buffer (bytes): 128 MiB, about 2,000 full-size slots, which rides out
-/// bursts and scheduling stalls of tens of milliseconds at several hundred thousand packets per
-/// second. libpcap's own default (2 MiB) drops heavily under bursts.
+/// Default kernel capture buffer (bytes): 128 MiB, 8,192 packets with the default snap
+/// length, which rides out scheduling stalls of tens of milliseconds at a few hundred thousand
+/// packets per second. libpcap's own default (2 MiB, 128 packets) drops heavily under bursts.
 pub const DEFAULT_BUFFER_SIZE: u32 = 128 << 20;
 
 /// Smallest kernel buffer accepted (bytes).
