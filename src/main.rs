@@ -141,6 +141,10 @@ mod live {
             Ok(c) => c,
             Err(e) => return bad(e),
         };
+        let cap = match LiveCapture::open(&lcfg) {
+            Ok(c) => c,
+            Err(e) => return bad(e),
+        };
         // The report file is created before capturing (and before dropping privileges), so a
         // bad path fails now, not after weeks of capture.
         let mut sink = match open_output(&args.report) {
@@ -149,10 +153,6 @@ mod live {
                 eprintln!("hellowatch: {e:#}");
                 return ExitCode::FAILURE;
             }
-        };
-        let cap = match LiveCapture::open(&lcfg) {
-            Ok(c) => c,
-            Err(e) => return bad(e),
         };
         if let Some(user) = &lcfg.user {
             if let Err(e) = live::drop_privileges(user) {

@@ -10,6 +10,8 @@
 
 mod common;
 
+use nix::sys::signal::Signal;
+use nix::unistd::{Pid, User};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -184,15 +186,16 @@ fn start_live(net: &mut Net, args: &[&str]) -> Live {
     panic!("hellowatch live did not start capturing: {seen}");
 }
 
-fn signal(pid: u32, sig: &str) {
-    run_ok(Command::new("kill").args(["-s", sig, &pid.to_string()]));
+fn signal(pid: u32, sig: Signal) {
+    let pid = Pid::from_raw(i32::try_from(pid).unwrap());
+    nix::sys::signal::kill(pid, sig).unwrap_or_else(|e| panic!("kill {pid} {sig}: {e}"));
 }
 
 /// SIGTERM, then wait (bounded) for the exit; returns the status, the JSON report, stderr and
 /// how long the stop took.
 fn stop_live(net: &mut Net, live: Live) -> (ExitStatus, Value, String, Duration) {
     let t0 = Instant::now();
-    signal(live.pid, "TERM");
+    signal(live.pid, Signal::SIGTERM);
     let child = &mut net.children[live.index];
     let status = loop {
         if let Some(s) = child.try_wait().unwrap() {
@@ -296,9 +299,9 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
     );
     let status = std::fs::read_to_string(format!("/proc/{}/status", live.pid)).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    let nobody = run_ok(Command::new("id").args(["-u", "nobody"]));
+    let nobody = User::from_name("nobody").unwrap().unwrap().uid.to_string();
     assert!(
-        uids.split_whitespace().skip(1).all(|u| u == nobody.trim()),
+        uids.split_whitespace().skip(1).all(|u| u == nobody),
         "hellowatch still runs as {uids}"
     );
     let legacy = ["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"];
@@ -330,6 +333,8 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
         "alert protocol version",
         &legacy,
     );
+    // Let the connections finish closing, so the last packet is read before the stop.
+    std::thread::sleep(Duration::from_millis(300));
     let (status, report, stderr, took) = stop_live(&mut net, live);
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     assert!(
@@ -436,14 +441,14 @@ fn live_drops_are_counted_and_reported_not_silent() {
             "256",
         ],
     );
-    signal(live.pid, "STOP");
+    signal(live.pid, Signal::SIGSTOP);
     let sent = net
         .exec(&net.ns_s, "tcpreplay")
         .args(["-q", "--topspeed", "-i", &net.if_s])
         .arg(&burst)
         .output()
         .unwrap();
-    signal(live.pid, "CONT");
+    signal(live.pid, Signal::SIGCONT);
     assert!(
         sent.status.success(),
         "tcpreplay: {}",
