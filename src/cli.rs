@@ -41,7 +41,7 @@ pub enum Command {
     /// Sniff an interface until SIGINT/SIGTERM, then print the census.
     #[cfg(feature = "live")]
     #[command(after_help = "Examples:\n  \
-        hellowatch live -i eth1 --promisc --format json --output /var/lib/hellowatch/census.json\n  \
+        hellowatch live -i eth1 --promisc --format json --output census.json\n  \
         hellowatch live -i any -f 'tcp port 443 or tcp port 8443' --user hellowatch\n\n\
         Stops on SIGINT or SIGTERM: the queues are drained, open connections are settled and\n\
         the census is written; exit status 0. Packets dropped by the kernel buffer, the\n\

@@ -3,8 +3,8 @@
 //! One capture thread (the caller's) reads packets with `pcap_dispatch` straight out of the
 //! kernel ring, decodes each just far enough to pick its worker, copies the TCP payload into
 //! that worker's batch and hands full batches over with
-//! [`Dispatcher::try_send`](crate::pipeline::Dispatcher::try_send): it never
-//! blocks on a worker, and a full queue drops the batch and counts it (`queue_drops`).
+//! [`Dispatcher::try_send`](crate::pipeline::Dispatcher::try_send): it never blocks on a
+//! worker, and a full queue drops the batch and counts it (`queue_drops`).
 //!
 //! * **Immediate mode** (each packet is delivered as it arrives, not when a kernel block
 //!   fills). The handle is non-blocking and the loop waits in `poll(2)` for at most
@@ -18,9 +18,10 @@
 //! * **Statistics.** libpcap's `ps_recv`/`ps_drop`/`ps_ifdrop` are 32-bit and wrap after a few
 //!   hours at a high rate; they are read every tick and accumulated into 64 bits.
 //! * **Stopping.** The caller's flag (set by SIGINT/SIGTERM in the binary) is checked after
-//!   every read (at most [`POLL_TIMEOUT_MS`] apart; a signal also interrupts the wait). The ring is then drained for at most
-//!   [`DRAIN_LIMIT`], the queues are drained (blocking: the workers are still running), every
-//!   open connection is settled, and the census is returned.
+//!   every read (at most [`POLL_TIMEOUT_MS`] apart; a signal also interrupts the wait). The
+//!   ring is then drained for at most [`DRAIN_LIMIT`], the queues are drained (blocking: the
+//!   workers are still running), every open connection is settled, and the census is
+//!   returned.
 
 use crate::capture::{CaptureStats, LiveConfig};
 use crate::engine::{Counters, EngineConfig, SettleSink};
