@@ -1,5 +1,6 @@
 //! Command line: raw flags (clap) and their validation into typed settings.
 
+use crate::capture::{self, LiveConfig};
 use crate::engine::EngineConfig;
 use crate::metrics::clients::{
     ClientConfig, DEFAULT_CLIENT_SERIES_IDLE_SECS, DEFAULT_MAX_CLIENT_SERIES, Grouping,
@@ -56,6 +57,43 @@ pub enum Command {
         be opened or is not a capture, a flag is invalid or --listen cannot listen, 1 when the\n\
         report or the metrics file cannot be written.")]
     Replay(ReplayArgs),
+    /// Sniff an interface until SIGINT/SIGTERM, then print the census.
+    #[cfg(feature = "live")]
+    #[command(after_help = "Examples:\n  \
+        hellowatch live -i eth1 --promisc --format json --output census.json\n  \
+        hellowatch live -i any -f 'tcp port 443 or tcp port 8443' --user hellowatch\n\n\
+        Stops on SIGINT or SIGTERM: the queues are drained, open connections are settled and\n\
+        the census is written; exit status 0. Packets dropped by the kernel buffer, the\n\
+        interface or hellowatch's own queues are counted in the report. Exit status 2 when\n\
+        the interface cannot be opened, the filter is bad or privileges cannot be dropped;\n\
+        1 when the report cannot be written or the capture failed part-way (the census of\n\
+        what was read is still written).")]
+    Live(LiveArgs),
+    /// Sniff an interface (not in this build: rebuild with `--features live`, needs
+    /// libpcap-dev).
+    #[cfg(not(feature = "live"))]
+    #[command(disable_help_flag = true)]
+    Live(LiveUnavailable),
+}
+
+/// `hellowatch live` in a build without the `live` feature: takes any arguments, and the
+/// binary answers with one line saying how to enable it.
+#[derive(Debug, Args)]
+pub struct LiveUnavailable {
+    /// Ignored.
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
+    pub args: Vec<std::ffi::OsString>,
+}
+
+/// Report format and destination, shared by replay and live.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// Report format (default: table on a terminal, json otherwise).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// Write the report here instead of standard output.
+    #[arg(long, short, value_name = "PATH")]
+    pub output: Option<PathBuf>,
 }
 
 /// Limits shared by replay and live.
@@ -111,6 +149,25 @@ pub struct MetricsArgs {
     /// Seconds of packet time without a connection after which a client's series are removed.
     #[arg(long, default_value_t = DEFAULT_CLIENT_SERIES_IDLE_SECS, value_name = "SECS")]
     pub client_series_idle: u64,
+    /// Allow the metrics listener on a non-loopback address while running as root (by default
+    /// that is refused: drop privileges with `live --user`, or use a capability-only service).
+    #[arg(long)]
+    pub allow_root_listen: bool,
+}
+
+/// Why a listener address is refused for the current user.
+pub fn check_listen(
+    addr: SocketAddr,
+    euid_is_root: bool,
+    allow_root_listen: bool,
+) -> Result<(), String> {
+    if euid_is_root && !addr.ip().is_loopback() && !allow_root_listen {
+        return Err(format!(
+            "refusing to serve metrics on {addr} as root: use a loopback address, drop privileges \
+             (live --user NAME, or the systemd unit's capabilities), or pass --allow-root-listen"
+        ));
+    }
+    Ok(())
 }
 
 impl MetricsArgs {
@@ -149,12 +206,9 @@ pub struct ReplayArgs {
     /// Capture files (pcap or pcapng), read in order as one capture.
     #[arg(required = true, value_name = "FILE")]
     pub files: Vec<PathBuf>,
-    /// Report format (default: table on a terminal, json otherwise).
-    #[arg(long, value_enum)]
-    pub format: Option<Format>,
-    /// Write the report here instead of standard output.
-    #[arg(long, short, value_name = "PATH")]
-    pub output: Option<PathBuf>,
+    /// Report.
+    #[command(flatten)]
+    pub report: ReportArgs,
     /// Worker threads (1: everything on one thread). The census is the same for any number.
     #[arg(long, default_value = "1", value_name = "N", value_parser = parse_workers)]
     pub workers: NonZeroUsize,
@@ -177,5 +231,114 @@ impl ReplayArgs {
     /// Metrics are served or written.
     pub fn wants_metrics(&self) -> bool {
         self.metrics.listen.is_some() || self.metrics_file.is_some()
+    }
+}
+
+/// `hellowatch live`.
+#[derive(Debug, Args)]
+pub struct LiveArgs {
+    /// Interface to sniff (`any`: every interface, Linux).
+    #[arg(long, short = 'i', value_name = "IFACE")]
+    pub interface: String,
+    /// BPF capture filter (tcpdump syntax), e.g. 'tcp port 443'.
+    #[arg(long, short = 'f', value_name = "BPF")]
+    pub filter: Option<String>,
+    /// Bytes captured per packet.
+    #[arg(long, default_value_t = capture::DEFAULT_SNAPLEN, value_name = "N")]
+    pub snaplen: u32,
+    /// Kernel capture buffer in bytes (small buffers drop packets under bursts).
+    #[arg(long, default_value_t = capture::DEFAULT_BUFFER_SIZE, value_name = "BYTES")]
+    pub buffer_size: u32,
+    /// Worker threads besides the capture thread [default: CPUs - 1, at least 1].
+    #[arg(long, value_name = "N", value_parser = parse_workers)]
+    pub workers: Option<NonZeroUsize>,
+    /// Put the interface in promiscuous mode (needed on most mirror/SPAN ports).
+    #[arg(long)]
+    pub promisc: bool,
+    /// Drop root privileges to this user once the capture is open.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// Report.
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Limits.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    /// Metrics (served on 127.0.0.1:12451 unless --listen says otherwise, or --no-listen).
+    #[command(flatten, next_help_heading = "Metrics")]
+    pub metrics: MetricsArgs,
+    /// Do not serve metrics.
+    #[arg(long, conflicts_with = "listen")]
+    pub no_listen: bool,
+    /// Write the final metrics to PATH (Prometheus text format, atomically) when capture stops.
+    #[arg(long, value_name = "PATH")]
+    pub metrics_file: Option<PathBuf>,
+}
+
+impl LiveArgs {
+    /// Where to serve metrics: `--listen`, else the default, unless `--no-listen`.
+    pub fn listen(&self) -> Option<SocketAddr> {
+        if self.no_listen {
+            None
+        } else {
+            Some(self.metrics.listen.unwrap_or(MetricsArgs::DEFAULT_LISTEN))
+        }
+    }
+
+    /// Validated capture settings.
+    pub fn live_config(&self) -> Result<LiveConfig, String> {
+        if self.interface.is_empty() {
+            return Err("-i/--interface must name an interface".into());
+        }
+        if !(capture::MIN_SNAPLEN..=capture::MAX_SNAPLEN).contains(&self.snaplen) {
+            return Err(format!(
+                "--snaplen must be between {} and {}",
+                capture::MIN_SNAPLEN,
+                capture::MAX_SNAPLEN
+            ));
+        }
+        if !(capture::MIN_BUFFER_SIZE..=capture::MAX_BUFFER_SIZE).contains(&self.buffer_size) {
+            return Err(format!(
+                "--buffer-size must be between {} and {} bytes",
+                capture::MIN_BUFFER_SIZE,
+                capture::MAX_BUFFER_SIZE
+            ));
+        }
+        Ok(LiveConfig {
+            interface: self.interface.clone(),
+            filter: self.filter.clone().filter(|f| !f.trim().is_empty()),
+            snaplen: self.snaplen,
+            buffer_size: self.buffer_size,
+            promisc: self.promisc,
+            user: self.user.clone(),
+        })
+    }
+
+    /// Worker threads: the flag, else one per CPU but the capture thread's (at least 1).
+    pub fn workers(&self) -> usize {
+        match self.workers {
+            Some(n) => n.get(),
+            None => std::thread::available_parallelism()
+                .map_or(1, |n| n.get().saturating_sub(1))
+                .clamp(1, crate::pipeline::MAX_WORKERS),
+        }
+    }
+}
+
+#[cfg(test)]
+mod listen_tests {
+    use super::check_listen;
+
+    #[test]
+    fn root_may_not_listen_beyond_loopback_unless_allowed() {
+        let lo = "127.0.0.1:12451".parse().unwrap();
+        let lo6 = "[::1]:12451".parse().unwrap();
+        let all = "0.0.0.0:12451".parse().unwrap();
+        assert!(check_listen(lo, true, false).is_ok());
+        assert!(check_listen(lo6, true, false).is_ok());
+        assert!(check_listen(all, false, false).is_ok(), "not root");
+        assert!(check_listen(all, true, true).is_ok(), "--allow-root-listen");
+        let e = check_listen(all, true, false).unwrap_err();
+        assert!(e.contains("--allow-root-listen"), "{e}");
     }
 }

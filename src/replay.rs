@@ -16,8 +16,10 @@ pub struct InputSummary {
     pub packets: u64,
     /// Captured bytes read.
     pub bytes: u64,
-    /// Problems met, each prefixed with its file.
+    /// Problems met, each prefixed with its file (or interface).
     pub warnings: Vec<String>,
+    /// Live capture only: the interface and libpcap's packet statistics.
+    pub capture: Option<crate::capture::CaptureStats>,
 }
 
 /// The result of a replay.

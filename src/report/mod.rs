@@ -130,15 +130,28 @@ pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
         json!(c.clients.values().filter(|t| t.is_legacy()).count()),
     );
     totals.insert("connections".into(), json!(c.connections));
+    let mut inp = json!({
+        "files": input.files,
+        "packets": input.packets,
+        "bytes": input.bytes,
+        "warnings": input.warnings,
+    });
+    if let (Some(cap), Some(o)) = (&input.capture, inp.as_object_mut()) {
+        o.insert(
+            "capture".into(),
+            json!({
+                "interface": cap.interface,
+                "link_type": cap.link_type,
+                "received": cap.received,
+                "dropped": cap.dropped,
+                "if_dropped": cap.if_dropped,
+            }),
+        );
+    }
     json!({
         "clients": clients,
         "totals": totals,
-        "input": {
-            "files": input.files,
-            "packets": input.packets,
-            "bytes": input.bytes,
-            "warnings": input.warnings,
-        },
+        "input": inp,
         "coverage": coverage_json(k, c),
     })
 }
@@ -184,17 +197,32 @@ fn table_order(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
 }
 
 /// The table report.
-pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::Result<()> {
+pub fn write_table(
+    w: &mut impl Write,
+    c: &Census,
+    k: &Counters,
+    input: &InputSummary,
+) -> io::Result<()> {
     let rows = table_order(c);
     let legacy = rows.iter().filter(|(_, t)| t.is_legacy()).count();
+    let source = match &input.capture {
+        Some(cap) => format!("live on {}", cap.interface),
+        None => format!("{} file(s)", input.files.len()),
+    };
     writeln!(
         w,
-        "hellowatch: {} file(s), {} packets; {} clients, {} legacy (offered or negotiated below TLS 1.2, or failed)",
-        input.files.len(),
+        "hellowatch: {source}, {} packets; {} clients, {} legacy (offered or negotiated below TLS 1.2, or failed)",
         input.packets,
         rows.len(),
         legacy
     )?;
+    if let Some(cap) = &input.capture {
+        writeln!(
+            w,
+            "capture: {} received, dropped {} (kernel buffer) + {} (interface) + {} (hellowatch queues)",
+            cap.received, cap.dropped, cap.if_dropped, k.queue_drops
+        )?;
+    }
     let header = [
         "",
         "CLIENT",
