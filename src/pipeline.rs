@@ -30,9 +30,8 @@
 use crate::engine::{Counters, Engine, EngineConfig, SettleSink};
 use crate::flow::FlowKey;
 use crate::tally::Census;
-use crate::wire::{self, LinkType, Segment, TcpFlags};
+use crate::wire::{self, LinkType, Segment};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
-use std::net::IpAddr;
 
 /// Segments per batch.
 pub const BATCH_SIZE: usize = 256;
@@ -61,20 +60,8 @@ pub const MAX_WORKERS: usize = 64;
 pub struct OwnedSeg {
     /// Packet time (ns).
     pub ts: u64,
-    /// Source address.
-    pub src: IpAddr,
-    /// Destination address.
-    pub dst: IpAddr,
-    /// Source port.
-    pub sport: u16,
-    /// Destination port.
-    pub dport: u16,
-    /// Sequence number.
-    pub seq: u32,
-    /// Flags.
-    pub flags: TcpFlags,
-    /// Payload cut by the snap length.
-    pub truncated: bool,
+    /// The segment's headers; its `payload` is empty and lives in the arena instead.
+    pub seg: Segment<'static>,
     /// Payload range in the arena.
     pub start: usize,
     /// Payload end in the arena.
@@ -139,17 +126,7 @@ pub fn worker_loop<'a, S: SettleSink>(
                 for o in &b.owned {
                     last = last.max(o.ts);
                     let payload = b.arena.get(o.start..o.end).unwrap_or(&[]);
-                    let seg = Segment {
-                        src: o.src,
-                        dst: o.dst,
-                        sport: o.sport,
-                        dport: o.dport,
-                        seq: o.seq,
-                        flags: o.flags,
-                        payload,
-                        truncated: o.truncated,
-                    };
-                    engine.segment(o.ts, &seg, sink);
+                    engine.segment(o.ts, &Segment { payload, ..o.seg }, sink);
                 }
                 b.clear();
                 // The return queue may be full when the dispatcher holds spares: then drop it.
@@ -284,13 +261,10 @@ impl<'a> Dispatcher<'a> {
         b.arena.extend_from_slice(seg.payload);
         b.owned.push(OwnedSeg {
             ts,
-            src: seg.src,
-            dst: seg.dst,
-            sport: seg.sport,
-            dport: seg.dport,
-            seq: seg.seq,
-            flags: seg.flags,
-            truncated: seg.truncated,
+            seg: Segment {
+                payload: &[],
+                ..seg
+            },
             start,
             end: b.arena.len(),
         });
@@ -412,6 +386,7 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::wire::TcpFlags;
 
     #[test]
     fn hash_is_symmetric() {
