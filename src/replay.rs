@@ -82,14 +82,15 @@ pub fn replay<S: SettleSink + Send>(
         };
     }
     let mut capture = Counters::default();
-    let (census, counters, sinks) = pipeline::run(cfg, workers, make_sink, |d| {
-        for f in files {
-            let st = f.for_each(|p| d.send_blocking(p.ts_ns, p.link, p.data));
-            note(f, st);
-        }
-        capture = d.counters.clone();
-        capture.queue_drops += d.queue_drops;
-    });
+    let (census, counters, sinks) =
+        pipeline::run(cfg, workers, pipeline::REPLAY_QUEUE_DEPTH, make_sink, |d| {
+            for f in files {
+                let st = f.for_each(|p| d.send_blocking(p.ts_ns, p.link, p.data));
+                note(f, st);
+            }
+            capture = d.counters.clone();
+            capture.queue_drops += d.queue_drops;
+        });
     Outcome {
         census,
         counters,
