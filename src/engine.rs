@@ -3,12 +3,14 @@
 //! An [`Engine`] owns its connections and its census outright (no locks). It is deterministic:
 //! time is the packet timestamp handed in, so replaying the same packets gives the same census.
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
     CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey,
     FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
-use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts};
+use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, add as count};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
 
@@ -85,7 +87,7 @@ impl Counters {
     /// Adds another set of counters.
     pub fn merge(&mut self, o: &Counters) {
         macro_rules! add {
-            ($($f:ident),*) => { $(self.$f += o.$f;)* };
+            ($($f:ident),*) => { $(count(&mut self.$f, o.$f);)* };
         }
         add!(
             packets,
@@ -108,10 +110,10 @@ impl Counters {
             queue_drops
         );
         for (a, b) in self.decode_errors.iter_mut().zip(o.decode_errors) {
-            *a += b;
+            count(a, b);
         }
         for (a, b) in self.anomalies.iter_mut().zip(o.anomalies) {
-            *a += b;
+            count(a, b);
         }
     }
 }
@@ -198,7 +200,7 @@ impl Handler for Ctx<'_> {
 
     fn anomaly(&mut self, a: Anomaly) {
         if let Some(c) = self.anomalies.get_mut(a.index()) {
-            *c += 1;
+            count(c, 1);
         }
     }
 
@@ -214,9 +216,10 @@ impl Handler for Ctx<'_> {
             return CcsMeaning::Dummy;
         }
         let side = self.side & 1;
+        let flag = |f: &[bool; 2]| f.get(side).copied().unwrap_or(false);
         if self.hs.client == Some(side)
-            && self.hs.offered_tls13[side]
-            && !self.hs.other_handshake[side]
+            && flag(&self.hs.offered_tls13)
+            && !flag(&self.hs.other_handshake)
         {
             return CcsMeaning::DummyUnconfirmed;
         }
@@ -261,13 +264,13 @@ impl Engine {
 
     /// One captured frame at time `now` (ns).
     pub fn packet(&mut self, now: u64, link: LinkType, frame: &[u8], sink: &mut impl SettleSink) {
-        self.counters.packets += 1;
-        self.counters.bytes += frame.len() as u64;
+        count(&mut self.counters.packets, 1);
+        count(&mut self.counters.bytes, frame.len() as u64);
         match wire::decode(link, frame) {
             Ok(seg) => self.segment(now, &seg, sink),
             Err(e) => {
                 if let Some(c) = self.counters.decode_errors.get_mut(e.index()) {
-                    *c += 1;
+                    count(c, 1);
                 }
             }
         }
@@ -275,9 +278,9 @@ impl Engine {
 
     /// One decoded TCP segment at time `now` (ns).
     pub fn segment(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
-        self.counters.tcp_segments += 1;
+        count(&mut self.counters.tcp_segments, 1);
         if seg.truncated {
-            self.counters.truncated_segments += 1;
+            count(&mut self.counters.truncated_segments, 1);
         }
         if self.sweep_on_packets && sweep_due(&mut self.last_sweep, now) {
             self.sweep(now, sink);
@@ -302,11 +305,11 @@ impl Engine {
                 }
                 if self.table.is_full() {
                     if let Some(v) = self.table.victim() {
-                        self.counters.flows_evicted += 1;
+                        count(&mut self.counters.flows_evicted, 1);
                         self.close(v, sink);
                     }
                 }
-                self.counters.flows_created += 1;
+                count(&mut self.counters.flows_created, 1);
                 self.table.insert(key, now)
             }
         };
@@ -315,12 +318,12 @@ impl Engine {
         };
         // A SYN with a new initial sequence number on a used connection: a new connection.
         if syn && !ack {
-            let used =
-                conn.tls.is_some() || conn.phase == Phase::Settled || conn.rst || conn.fin[side];
-            if used && conn.isn[side] != Some(seg.seq) {
-                self.counters.flows_reused += 1;
+            let fin = conn.fin.get(side).copied().unwrap_or(false);
+            let used = conn.tls.is_some() || conn.phase == Phase::Settled || conn.rst || fin;
+            if used && conn.isn.get(side).copied().flatten() != Some(seg.seq) {
+                count(&mut self.counters.flows_reused, 1);
                 self.close(id, sink);
-                self.counters.flows_created += 1;
+                count(&mut self.counters.flows_created, 1);
                 let id2 = self.table.insert(key, now);
                 return self.segment_on(id2, side, now, seg, sink);
             }
@@ -344,7 +347,9 @@ impl Engine {
         let f = seg.flags;
         let mut data_seq = seg.seq;
         if f.has(TcpFlags::SYN) {
-            conn.isn[side] = Some(seg.seq);
+            if let Some(isn) = conn.isn.get_mut(side) {
+                *isn = Some(seg.seq);
+            }
             if f.has(TcpFlags::ACK) {
                 conn.initiator.get_or_insert(side ^ 1);
             } else {
@@ -358,7 +363,9 @@ impl Engine {
             data_seq = seg.seq.wrapping_add(1);
         }
         if f.has(TcpFlags::FIN) {
-            conn.fin[side] = true;
+            if let Some(fin) = conn.fin.get_mut(side) {
+                *fin = true;
+            }
         }
         if f.has(TcpFlags::RST) {
             conn.rst = true;
@@ -376,7 +383,7 @@ impl Engine {
                 }
                 if conn.isn == [None, None] {
                     conn.midstream = true;
-                    self.counters.flows_midstream += 1;
+                    count(&mut self.counters.flows_midstream, 1);
                 }
                 conn.tls = Some(st);
             }
@@ -387,8 +394,8 @@ impl Engine {
                         let r = dir
                             .stream
                             .push(data_seq, seg.payload, cap, dir.parser.untouched());
-                        self.counters.reassembly_gaps += u64::from(r.gap);
-                        self.counters.overlap_conflicts += u64::from(r.conflict);
+                        count(&mut self.counters.reassembly_gaps, u64::from(r.gap));
+                        count(&mut self.counters.overlap_conflicts, u64::from(r.conflict));
                         if r.new_data {
                             let mut ctx = Ctx {
                                 hs,
@@ -399,12 +406,12 @@ impl Engine {
                             dir.stream.consume(n);
                         }
                         if r.capped && dir.parser.stopped().is_none() {
-                            self.counters.stream_cap_hits += 1;
+                            count(&mut self.counters.stream_cap_hits, 1);
                             dir.parser.stop(Stop::Malformed);
                         }
                         match dir.parser.stopped() {
                             Some(Stop::NotTls) => {
-                                self.counters.streams_not_tls += 1;
+                                count(&mut self.counters.streams_not_tls, 1);
                                 dir.stream.release();
                             }
                             Some(_) => dir.stream.release(),
@@ -435,11 +442,17 @@ impl Engine {
         let hs = &tls.hs;
         for d in &tls.dirs {
             if d.stream.has_hole() && d.parser.stopped().is_none() {
-                self.counters.reassembly_gaps += 1;
+                count(&mut self.counters.reassembly_gaps, 1);
             }
         }
-        self.counters.hellos_dropped += u64::from(hs.hellos_dropped);
-        self.counters.alerts_dropped += u64::from(hs.alerts_dropped);
+        count(
+            &mut self.counters.hellos_dropped,
+            u64::from(hs.hellos_dropped),
+        );
+        count(
+            &mut self.counters.alerts_dropped,
+            u64::from(hs.alerts_dropped),
+        );
         let client_side = hs
             .client
             .or(hs.server_hello_from.map(|s| s ^ 1))
@@ -449,11 +462,11 @@ impl Engine {
         };
         if !hs.hellos.is_empty() {
             if conn.midstream {
-                self.counters.hellos_midstream += hs.hellos.len() as u64;
+                count(&mut self.counters.hellos_midstream, hs.hellos.len() as u64);
             }
             let spoke = tls.dirs.iter().filter(|d| !d.parser.untouched()).count();
             if spoke < 2 {
-                self.counters.conns_one_sided += 1;
+                count(&mut self.counters.conns_one_sided, 1);
             }
         }
         let summary = ConnSummary {
@@ -492,7 +505,7 @@ impl Engine {
                 .get_mut(id)
                 .is_some_and(|c| !(c.rst || (c.fin[0] && c.fin[1])));
             if open {
-                self.counters.flows_expired += 1;
+                count(&mut self.counters.flows_expired, 1);
             }
             self.close(id, sink);
         }

@@ -5,6 +5,8 @@
 //! again once the handshake settles, so settled connections cost one lookup per packet.
 //! Time is the packet timestamp passed in; nothing here reads a clock.
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod reassembly;
 
 use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN};
@@ -92,18 +94,15 @@ impl FlowKey {
 
     /// Endpoint on `side` (0 or 1).
     pub fn end(&self, side: usize) -> Endpoint {
-        let i = side & 1;
-        let a = self.addrs[i];
+        let ([a0, a1], [p0, p1]) = (self.addrs, self.ports);
+        let (a, port) = if side & 1 == 0 { (a0, p0) } else { (a1, p1) };
         let ip = if self.v6 {
             IpAddr::V6(a.into())
         } else {
             #[allow(clippy::cast_possible_truncation)] // packed from a u32
             IpAddr::V4((a as u32).into())
         };
-        Endpoint {
-            ip,
-            port: self.ports[i],
-        }
+        Endpoint { ip, port }
     }
 }
 
@@ -136,12 +135,14 @@ impl Handshake {
     pub(crate) fn push_hello(&mut self, side: usize, h: HelloFacts) {
         self.client.get_or_insert(side);
         if h.offered.as_slice().iter().any(|v| v.is_tls13_family()) {
-            self.offered_tls13[side & 1] = true;
+            if let Some(o) = self.offered_tls13.get_mut(side & 1) {
+                *o = true;
+            }
         }
         if self.hellos.len() < MAX_HELLOS_PER_CONN {
             self.hellos.push(h);
         } else {
-            self.hellos_dropped += 1;
+            self.hellos_dropped = self.hellos_dropped.saturating_add(1);
         }
     }
 
@@ -149,7 +150,7 @@ impl Handshake {
         if self.alerts.len() < MAX_ALERTS_PER_CONN {
             self.alerts.push((desc, side));
         } else {
-            self.alerts_dropped += 1;
+            self.alerts_dropped = self.alerts_dropped.saturating_add(1);
         }
     }
 }
@@ -289,8 +290,9 @@ impl FlowTable {
                 id
             }
             None => {
+                let id = self.slots.len();
                 self.slots.push(Some(conn));
-                self.slots.len() - 1
+                id
             }
         };
         self.index.insert(key, id);
@@ -306,30 +308,30 @@ impl FlowTable {
     }
 
     /// Chooses a connection to evict: among the next [`EVICTION_SCAN`] entries from a moving
-    /// hand, a settled one if any, else the least recently seen.
+    /// hand, a settled one if any, else one that never carried payload (a half-open or bare
+    /// connection: what a SYN flood fills the table with), else the least recently seen. So a
+    /// flood of new connections evicts itself rather than handshakes in progress.
     pub fn victim(&mut self) -> Option<ConnId> {
         let n = self.slots.len();
-        if n == 0 {
-            return None;
-        }
-        let mut best: Option<(bool, u64, ConnId)> = None;
-        let mut looked = 0;
-        let mut i = self.hand % n;
+        let mut i = self.hand.checked_rem(n)?;
+        // (open, carries TLS state, last seen): the smallest is the victim.
+        let mut best: Option<((bool, bool, u64), ConnId)> = None;
+        let mut looked = 0usize;
         for _ in 0..n {
             if let Some(Some(c)) = self.slots.get(i) {
-                let cand = (c.phase != Phase::Settled, c.last_seen, i);
-                if best.is_none_or(|b| (cand.0, cand.1) < (b.0, b.1)) {
-                    best = Some(cand);
+                let rank = (c.phase != Phase::Settled, c.tls.is_some(), c.last_seen);
+                if best.is_none_or(|(b, _)| rank < b) {
+                    best = Some((rank, i));
                 }
-                looked += 1;
+                looked = looked.saturating_add(1);
                 if looked >= EVICTION_SCAN {
                     break;
                 }
             }
-            i = (i + 1) % n;
+            i = next_slot(i, n);
         }
-        self.hand = (i + 1) % n;
-        best.map(|b| b.2)
+        self.hand = next_slot(i, n);
+        best.map(|(_, id)| id)
     }
 
     /// Ids of connections idle since before `cutoff`, or closed and quiet since before
@@ -356,6 +358,14 @@ impl FlowTable {
                 .filter(|(_, s)| s.is_some())
                 .map(|(i, _)| i),
         );
+    }
+}
+
+/// The slot after `i` in a slab of `n`, wrapping.
+fn next_slot(i: usize, n: usize) -> usize {
+    match i.checked_add(1) {
+        Some(j) if j < n => j,
+        _ => 0,
     }
 }
 

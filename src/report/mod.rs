@@ -67,12 +67,12 @@ pub fn sorted_clients(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
 /// Coverage counters as JSON.
 pub fn coverage_json(k: &Counters, c: &Census) -> Value {
     let mut dec = Map::new();
-    for e in DecodeError::ALL {
-        dec.insert(e.name().into(), json!(k.decode_errors[e.index()]));
+    for (e, n) in DecodeError::ALL.iter().zip(k.decode_errors) {
+        dec.insert(e.name().into(), json!(n));
     }
     let mut an = Map::new();
-    for a in Anomaly::ALL {
-        an.insert(a.name().into(), json!(k.anomalies[a.index()]));
+    for (a, n) in Anomaly::ALL.iter().zip(k.anomalies) {
+        an.insert(a.name().into(), json!(n));
     }
     json!({
         "tcp_segments": k.tcp_segments,

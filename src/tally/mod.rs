@@ -5,6 +5,8 @@
 //! censuses merge by adding counts, so per-worker censuses (and reports of several sensors)
 //! combine into one.
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::tls::Version;
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -18,6 +20,12 @@ pub const MAX_HELLOS_PER_CONN: usize = 4;
 
 /// Alerts kept per connection.
 pub const MAX_ALERTS_PER_CONN: usize = 8;
+
+/// Adds `n` to a counter, saturating: a count never wraps around to a small number.
+#[inline]
+pub(crate) fn add(counter: &mut u64, n: u64) {
+    *counter = counter.saturating_add(n);
+}
 
 /// Which endpoint of a connection sent something.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -79,39 +87,39 @@ pub struct ClientTally {
 impl ClientTally {
     fn add_summary(&mut self, s: &ConnSummary) {
         for h in &s.hellos {
-            self.hellos += 1;
+            add(&mut self.hellos, 1);
             if let Some(m) = h.offered_max {
-                *self.offered_max.entry(m).or_default() += 1;
+                add(self.offered_max.entry(m).or_default(), 1);
             }
             for v in h.offered.as_slice() {
-                *self.offered_versions.entry(*v).or_default() += 1;
+                add(self.offered_versions.entry(*v).or_default(), 1);
             }
         }
         match s.negotiated {
-            Some(v) => *self.negotiated.entry(v).or_default() += 1,
-            None if !s.hellos.is_empty() => self.failed_handshakes += 1,
+            Some(v) => add(self.negotiated.entry(v).or_default(), 1),
+            None if !s.hellos.is_empty() => add(&mut self.failed_handshakes, 1),
             None => {}
         }
         for (d, _) in &s.alerts {
-            *self.alerts.entry(*d).or_default() += 1;
+            add(self.alerts.entry(*d).or_default(), 1);
         }
     }
 
     /// Adds another tally's counts.
     pub fn merge(&mut self, o: &ClientTally) {
-        self.hellos += o.hellos;
-        self.failed_handshakes += o.failed_handshakes;
+        add(&mut self.hellos, o.hellos);
+        add(&mut self.failed_handshakes, o.failed_handshakes);
         for (m, om) in [
             (&mut self.offered_max, &o.offered_max),
             (&mut self.offered_versions, &o.offered_versions),
             (&mut self.negotiated, &o.negotiated),
         ] {
             for (k, v) in om {
-                *m.entry(*k).or_default() += v;
+                add(m.entry(*k).or_default(), *v);
             }
         }
         for (k, v) in &o.alerts {
-            *self.alerts.entry(*k).or_default() += v;
+            add(self.alerts.entry(*k).or_default(), *v);
         }
     }
 
@@ -169,7 +177,7 @@ impl Census {
         if s.hellos.is_empty() && s.negotiated.is_none() && s.alerts.is_empty() {
             return;
         }
-        self.connections += 1;
+        add(&mut self.connections, 1);
         self.totals.add_summary(s);
         let n = self.clients.len();
         match self.clients.get_mut(&ip) {
@@ -177,14 +185,14 @@ impl Census {
             None if n < self.max_clients => {
                 self.clients.entry(ip).or_default().add_summary(s);
             }
-            None => self.clients_dropped += 1,
+            None => add(&mut self.clients_dropped, 1),
         }
     }
 
     /// Adds another census (associative and commutative).
     pub fn merge(&mut self, o: &Census) {
-        self.connections += o.connections;
-        self.clients_dropped += o.clients_dropped;
+        add(&mut self.connections, o.connections);
+        add(&mut self.clients_dropped, o.clients_dropped);
         self.totals.merge(&o.totals);
         for (ip, t) in &o.clients {
             let n = self.clients.len();
@@ -193,7 +201,7 @@ impl Census {
                 None if n < self.max_clients => {
                     self.clients.insert(*ip, t.clone());
                 }
-                None => self.clients_dropped += 1,
+                None => add(&mut self.clients_dropped, 1),
             }
         }
     }

@@ -38,9 +38,21 @@ pub fn looks_like(buf: &[u8], mt: u8) -> bool {
     matches!((buf.first(), buf.get(2)), (Some(b0), Some(t)) if b0 & 0x80 != 0 && *t == mt)
 }
 
-fn u16_at(b: &[u8], at: usize) -> Option<usize> {
-    let s = b.get(at..at + 2)?;
-    Some(usize::from(u16::from_be_bytes([s[0], s[1]])))
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    b.get(at..)?
+        .first_chunk::<2>()
+        .map(|s| u16::from_be_bytes(*s))
+}
+
+/// `n` bytes at `at`, if present.
+fn take(b: &[u8], at: usize, n: usize) -> Option<&[u8]> {
+    b.get(at..)?.get(..n)
+}
+
+/// Sum of 16-bit lengths plus a fixed part (cannot overflow a `usize`; checked regardless).
+fn total(fixed: usize, lens: &[u16]) -> Option<usize> {
+    lens.iter()
+        .try_fold(fixed, |acc, l| acc.checked_add(usize::from(*l)))
 }
 
 /// Parses an SSLv2-format CLIENT-HELLO at the start of `buf`.
@@ -52,7 +64,7 @@ pub fn parse_client_hello(buf: &[u8]) -> V2<ClientHello<'_>> {
             V2::No
         };
     };
-    let Some(msg) = buf.get(hl..hl + len) else {
+    let Some(msg) = take(buf, hl, len) else {
         return V2::Incomplete;
     };
     // msg_type(1) version(2) cipher_specs_length(2) session_id_length(2) challenge_length(2)
@@ -71,16 +83,15 @@ pub fn parse_client_hello(buf: &[u8]) -> V2<ClientHello<'_>> {
         && cs_len > 0
         && (sid_len == 0 || sid_len == 16 || sid_len == 32)
         && (16..=32).contains(&ch_len)
-        && 9 + cs_len + sid_len + ch_len == len;
+        && total(9, &[cs_len, sid_len, ch_len]) == Some(len);
     if !consistent {
         return V2::No;
     }
-    let ciphers = msg.get(9..9 + cs_len).unwrap_or(&[]);
+    let ciphers = take(msg, 9, usize::from(cs_len)).unwrap_or(&[]);
     // A TLS cipher suite appears in SSLv2 form as 0x00 followed by its two bytes.
     let scsv = FALLBACK_SCSV.to_be_bytes();
     let fallback_scsv = ciphers.chunks_exact(3).any(|c| c == [0, scsv[0], scsv[1]]);
-    #[allow(clippy::cast_possible_truncation)] // u16_at returns a u16 widened to usize
-    let legacy_version = Version(version as u16);
+    let legacy_version = Version(version);
     V2::Yes(
         ClientHello {
             legacy_version,
@@ -92,7 +103,7 @@ pub fn parse_client_hello(buf: &[u8]) -> V2<ClientHello<'_>> {
             extensions: &[],
             fallback_scsv,
         },
-        hl + len,
+        msg.len().saturating_add(hl),
     )
 }
 
@@ -105,7 +116,7 @@ pub fn parse_server_hello(buf: &[u8]) -> V2<ServerHello> {
             V2::No
         };
     };
-    let Some(msg) = buf.get(hl..hl + len) else {
+    let Some(msg) = take(buf, hl, len) else {
         return V2::Incomplete;
     };
     // msg_type(1) session_id_hit(1) certificate_type(1) server_version(2)
@@ -121,11 +132,10 @@ pub fn parse_server_hello(buf: &[u8]) -> V2<ServerHello> {
     ) else {
         return V2::No;
     };
-    if 11 + cert_len + cs_len + cid_len != len || cs_len % 3 != 0 {
+    if total(11, &[cert_len, cs_len, cid_len]) != Some(len) || cs_len % 3 != 0 {
         return V2::No;
     }
-    #[allow(clippy::cast_possible_truncation)] // u16_at returns a u16 widened to usize
-    let version = Version(version as u16);
+    let version = Version(version);
     V2::Yes(
         ServerHello {
             version,
@@ -135,7 +145,7 @@ pub fn parse_server_hello(buf: &[u8]) -> V2<ServerHello> {
             downgrade_sentinel: false,
             sslv2_format: true,
         },
-        hl + len,
+        msg.len().saturating_add(hl),
     )
 }
 
