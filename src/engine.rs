@@ -6,6 +6,10 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
+
+/// Default budget of bytes buffered for reassembly and hello joining, over all connections of
+/// one engine (workers share the budget given on the command line).
+pub const DEFAULT_MAX_BUFFERED: usize = 512 * 1024 * 1024;
 use crate::flow::{
     CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey,
     FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
@@ -25,6 +29,9 @@ pub struct EngineConfig {
     pub stream_cap: usize,
     /// Client entries in the census.
     pub max_clients: usize,
+    /// Bytes buffered over all connections (stream bytes held and partial hellos); a direction
+    /// that would go over it is given up (counted in `buffered_cap_hits`).
+    pub max_buffered: usize,
 }
 
 impl Default for EngineConfig {
@@ -34,6 +41,7 @@ impl Default for EngineConfig {
             idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
             stream_cap: DEFAULT_STREAM_CAP,
             max_clients: DEFAULT_MAX_CLIENTS,
+            max_buffered: DEFAULT_MAX_BUFFERED,
         }
     }
 }
@@ -69,6 +77,11 @@ pub struct Counters {
     pub overlap_conflicts: u64,
     /// Directions whose bytes were not TLS.
     pub streams_not_tls: u64,
+    /// Directions that ended (closed, expired, evicted, end of input) inside an incomplete
+    /// record or hello: bytes announced as TLS that never completed.
+    pub streams_unfinished: u64,
+    /// Directions given up because the engine's buffer budget was exhausted.
+    pub buffered_cap_hits: u64,
     /// Hellos beyond the per-connection bound (counted in no census).
     pub hellos_dropped: u64,
     /// Alerts beyond the per-connection bound.
@@ -103,6 +116,8 @@ impl Counters {
             reassembly_gaps,
             overlap_conflicts,
             streams_not_tls,
+            streams_unfinished,
+            buffered_cap_hits,
             hellos_dropped,
             alerts_dropped,
             hellos_midstream,
@@ -151,6 +166,8 @@ pub struct Engine {
     census: Census,
     counters: Counters,
     last_sweep: Option<u64>,
+    /// Bytes held by all directions now (see [`crate::flow::Dir::held`]).
+    buffered: usize,
     /// Sweep when packet time crosses [`SWEEP_INTERVAL_NS`] (inline use); a pipeline worker
     /// instead sweeps on the dispatcher's ticks, which it places at the same points of the
     /// global packet sequence, so the census never depends on the number of workers.
@@ -236,6 +253,7 @@ impl Engine {
             census: Census::new(cfg.max_clients),
             counters: Counters::default(),
             last_sweep: None,
+            buffered: 0,
             sweep_on_packets: true,
             scratch: Vec::new(),
         }
@@ -260,6 +278,11 @@ impl Engine {
     /// Connections tracked now.
     pub fn flows(&self) -> usize {
         self.table.len()
+    }
+
+    /// Bytes buffered now over all connections (0 once every connection has settled).
+    pub fn buffered(&self) -> usize {
+        self.buffered
     }
 
     /// One captured frame at time `now` (ns).
@@ -344,6 +367,8 @@ impl Engine {
             return;
         };
         conn.last_seen = conn.last_seen.max(now);
+        // Bytes this connection holds before the segment (for the engine's buffer budget).
+        let held_before = conn.tls.as_ref().map_or(0, |t| t.held());
         let f = seg.flags;
         let mut data_seq = seg.seq;
         if f.has(TcpFlags::SYN) {
@@ -389,6 +414,7 @@ impl Engine {
             }
             if let Some(tls) = conn.tls.as_mut() {
                 let TlsState { dirs, hs } = &mut **tls;
+                let other_held = dirs.get(side ^ 1).map_or(0, |d| d.held());
                 if let Some(dir) = dirs.get_mut(side) {
                     if dir.parser.stopped().is_none() {
                         let r = dir
@@ -409,6 +435,16 @@ impl Engine {
                             count(&mut self.counters.stream_cap_hits, 1);
                             dir.parser.stop(Stop::Malformed);
                         }
+                        let over = self
+                            .buffered
+                            .saturating_sub(held_before)
+                            .saturating_add(other_held)
+                            .saturating_add(dir.held())
+                            > self.cfg.max_buffered;
+                        if over && dir.parser.stopped().is_none() {
+                            count(&mut self.counters.buffered_cap_hits, 1);
+                            dir.parser.stop(Stop::Malformed);
+                        }
                         match dir.parser.stopped() {
                             Some(Stop::NotTls) => {
                                 count(&mut self.counters.streams_not_tls, 1);
@@ -421,6 +457,11 @@ impl Engine {
                 }
             }
         }
+        let held_after = conn.tls.as_ref().map_or(0, |t| t.held());
+        self.buffered = self
+            .buffered
+            .saturating_sub(held_before)
+            .saturating_add(held_after);
         let done = match &conn.tls {
             Some(t) => t.dirs.iter().all(|d| d.parser.stopped().is_some()),
             None => false,
@@ -441,8 +482,12 @@ impl Engine {
         };
         let hs = &tls.hs;
         for d in &tls.dirs {
+            self.buffered = self.buffered.saturating_sub(d.held());
             if d.stream.has_hole() && d.parser.stopped().is_none() {
                 count(&mut self.counters.reassembly_gaps, 1);
+            }
+            if d.unfinished() {
+                count(&mut self.counters.streams_unfinished, 1);
             }
         }
         count(

@@ -19,6 +19,9 @@ pub const MAX_CAPLEN: u32 = 262_144;
 /// Largest pcapng block accepted (libpcap's limit for a block is 16 MiB).
 pub const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
 
+/// Smallest pcapng block: type, and the total length before and after the body.
+pub const MIN_BLOCK_LEN: u32 = 12;
+
 /// Interfaces described per pcapng section; more descriptions are ignored (with a warning),
 /// so a file of nothing but interface blocks cannot grow memory.
 pub const MAX_INTERFACES: usize = 4096;
@@ -372,13 +375,16 @@ fn read_pcapng<'a>(
         if let Some(&[_, _, _, _, l0, l1, l2, l3]) = rem.first_chunk::<8>() {
             let l = [l0, l1, l2, l3];
             let is_shb = rem.get(..4) == Some(&PCAPNG_SHB[..]);
-            // A section header's length is in the byte order its magic announces: check both.
+            // A block is at least 12 bytes (type, two lengths; pcap-parser 0.17 subtracts 12
+            // unchecked) and at most MAX_BLOCK_LEN. A section header's length is in the byte
+            // order its magic announces: accept either.
+            let sane = |n: u32| (MIN_BLOCK_LEN..=MAX_BLOCK_LEN).contains(&n);
             let len_ok = if is_shb {
-                u32::from_le_bytes(l) <= MAX_BLOCK_LEN || u32::from_be_bytes(l) <= MAX_BLOCK_LEN
+                sane(u32::from_le_bytes(l)) || sane(u32::from_be_bytes(l))
             } else if big_endian {
-                u32::from_be_bytes(l) <= MAX_BLOCK_LEN
+                sane(u32::from_be_bytes(l))
             } else {
-                u32::from_le_bytes(l) <= MAX_BLOCK_LEN
+                sane(u32::from_le_bytes(l))
             };
             if !len_ok {
                 warn.push(|| {
@@ -663,6 +669,31 @@ mod tests {
         let (v, st) = collect(&b[..b.len() - 30], Format::Pcapng);
         assert_eq!(v.len(), 1);
         assert_eq!(st.warnings.len(), 1);
+    }
+
+    /// Fuzzing regression (savefile): a block whose total length is below 12 made
+    /// pcap-parser 0.17 subtract with overflow (a panic with overflow checks, a wrapped length
+    /// without). It is a corrupt block length: the packets before it count.
+    #[test]
+    fn pcapng_block_shorter_than_its_header_is_corrupt_not_an_overflow() {
+        for ty in [0x8000_0001u32, 6, 1, 3, 5, 0x0bad_cafe] {
+            for len in [0u32, 4, 8, 11] {
+                let mut b = shb();
+                b.extend(idb(1, None));
+                b.extend(epb(0, 1, b"one"));
+                b.extend_from_slice(&ty.to_le_bytes());
+                b.extend_from_slice(&len.to_le_bytes());
+                b.extend_from_slice(&[0; 16]);
+                let (v, st) = collect(&b, Format::Pcapng);
+                assert_eq!(v.len(), 1, "type {ty:#x} length {len}");
+                assert_eq!(st.warnings.len(), 1);
+                assert!(
+                    st.warnings[0].contains("corrupt block length"),
+                    "{:?}",
+                    st.warnings
+                );
+            }
+        }
     }
 
     #[test]

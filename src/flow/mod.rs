@@ -164,6 +164,20 @@ pub struct Dir {
     pub parser: DirParser,
 }
 
+impl Dir {
+    /// Bytes this direction holds: reassembled and waiting stream bytes plus the parser's
+    /// partial hello (what the engine's buffer budget counts).
+    pub fn held(&self) -> usize {
+        self.stream.held().saturating_add(self.parser.buffered())
+    }
+
+    /// The direction ended inside an incomplete record or hello: bytes announced as TLS
+    /// that never completed.
+    pub fn unfinished(&self) -> bool {
+        self.parser.stopped().is_none() && (!self.stream.data().is_empty() || self.parser.pending())
+    }
+}
+
 /// Per-connection TLS state, allocated when the first payload arrives.
 #[derive(Debug, Default)]
 pub struct TlsState {
@@ -171,6 +185,13 @@ pub struct TlsState {
     pub dirs: [Dir; 2],
     /// Handshake facts.
     pub hs: Handshake,
+}
+
+impl TlsState {
+    /// Bytes both directions hold.
+    pub fn held(&self) -> usize {
+        self.dirs.iter().fold(0, |n, d| n.saturating_add(d.held()))
+    }
 }
 
 /// Lifecycle of a connection entry.

@@ -540,6 +540,20 @@ mod tests {
         assert_eq!(s.data().len(), 512);
     }
 
+    /// Fuzzing regression (reassembly): joined mid-stream, a segment far before the first
+    /// moves the start back so far that the bytes kept so far fall outside the cap window:
+    /// they are dropped and counted as a gap, and the stream holds only the new bytes.
+    #[test]
+    fn moving_the_start_back_past_the_window_drops_kept_bytes_as_a_gap() {
+        let mut s = Stream::default();
+        s.push(100_000, &[1; 100], 1024, true);
+        assert_eq!(s.data().len(), 100);
+        let r = s.push(95_000, &[2; 10], 1024, true);
+        assert!(r.new_data && r.gap);
+        assert_eq!(s.data(), &[2; 10]);
+        assert!(s.invariants_hold() && !s.has_hole());
+    }
+
     #[test]
     fn released_stream_ignores_segments() {
         let mut s = Stream::default();

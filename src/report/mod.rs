@@ -87,6 +87,8 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
         "reassembly_gaps": k.reassembly_gaps,
         "overlap_conflicts": k.overlap_conflicts,
         "streams_not_tls": k.streams_not_tls,
+        "streams_unfinished": k.streams_unfinished,
+        "buffered_cap_hits": k.buffered_cap_hits,
         "hellos_midstream": k.hellos_midstream,
         "conns_one_sided": k.conns_one_sided,
         "hellos_dropped": k.hellos_dropped,

@@ -405,6 +405,17 @@ pub(crate) mod tests {
         assert_eq!(ch.offered_max(), Some(Version::TLS10));
     }
 
+    /// Fuzzing regression (client_hello): a GREASE value is removed from supported_versions
+    /// only; a legacy version is the version the client sent, GREASE or not (the corpus
+    /// definition), so a hostile hello with legacy_version 0xdada offers `0xdada`.
+    #[test]
+    fn grease_legacy_version_without_supported_versions_is_offered_as_sent() {
+        let body = client_hello_body(0xdada, &[0x002f], &[]);
+        let ch = parse_client_hello(&body, no_anomaly).unwrap();
+        assert_eq!(ch.offered().as_slice(), &[Version(0xdada)]);
+        assert_eq!(ch.offered_max(), Some(Version(0xdada)));
+    }
+
     #[test]
     fn grease_only_supported_versions_offers_nothing() {
         let sv = [2, 0x2a, 0x2a];

@@ -207,6 +207,16 @@ impl DirParser {
         !self.touched
     }
 
+    /// Holds the start of a hello split over records (incomplete if the stream ends now).
+    pub fn pending(&self) -> bool {
+        !self.hs.is_empty()
+    }
+
+    /// Bytes buffered by the parser (a hello being joined across records).
+    pub fn buffered(&self) -> usize {
+        self.hs.len()
+    }
+
     /// Stops parsing (for a limit the caller enforces).
     pub fn stop(&mut self, why: Stop) {
         self.state = State::Done(why);
