@@ -100,7 +100,8 @@ fn hello_bodies(stream: &[u8]) -> Vec<(u8, Vec<u8>)> {
     let mut out = Vec::new();
     let mut m = 0;
     while m + 4 <= hs.len() {
-        let len = usize::from(hs[m + 1]) << 16 | usize::from(hs[m + 2]) << 8 | usize::from(hs[m + 3]);
+        let len =
+            usize::from(hs[m + 1]) << 16 | usize::from(hs[m + 2]) << 8 | usize::from(hs[m + 3]);
         let Some(body) = hs.get(m + 4..m + 4 + len) else {
             break;
         };
@@ -123,13 +124,11 @@ fn from_capture(w: &mut Writer, path: &Path) {
     let mut dirs: BTreeMap<DirKey, Dir> = BTreeMap::new();
     let mut decode_seeds = Vec::new();
     let _ = for_each_packet_in(&bytes, |p| {
-        if frames < MAX_FRAMES_PER_FILE {
-            if let Some(b) = link_byte(p.link) {
-                let mut s = vec![b];
-                s.extend_from_slice(p.data);
-                decode_seeds.push(s);
-                frames += 1;
-            }
+        if let Some(b) = link_byte(p.link).filter(|_| frames < MAX_FRAMES_PER_FILE) {
+            let mut s = vec![b];
+            s.extend_from_slice(p.data);
+            decode_seeds.push(s);
+            frames += 1;
         }
         if let Ok(seg) = wire::decode(p.link, p.data) {
             let d = dirs
@@ -187,7 +186,8 @@ fn from_capture(w: &mut Writer, path: &Path) {
             w.put("client_hello", &body);
         }
         if stream[0] & 0x80 != 0 {
-            let len = (usize::from(stream[0] & 0x7f) << 8) | usize::from(*stream.get(1).unwrap_or(&0));
+            let len =
+                (usize::from(stream[0] & 0x7f) << 8) | usize::from(*stream.get(1).unwrap_or(&0));
             w.put("sslv2", &stream[..stream.len().min(2 + len)]);
         }
     }

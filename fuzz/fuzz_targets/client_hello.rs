@@ -2,7 +2,9 @@
 //! body: never panic; what they return borrows from the body and respects its bounds.
 #![no_main]
 
-use hellowatch::tls::hello::{MAX_OFFERED_VERSIONS, MAX_SNI_LEN, parse_client_hello, parse_server_hello};
+use hellowatch::tls::hello::{
+    MAX_OFFERED_VERSIONS, MAX_SNI_LEN, parse_client_hello, parse_server_hello,
+};
 use hellowatch_fuzz::within;
 use libfuzzer_sys::fuzz_target;
 
@@ -16,7 +18,10 @@ fuzz_target!(|data: &[u8]| {
         }
         assert_eq!(ch.offered_max(), offered.as_slice().iter().copied().max());
         assert!(within(data, ch.cipher_suites) && within(data, ch.extensions));
-        assert!(ch.sni.is_none_or(|s| s.len() <= MAX_SNI_LEN && within(data, s)));
+        assert!(
+            ch.sni
+                .is_none_or(|s| s.len() <= MAX_SNI_LEN && within(data, s))
+        );
         assert!(ch.alpn.is_none_or(|a| within(data, a)));
         assert!(!ch.sslv2_format);
     }

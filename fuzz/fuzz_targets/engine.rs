@@ -23,7 +23,11 @@ fuzz_target!(|data: &[u8]| {
     });
     e.finish(&mut ());
     assert_eq!(e.flows(), 0);
-    assert_eq!(e.buffered(), 0, "every buffered byte is accounted for and released");
+    assert_eq!(
+        e.buffered(),
+        0,
+        "every buffered byte is accounted for and released"
+    );
     let k = e.counters();
     assert_eq!(k.packets, fed);
     assert!(k.tcp_segments + k.decode_errors.iter().sum::<u64>() == k.packets);

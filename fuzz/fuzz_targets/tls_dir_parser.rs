@@ -15,7 +15,13 @@ fuzz_target!(|data: &[u8]| {
     let mut pieces = Recorder::new(input.answers);
     let b = feed_chunked(
         input.stream,
-        || if chunking == 0 { 1 } else { sizes.upto(chunking) },
+        || {
+            if chunking == 0 {
+                1
+            } else {
+                sizes.upto(chunking)
+            }
+        },
         &mut pieces,
     );
     assert_eq!(whole.events, pieces.events);

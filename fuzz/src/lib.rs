@@ -123,7 +123,10 @@ impl Handler for Recorder<'_> {
         if let Some(sv) = ch.supported_versions {
             assert!(sv.as_slice().iter().all(|v| !v.is_grease()));
         }
-        assert!(ch.sni.is_none_or(|s| s.len() <= hellowatch::tls::hello::MAX_SNI_LEN));
+        assert!(
+            ch.sni
+                .is_none_or(|s| s.len() <= hellowatch::tls::hello::MAX_SNI_LEN)
+        );
         self.events.push(Event::ClientHello(
             offered.as_slice().iter().map(|v| v.0).collect(),
             ch.legacy_version.0,
@@ -131,7 +134,8 @@ impl Handler for Recorder<'_> {
         ));
     }
     fn server_hello(&mut self, sh: &ServerHello) {
-        self.events.push(Event::ServerHello(sh.version.0, sh.is_hrr));
+        self.events
+            .push(Event::ServerHello(sh.version.0, sh.is_hrr));
     }
     fn alert(&mut self, level: u8, description: u8) {
         assert!(matches!(level, 1 | 2), "only plaintext alerts are reported");
