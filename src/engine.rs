@@ -555,6 +555,7 @@ impl Engine {
             self.close(id, sink);
         }
         self.scratch = ids;
+        self.table.compact_if_sparse();
     }
 
     /// End of input: settles every connection still open.

@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::synth::{ACK, Conn, Pcap, client_hello, record, server_hello, tcp, tmp};
+use common::synth::{ACK, Conn, Pcap, SYN, client_hello, record, server_hello, tcp, tmp};
 use serde_json::Value;
 use std::net::Ipv4Addr;
 
@@ -380,4 +380,32 @@ fn handshake_bytes_are_never_mistaken_for_a_new_hello_after_a_conflict() {
     assert_eq!(v["clients"]["10.9.0.1"]["hellos"], 1);
     assert_eq!(v["clients"]["10.9.0.1"]["offered_max"]["tls1.2"], 1);
     assert_eq!(cov(&v, "overlap_conflicts"), 1);
+}
+
+#[test]
+fn a_burst_of_flows_then_a_second_per_packet_costs_what_is_live() {
+    // 300,000 connections in one instant, then 30,000 packets one second apart: every packet
+    // triggers an idle sweep. The burst expires after the idle timeout; sweeps after that
+    // must cost what is live (the table is compacted), not the 300,000 slots the burst left.
+    let path = tmp("sweeps.pcap");
+    let mut p = Pcap::create(&path);
+    let server = (SERVER, 443);
+    let mut syn = tcp((Ipv4Addr::new(172, 16, 0, 0), 1024), server, 7, SYN, &[]);
+    for i in 0..300_000u32 {
+        syn[26..30]
+            .copy_from_slice(&(u32::from(Ipv4Addr::new(172, 16, 0, 0)) + i / 16384).to_be_bytes());
+        syn[34..36].copy_from_slice(&(1024 + (i % 16384) as u16).to_be_bytes());
+        p.frame(1_000_000_000, &syn);
+    }
+    for j in 0..30_000u64 {
+        let f = tcp((ip(10, 1), 2000 + (j % 30_000) as u16), server, 7, SYN, &[]);
+        p.frame(1_000_000_000 + (1 + j) * 1_000_000, &f);
+    }
+    p.finish();
+    let started = std::time::Instant::now();
+    let v = common::replay_json(&[&path], &[]);
+    let took = started.elapsed();
+    std::fs::remove_file(&path).unwrap();
+    assert!(took.as_secs() < 15, "took {took:?}");
+    assert!(cov(&v, "flows_expired") >= 300_000, "{}", v["coverage"]);
 }

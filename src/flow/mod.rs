@@ -32,6 +32,9 @@ pub const SWEEP_INTERVAL_NS: u64 = 1_000_000_000;
 /// Entries examined to choose a victim when the table is full.
 pub const EVICTION_SCAN: usize = 64;
 
+/// Slabs smaller than this are never compacted (see [`FlowTable::compact_if_sparse`]).
+pub const COMPACT_MIN_SLOTS: usize = 4096;
+
 /// An endpoint.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Endpoint {
@@ -369,6 +372,33 @@ impl FlowTable {
         }
     }
 
+    /// When fewer than a quarter of the slots hold a connection (a flood has come and gone),
+    /// moves the live connections to a dense slab, in slab order, and shrinks the index: a
+    /// sweep then costs what is live, not what once was, and the memory is returned. Ids
+    /// change; call it only between packets (the engine does after a sweep).
+    pub fn compact_if_sparse(&mut self) {
+        let live = self.index.len();
+        if self.slots.len() < COMPACT_MIN_SLOTS || live.saturating_mul(4) >= self.slots.len() {
+            return;
+        }
+        let old = std::mem::take(&mut self.slots);
+        self.slots = Vec::with_capacity(live.saturating_mul(2));
+        for conn in old.into_iter().flatten() {
+            if let Some(id) = self.index.get_mut(&conn.key) {
+                *id = self.slots.len();
+            }
+            self.slots.push(Some(conn));
+        }
+        self.free = Vec::new();
+        self.index.shrink_to(live.saturating_mul(2));
+        self.hand = 0;
+    }
+
+    /// Slots in the slab (live or free).
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Ids of all connections, in slab order.
     pub fn all(&self, out: &mut Vec<ConnId>) {
         out.clear();
@@ -408,6 +438,48 @@ mod tests {
             ip: s.parse().unwrap(),
             port,
         }
+    }
+
+    #[test]
+    fn sparse_slab_is_compacted_and_ids_follow() {
+        let mut t = FlowTable::new(100_000);
+        let keys: Vec<FlowKey> = (0..10_000u32)
+            .map(|i| {
+                let a = Endpoint {
+                    ip: IpAddr::V4((0x0a00_0000 + i).into()),
+                    port: 1000,
+                };
+                FlowKey::new(a, ep("192.0.2.1", 443)).0
+            })
+            .collect();
+        let ids: Vec<ConnId> = keys.iter().map(|k| t.insert(*k, 1)).collect();
+        t.compact_if_sparse();
+        assert_eq!(t.slots(), 10_000, "dense: nothing to do");
+        // Keep every 10th: 1,000 of 10,000 slots live.
+        for (i, id) in ids.iter().enumerate() {
+            if i % 10 != 0 {
+                t.remove(*id);
+            }
+        }
+        t.get_mut(t.find(&keys[50]).unwrap()).unwrap().last_seen = 7;
+        t.compact_if_sparse();
+        assert_eq!(t.slots(), 1_000);
+        assert_eq!(t.len(), 1_000);
+        for (i, k) in keys.iter().enumerate() {
+            match t.find(k) {
+                Some(id) => {
+                    assert_eq!(i % 10, 0);
+                    assert_eq!(t.get_mut(id).unwrap().key, *k, "the index follows the move");
+                }
+                None => assert_ne!(i % 10, 0),
+            }
+        }
+        let mut all = Vec::new();
+        t.all(&mut all);
+        assert_eq!(all, (0..1_000).collect::<Vec<_>>(), "slab order kept");
+        assert_eq!(t.get_mut(t.find(&keys[50]).unwrap()).unwrap().last_seen, 7);
+        let (k, _) = FlowKey::new(ep("10.9.9.9", 1), ep("192.0.2.1", 443));
+        assert_eq!(t.insert(k, 9), 1_000);
     }
 
     #[test]
