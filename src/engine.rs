@@ -6,10 +6,6 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
-
-/// Default budget of bytes buffered for reassembly and hello joining, over all connections of
-/// one engine (workers share the budget given on the command line).
-pub const DEFAULT_MAX_BUFFERED: usize = 512 * 1024 * 1024;
 use crate::flow::{
     CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey,
     FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
@@ -17,6 +13,10 @@ use crate::flow::{
 use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, add as count};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
+
+/// Default budget of bytes buffered for reassembly and hello joining, over all connections of
+/// one engine (workers share the budget given on the command line).
+pub const DEFAULT_MAX_BUFFERED: usize = 512 * 1024 * 1024;
 
 /// Limits of one engine.
 #[derive(Copy, Clone, Debug)]
