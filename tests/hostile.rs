@@ -409,3 +409,28 @@ fn a_burst_of_flows_then_a_second_per_packet_costs_what_is_live() {
     assert!(took.as_secs() < 15, "took {took:?}");
     assert!(cov(&v, "flows_expired") >= 300_000, "{}", v["coverage"]);
 }
+
+#[test]
+fn a_client_cycling_through_version_numbers_keeps_a_bounded_entry() {
+    // 300 hellos from one client, each offering 16 versions never seen before: the client's
+    // entry keeps 64 versions per map (the rest is counted), the totals keep everything.
+    let mut f = Vec::new();
+    for k in 0..300u16 {
+        let mut c = Conn::new(ip(10, 1), 30000 + k, SERVER);
+        f.extend(open(&mut c));
+        let versions: Vec<u16> = (0..16).map(|j| 0x1000 + k * 16 + j).collect();
+        f.push(c.client(&record(22, &client_hello(0x0303, &versions))));
+        f.extend(c.fins());
+    }
+    let v = replay("version-cycling.pcap", &f, &[]);
+    let t = &v["clients"]["10.10.0.1"];
+    assert_eq!(t["hellos"], 300);
+    assert_eq!(t["offered_versions"].as_object().unwrap().len(), 64);
+    assert_eq!(t["offered_max"].as_object().unwrap().len(), 64);
+    // 0x1a1a, in the range, is GREASE and never counted.
+    assert_eq!(cov(&v, "versions_dropped"), (4799 - 64) + (300 - 64));
+    assert_eq!(
+        v["totals"]["offered_versions"].as_object().unwrap().len(),
+        4799
+    );
+}

@@ -95,6 +95,7 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
         "alerts_dropped": k.alerts_dropped,
         "queue_drops": k.queue_drops,
         "clients_dropped": c.clients_dropped,
+        "versions_dropped": c.versions_dropped,
         "anomalies": an,
     })
 }
