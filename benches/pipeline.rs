@@ -2,7 +2,14 @@
 //! the small generated workload with 1 and 2 workers (throughput in packets/s or bytes/s).
 //!
 //! `cargo bench` runs them; CI only builds them (`cargo bench --no-run`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    missing_docs,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 #[path = "workload/mod.rs"]
 mod workload;

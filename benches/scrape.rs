@@ -2,7 +2,12 @@
 //! exposition, and a whole HTTP scrape through the server. Each client has 6 per-client
 //! samples (hellos for two versions, one negotiated version, failed handshakes, one alert,
 //! last seen), so 17 clients ≈ 100 per-client series and 1,667 ≈ 10,000.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use hellowatch::metrics::clients::ClientConfig;

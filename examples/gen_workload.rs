@@ -5,7 +5,13 @@
 //! ```
 //! writes `OUT.pcap` and `OUT.truth.json` (`{"clients": {ip: census entry}, ...}`, the same
 //! shape as `hellowatch replay --format json`), from the templates in `captures/`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 #[path = "../benches/workload/mod.rs"]
 mod workload;

@@ -111,6 +111,10 @@ pub struct LimitArgs {
     /// Client entries kept in the census; more are counted in totals only.
     #[arg(long, default_value_t = crate::tally::DEFAULT_MAX_CLIENTS, value_name = "N")]
     pub max_clients: usize,
+    /// Bytes buffered for reassembly over all connections; a connection direction that would
+    /// exceed it is given up (counted).
+    #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_BUFFERED, value_name = "BYTES")]
+    pub max_buffered: usize,
 }
 
 impl LimitArgs {
@@ -127,6 +131,7 @@ impl LimitArgs {
             idle_timeout_ns: self.idle_timeout.saturating_mul(1_000_000_000),
             stream_cap: self.stream_cap,
             max_clients: self.max_clients.max(1),
+            max_buffered: self.max_buffered,
         })
     }
 }

@@ -3,15 +3,21 @@
 //! An [`Engine`] owns its connections and its census outright (no locks). It is deterministic:
 //! time is the packet timestamp handed in, so replaying the same packets gives the same census.
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
     CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey, FlowTable,
     Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
-use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts};
+use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, add as count};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
 use crate::upgrade::{GiveUp, Start, Verdict};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
+
+/// Default budget of bytes buffered for reassembly and hello joining, over all connections of
+/// one engine (workers share the budget given on the command line).
+pub const DEFAULT_MAX_BUFFERED: usize = 512 * 1024 * 1024;
 
 /// Limits of one engine.
 #[derive(Copy, Clone, Debug)]
@@ -24,6 +30,9 @@ pub struct EngineConfig {
     pub stream_cap: usize,
     /// Client entries in the census.
     pub max_clients: usize,
+    /// Bytes buffered over all connections (stream bytes held and partial hellos); a direction
+    /// that would go over it is given up (counted in `buffered_cap_hits`).
+    pub max_buffered: usize,
 }
 
 impl Default for EngineConfig {
@@ -33,6 +42,7 @@ impl Default for EngineConfig {
             idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
             stream_cap: DEFAULT_STREAM_CAP,
             max_clients: DEFAULT_MAX_CLIENTS,
+            max_buffered: DEFAULT_MAX_BUFFERED,
         }
     }
 }
@@ -68,6 +78,11 @@ pub struct Counters {
     pub overlap_conflicts: u64,
     /// Directions whose bytes were not TLS.
     pub streams_not_tls: u64,
+    /// Directions that ended (closed, expired, evicted, end of input) inside an incomplete
+    /// record or hello: bytes announced as TLS that never completed.
+    pub streams_unfinished: u64,
+    /// Directions given up because the engine's buffer budget was exhausted.
+    pub buffered_cap_hits: u64,
     /// Hellos beyond the per-connection bound (counted in no census).
     pub hellos_dropped: u64,
     /// Alerts beyond the per-connection bound.
@@ -95,7 +110,7 @@ impl Counters {
     /// Adds another set of counters.
     pub fn merge(&mut self, o: &Counters) {
         macro_rules! add {
-            ($($f:ident),*) => { $(self.$f += o.$f;)* };
+            ($($f:ident),*) => { $(count(&mut self.$f, o.$f);)* };
         }
         add!(
             packets,
@@ -111,6 +126,8 @@ impl Counters {
             reassembly_gaps,
             overlap_conflicts,
             streams_not_tls,
+            streams_unfinished,
+            buffered_cap_hits,
             hellos_dropped,
             alerts_dropped,
             hellos_midstream,
@@ -120,13 +137,13 @@ impl Counters {
             plaintext_inspect_limit
         );
         for (a, b) in self.upgrades.iter_mut().zip(o.upgrades) {
-            *a += b;
+            count(a, b);
         }
         for (a, b) in self.decode_errors.iter_mut().zip(o.decode_errors) {
-            *a += b;
+            count(a, b);
         }
         for (a, b) in self.anomalies.iter_mut().zip(o.anomalies) {
-            *a += b;
+            count(a, b);
         }
     }
 }
@@ -164,6 +181,8 @@ pub struct Engine {
     census: Census,
     counters: Counters,
     last_sweep: Option<u64>,
+    /// Bytes held by all directions now (see [`crate::flow::Dir::held`]).
+    buffered: usize,
     /// Sweep when packet time crosses [`SWEEP_INTERVAL_NS`] (inline use); a pipeline worker
     /// instead sweeps on the dispatcher's ticks, which it places at the same points of the
     /// global packet sequence, so the census never depends on the number of workers.
@@ -213,7 +232,7 @@ impl Handler for Ctx<'_> {
 
     fn anomaly(&mut self, a: Anomaly) {
         if let Some(c) = self.anomalies.get_mut(a.index()) {
-            *c += 1;
+            count(c, 1);
         }
     }
 
@@ -229,9 +248,10 @@ impl Handler for Ctx<'_> {
             return CcsMeaning::Dummy;
         }
         let side = self.side & 1;
+        let flag = |f: &[bool; 2]| f.get(side).copied().unwrap_or(false);
         if self.hs.client == Some(side)
-            && self.hs.offered_tls13[side]
-            && !self.hs.other_handshake[side]
+            && flag(&self.hs.offered_tls13)
+            && !flag(&self.hs.other_handshake)
         {
             return CcsMeaning::DummyUnconfirmed;
         }
@@ -306,7 +326,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
             hs.start = start;
             hs.upgrade_client = u.client();
             if let Some(c) = k.upgrades.get_mut(start.index()) {
-                *c += 1;
+                count(c, 1);
             }
             // Each direction's TLS begins at its first unconsumed byte.
             for (x, d) in dirs.iter_mut().enumerate() {
@@ -321,7 +341,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
         }
         Verdict::Plain(why) => {
             if why == GiveUp::InspectLimit {
-                k.plaintext_inspect_limit += 1;
+                count(&mut k.plaintext_inspect_limit, 1);
             }
             for (x, d) in dirs.iter_mut().enumerate() {
                 if d.parser.stopped().is_some() || !d.parser.untouched() {
@@ -365,7 +385,7 @@ fn feed_tls(dir: &mut Dir, side: usize, hs: &mut Handshake, k: &mut Counters) {
 fn finish_stop(dir: &mut Dir, k: &mut Counters) {
     match dir.parser.stopped() {
         Some(Stop::NotTls) => {
-            k.streams_not_tls += 1;
+            count(&mut k.streams_not_tls, 1);
             dir.stream.release();
         }
         Some(_) => dir.stream.release(),
@@ -382,6 +402,7 @@ impl Engine {
             census: Census::new(cfg.max_clients),
             counters: Counters::default(),
             last_sweep: None,
+            buffered: 0,
             sweep_on_packets: true,
             scratch: Vec::new(),
         }
@@ -408,15 +429,20 @@ impl Engine {
         self.table.len()
     }
 
+    /// Bytes buffered now over all connections (0 once every connection has settled).
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
     /// One captured frame at time `now` (ns).
     pub fn packet(&mut self, now: u64, link: LinkType, frame: &[u8], sink: &mut impl SettleSink) {
-        self.counters.packets += 1;
-        self.counters.bytes += frame.len() as u64;
+        count(&mut self.counters.packets, 1);
+        count(&mut self.counters.bytes, frame.len() as u64);
         match wire::decode(link, frame) {
             Ok(seg) => self.segment(now, &seg, sink),
             Err(e) => {
                 if let Some(c) = self.counters.decode_errors.get_mut(e.index()) {
-                    *c += 1;
+                    count(c, 1);
                 }
             }
         }
@@ -424,9 +450,9 @@ impl Engine {
 
     /// One decoded TCP segment at time `now` (ns).
     pub fn segment(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
-        self.counters.tcp_segments += 1;
+        count(&mut self.counters.tcp_segments, 1);
         if seg.truncated {
-            self.counters.truncated_segments += 1;
+            count(&mut self.counters.truncated_segments, 1);
         }
         if self.sweep_on_packets && sweep_due(&mut self.last_sweep, now) {
             self.sweep(now, sink);
@@ -442,11 +468,11 @@ impl Engine {
                 }
                 if self.table.is_full() {
                     if let Some(v) = self.table.victim() {
-                        self.counters.flows_evicted += 1;
+                        count(&mut self.counters.flows_evicted, 1);
                         self.close(v, sink);
                     }
                 }
-                self.counters.flows_created += 1;
+                count(&mut self.counters.flows_created, 1);
                 self.table.insert(key, now)
             }
         };
@@ -455,12 +481,12 @@ impl Engine {
         };
         // A SYN with a new initial sequence number on a used connection: a new connection.
         if syn && !ack {
-            let used =
-                conn.tls.is_some() || conn.phase == Phase::Settled || conn.rst || conn.fin[side];
-            if used && conn.isn[side] != Some(seg.seq) {
-                self.counters.flows_reused += 1;
+            let fin = conn.fin.get(side).copied().unwrap_or(false);
+            let used = conn.tls.is_some() || conn.phase == Phase::Settled || conn.rst || fin;
+            if used && conn.isn.get(side).copied().flatten() != Some(seg.seq) {
+                count(&mut self.counters.flows_reused, 1);
                 self.close(id, sink);
-                self.counters.flows_created += 1;
+                count(&mut self.counters.flows_created, 1);
                 let id2 = self.table.insert(key, now);
                 return self.segment_on(id2, side, now, seg, sink);
             }
@@ -481,10 +507,14 @@ impl Engine {
             return;
         };
         conn.last_seen = conn.last_seen.max(now);
+        // Bytes this connection holds before the segment (for the engine's buffer budget).
+        let held_before = conn.tls.as_ref().map_or(0, |t| t.held());
         let f = seg.flags;
         let mut data_seq = seg.seq;
         if f.has(TcpFlags::SYN) {
-            conn.isn[side] = Some(seg.seq);
+            if let Some(isn) = conn.isn.get_mut(side) {
+                *isn = Some(seg.seq);
+            }
             let s = u8::from(side == 1);
             if f.has(TcpFlags::ACK) {
                 conn.initiator.get_or_insert(s ^ 1);
@@ -499,7 +529,9 @@ impl Engine {
             data_seq = seg.seq.wrapping_add(1);
         }
         if f.has(TcpFlags::FIN) {
-            conn.fin[side] = true;
+            if let Some(fin) = conn.fin.get_mut(side) {
+                *fin = true;
+            }
         }
         if f.has(TcpFlags::RST) {
             conn.rst = true;
@@ -517,23 +549,36 @@ impl Engine {
                 }
                 if conn.isn == [None, None] {
                     conn.midstream = true;
-                    self.counters.flows_midstream += 1;
+                    count(&mut self.counters.flows_midstream, 1);
                 }
                 conn.tls = Some(st);
             }
             if let Some(tls) = conn.tls.as_mut() {
+                let other_held = tls.dirs.get(side ^ 1).map_or(0, |d| d.held());
                 if let Some(dir) = tls.dirs.get_mut(side) {
                     if dir.parser.stopped().is_none() {
                         let rebase = dir.parser.untouched() && !dir.plain_used;
                         let r = dir.stream.push(data_seq, seg.payload, cap, rebase);
-                        self.counters.reassembly_gaps += u64::from(r.gap);
-                        self.counters.overlap_conflicts += u64::from(r.conflict);
+                        count(&mut self.counters.reassembly_gaps, u64::from(r.gap));
+                        count(&mut self.counters.overlap_conflicts, u64::from(r.conflict));
                         if r.new_data {
                             drive(tls, side, !conn.midstream, &mut self.counters);
                         }
                         if let Some(dir) = tls.dirs.get_mut(side) {
                             if r.capped && dir.parser.stopped().is_none() {
-                                self.counters.stream_cap_hits += 1;
+                                count(&mut self.counters.stream_cap_hits, 1);
+                                dir.parser.stop(Stop::Malformed);
+                                dir.stream.release();
+                            }
+                            // The engine-wide budget of buffered bytes (hostile traffic).
+                            let over = self
+                                .buffered
+                                .saturating_sub(held_before)
+                                .saturating_add(other_held)
+                                .saturating_add(dir.held())
+                                > self.cfg.max_buffered;
+                            if over && dir.parser.stopped().is_none() {
+                                count(&mut self.counters.buffered_cap_hits, 1);
                                 dir.parser.stop(Stop::Malformed);
                                 dir.stream.release();
                             }
@@ -542,6 +587,11 @@ impl Engine {
                 }
             }
         }
+        let held_after = conn.tls.as_ref().map_or(0, |t| t.held());
+        self.buffered = self
+            .buffered
+            .saturating_sub(held_before)
+            .saturating_add(held_after);
         let done = match &conn.tls {
             Some(t) => t.dirs.iter().all(|d| d.parser.stopped().is_some()),
             None => false,
@@ -562,14 +612,28 @@ impl Engine {
         };
         let hs = &tls.hs;
         for d in &tls.dirs {
+            self.buffered = self.buffered.saturating_sub(d.held());
             if d.stream.has_hole() && d.parser.stopped().is_none() {
-                self.counters.reassembly_gaps += 1;
+                count(&mut self.counters.reassembly_gaps, 1);
+            }
+            if d.unfinished() {
+                count(&mut self.counters.streams_unfinished, 1);
+            }
+            // Plaintext still under upgrade inspection when the connection ends: not TLS.
+            if d.plain && d.parser.stopped().is_none() {
+                count(&mut self.counters.streams_not_tls, 1);
             }
         }
-        self.counters.hellos_dropped += u64::from(hs.hellos_dropped);
-        self.counters.alerts_dropped += u64::from(hs.alerts_dropped);
+        count(
+            &mut self.counters.hellos_dropped,
+            u64::from(hs.hellos_dropped),
+        );
+        count(
+            &mut self.counters.alerts_dropped,
+            u64::from(hs.alerts_dropped),
+        );
         if let Some(u) = &tls.upgrade {
-            self.counters.upgrades_refused += u64::from(u.refused());
+            count(&mut self.counters.upgrades_refused, u64::from(u.refused()));
         }
         let client_side = hs
             .client
@@ -581,11 +645,11 @@ impl Engine {
         };
         if !hs.hellos.is_empty() {
             if conn.midstream {
-                self.counters.hellos_midstream += hs.hellos.len() as u64;
+                count(&mut self.counters.hellos_midstream, hs.hellos.len() as u64);
             }
             let spoke = tls.dirs.iter().filter(|d| !d.parser.untouched()).count();
             if spoke < 2 {
-                self.counters.conns_one_sided += 1;
+                count(&mut self.counters.conns_one_sided, 1);
             }
         }
         let summary = ConnSummary {
@@ -626,11 +690,12 @@ impl Engine {
                 .get_mut(id)
                 .is_some_and(|c| !(c.rst || (c.fin[0] && c.fin[1])));
             if open {
-                self.counters.flows_expired += 1;
+                count(&mut self.counters.flows_expired, 1);
             }
             self.close(id, sink);
         }
         self.scratch = ids;
+        self.table.compact_if_sparse();
     }
 
     /// End of input: settles every connection still open.

@@ -349,6 +349,7 @@ where
     let workers = workers.clamp(1, MAX_WORKERS);
     let mut per_worker = cfg;
     per_worker.max_flows = (cfg.max_flows / workers).max(1);
+    per_worker.max_buffered = cfg.max_buffered / workers;
     std::thread::scope(|scope| {
         let (recycle_tx, recycle_rx) = bounded::<Batch<'a>>(workers * RECYCLE_DEPTH);
         let mut txs = Vec::with_capacity(workers);

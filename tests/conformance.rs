@@ -2,7 +2,14 @@
 //! per-client census must equal the tshark-derived expectation, including the six whose TLS
 //! starts after a protocol upgrade (SMTP and IMAP STARTTLS, LDAP StartTLS, MySQL SSL, HTTP
 //! CONNECT, SOCKS).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test code: a broken expectation should panic, with the values at hand.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 mod common;
 

@@ -1,6 +1,13 @@
 //! Golden replays of this project's own captures (`captures/`, made with real TLS stacks by
 //! `captures/make-captures.sh`): each census must equal `captures/expected/<stem>.json`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test code: a broken expectation should panic, with the values at hand.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 mod common;
 

@@ -6,7 +6,13 @@
 //! why it skips and passes, unless `HELLOWATCH_REQUIRE_NETNS=1` (set by `.ci/run`) makes a
 //! missing prerequisite a failure, so CI cannot skip silently.
 #![cfg(feature = "live")]
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 mod common;
 

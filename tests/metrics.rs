@@ -1,7 +1,13 @@
 //! The metrics against the JSON census of the same replay: the textfile (`--metrics-file`)
 //! and the `/metrics` endpoint (`--listen`, `--hold`), per-client bounds and subnet labels,
 //! flag errors. The real-Prometheus test is `prometheus_e2e.rs`.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 mod common;
 

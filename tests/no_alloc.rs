@@ -1,7 +1,14 @@
 //! Regression guard for the fast path: once a connection's handshake has settled, its later
 //! packets (bulk data, pure ACKs) and packets that cannot matter allocate nothing — measured
 //! with a counting global allocator around the real decode → engine path.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test code: a broken expectation should panic, with the values at hand.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 use etherparse::PacketBuilder;
 use hellowatch::engine::{Engine, EngineConfig};

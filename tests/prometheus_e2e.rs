@@ -12,7 +12,13 @@
 //! capture alone (its first half, then all of it). Skips when neither is there or `prometheus`
 //! is missing, unless HELLOWATCH_REQUIRE_TOOLS=1 (CI), which makes a missing `prometheus` a
 //! failure.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 mod common;
 

@@ -1,5 +1,12 @@
 //! `replay --workers N` gives the census of `--workers 1`, for every capture we have.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test code: a broken expectation should panic, with the values at hand.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 mod common;
 

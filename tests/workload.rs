@@ -2,7 +2,13 @@
 //! equals hellowatch's census of the generated capture, for 1 and 2 workers: this checks the
 //! generator and, at scale, the whole replay path with GREASE, re-randomised hellos, IPv6,
 //! interleaving and bulk data.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 mod common;
 #[path = "../benches/workload/mod.rs"]

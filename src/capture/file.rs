@@ -19,6 +19,20 @@ pub const MAX_CAPLEN: u32 = 262_144;
 /// Largest pcapng block accepted (libpcap's limit for a block is 16 MiB).
 pub const MAX_BLOCK_LEN: u32 = 16 * 1024 * 1024;
 
+/// Smallest pcapng block: type, and the total length before and after the body.
+pub const MIN_BLOCK_LEN: u32 = 12;
+
+/// Interfaces described per pcapng section; more descriptions are ignored (with a warning),
+/// so a file of nothing but interface blocks cannot grow memory.
+pub const MAX_INTERFACES: usize = 4096;
+
+/// Warnings kept as text per file; further ones are counted in one closing line.
+pub const MAX_WARNINGS: usize = 5;
+
+/// Bytes read from a file that cannot be memory-mapped (a pipe, a character device); the rest
+/// is not read, with a warning. Regular files are mapped and have no such limit.
+pub const MAX_UNMAPPED_LEN: u64 = 1024 * 1024 * 1024;
+
 const NS_PER_S: u64 = 1_000_000_000;
 
 /// The mapped pages of a savefile are released behind the reader every this many bytes, so
@@ -50,15 +64,16 @@ pub struct Savefile {
 
 enum Map {
     Mapped(memmap2::Mmap),
-    // Files that cannot be mapped (pipes, some special files) are read whole.
-    Read(Vec<u8>),
+    // Files that cannot be mapped (pipes, some special files) are read, up to
+    // `MAX_UNMAPPED_LEN` bytes; `true` when there was more.
+    Read(Vec<u8>, bool),
 }
 
 impl Map {
     fn bytes(&self) -> &[u8] {
         match self {
             Map::Mapped(m) => m,
-            Map::Read(v) => v,
+            Map::Read(v, _) => v,
         }
     }
 }
@@ -82,6 +97,58 @@ fn is_pcap_magic(m: [u8; 4]) -> bool {
 }
 
 const PCAPNG_SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
+
+/// The format of a capture starting with `bytes`, from its magic number; the error says why
+/// it is not a capture.
+pub fn detect(bytes: &[u8]) -> Result<Format, &'static str> {
+    match bytes.first_chunk::<4>() {
+        None if bytes.is_empty() => Err("empty file"),
+        None => Err("too short to be a capture"),
+        Some(m) if is_pcap_magic(*m) => Ok(Format::Pcap),
+        Some(&PCAPNG_SHB) => Ok(Format::Pcapng),
+        Some(_) => Err("not a pcap or pcapng file (unknown magic number)"),
+    }
+}
+
+/// Reads every packet of a pcap or pcapng capture held in memory, in file order: the savefile
+/// reader without the file (pure; used by tests and the fuzz targets). A damaged capture
+/// yields the packets before the damage and a warning; the error says why `bytes` is not a
+/// capture at all.
+pub fn for_each_packet_in<'a>(
+    bytes: &'a [u8],
+    f: impl FnMut(Packet<'a>),
+) -> Result<FileStats, &'static str> {
+    Ok(match detect(bytes)? {
+        Format::Pcap => read_pcap(bytes, f, |_| {}),
+        Format::Pcapng => read_pcapng(bytes, f, |_| {}),
+    })
+}
+
+/// Warnings of one file: the first [`MAX_WARNINGS`] as text, the rest counted.
+#[derive(Default)]
+struct Warnings {
+    list: Vec<String>,
+    more: u64,
+}
+
+impl Warnings {
+    /// Adds a warning; the text is only built if it is kept.
+    fn push(&mut self, w: impl FnOnce() -> String) {
+        if self.list.len() < MAX_WARNINGS {
+            self.list.push(w());
+        } else {
+            self.more = self.more.saturating_add(1);
+        }
+    }
+
+    fn finish(mut self) -> Vec<String> {
+        if self.more > 0 {
+            self.list
+                .push(format!("… and {} more warnings like these", self.more));
+        }
+        self.list
+    }
+}
 
 impl Savefile {
     /// Opens and maps a capture, checking that it starts like pcap or pcapng.
@@ -110,31 +177,27 @@ impl Savefile {
             let _ = m.advise(memmap2::Advice::Sequential);
             Map::Mapped(m)
         } else {
+            // Not mappable: check the magic number first (so `/dev/zero` is refused at once),
+            // then read at most `MAX_UNMAPPED_LEN` bytes.
+            use std::io::Read;
             let mut v = Vec::new();
-            std::io::Read::read_to_end(&mut &file, &mut v).map_err(err)?;
-            Map::Read(v)
-        };
-        let bytes = map.bytes();
-        let format = match bytes.get(..4).and_then(|b| <[u8; 4]>::try_from(b).ok()) {
-            None => {
+            (&file).take(4).read_to_end(&mut v).map_err(err)?;
+            if let Err(why) = detect(&v) {
                 return Err(CaptureError::NotACapture {
                     path: path.to_path_buf(),
-                    why: if bytes.is_empty() {
-                        "empty file"
-                    } else {
-                        "too short to be a capture"
-                    },
+                    why,
                 });
             }
-            Some(m) if is_pcap_magic(m) => Format::Pcap,
-            Some(PCAPNG_SHB) => Format::Pcapng,
-            Some(_) => {
-                return Err(CaptureError::NotACapture {
-                    path: path.to_path_buf(),
-                    why: "not a pcap or pcapng file (unknown magic number)",
-                });
-            }
+            let mut limited = (&file).take(MAX_UNMAPPED_LEN.saturating_sub(4));
+            limited.read_to_end(&mut v).map_err(err)?;
+            let mut probe = [0u8; 1];
+            let more = (&file).read(&mut probe).map_err(err)? > 0;
+            Map::Read(v, more)
         };
+        let format = detect(map.bytes()).map_err(|why| CaptureError::NotACapture {
+            path: path.to_path_buf(),
+            why,
+        })?;
         Ok(Savefile {
             path: path.to_path_buf(),
             map,
@@ -165,21 +228,27 @@ impl Savefile {
     /// Calls `f` for every packet, in file order.
     pub fn for_each<'a>(&'a self, f: impl FnMut(Packet<'a>)) -> FileStats {
         let data = self.map.bytes();
-        let mut released = 0;
-        let mut populated = 0;
+        let mut released = 0usize;
+        let mut populated = 0usize;
         let progress = |at: usize| {
-            if at + POPULATE_AHEAD / 2 >= populated && populated < data.len() {
-                populated = self.populate(populated, at + POPULATE_AHEAD);
+            if at.saturating_add(POPULATE_AHEAD / 2) >= populated && populated < data.len() {
+                populated = self.populate(populated, at.saturating_add(POPULATE_AHEAD));
             }
-            if at >= released + RELEASE_EVERY + RELEASE_LAG {
-                released = at - RELEASE_LAG;
+            if at >= released.saturating_add(RELEASE_EVERY + RELEASE_LAG) {
+                released = at.saturating_sub(RELEASE_LAG);
                 self.release_before(released);
             }
         };
-        match self.format {
+        let mut st = match self.format {
             Format::Pcap => read_pcap(data, f, progress),
             Format::Pcapng => read_pcapng(data, f, progress),
+        };
+        if let Map::Read(_, true) = self.map {
+            st.warnings.push(format!(
+                "not a regular file: read only its first {MAX_UNMAPPED_LEN} bytes"
+            ));
         }
+        st
     }
 
     /// Maps the file's pages in `[from, to)` into this process in one call, ahead of the
@@ -189,10 +258,10 @@ impl Savefile {
         const PAGE: usize = 4096;
         let to = to.min(self.len());
         if let Map::Mapped(m) = &self.map {
-            let start = from / PAGE * PAGE;
-            if to > start {
+            let start = from.checked_div(PAGE).unwrap_or(0).saturating_mul(PAGE);
+            if let Some(len) = to.checked_sub(start).filter(|l| *l > 0) {
                 #[cfg(target_os = "linux")]
-                let _ = m.advise_range(memmap2::Advice::PopulateRead, start, to - start);
+                let _ = m.advise_range(memmap2::Advice::PopulateRead, start, len);
             }
         }
         to
@@ -202,7 +271,7 @@ impl Savefile {
     fn release_before(&self, end: usize) {
         const PAGE: usize = 4096;
         if let Map::Mapped(m) = &self.map {
-            let len = end / PAGE * PAGE;
+            let len = end & !(PAGE - 1);
             if len > 0 {
                 // SAFETY: `MADV_DONTNEED` on a read-only, shared, file-backed mapping only
                 // drops page-table entries: the file's contents stay in the page cache and a
@@ -269,8 +338,8 @@ fn read_pcap<'a>(
     let modified = hdr.is_modified_format();
     while !rem.is_empty() {
         // Check the record header ourselves: a huge caplen is corruption, not a wait.
-        if rem.len() >= 16 {
-            let c = [rem[8], rem[9], rem[10], rem[11]];
+        if let Some(&[_, _, _, _, _, _, _, _, c0, c1, c2, c3, ..]) = rem.first_chunk::<16>() {
+            let c = [c0, c1, c2, c3];
             let caplen = if be {
                 u32::from_be_bytes(c)
             } else {
@@ -293,9 +362,11 @@ fn read_pcap<'a>(
         };
         match r {
             Ok((next, b)) => {
-                let ts = u64::from(b.ts_sec) * NS_PER_S + u64::from(b.ts_usec) * frac_ns;
-                st.packets += 1;
-                st.bytes += b.data.len() as u64;
+                let ts = u64::from(b.ts_sec)
+                    .saturating_mul(NS_PER_S)
+                    .saturating_add(u64::from(b.ts_usec).saturating_mul(frac_ns));
+                st.packets = st.packets.saturating_add(1);
+                st.bytes = st.bytes.saturating_add(b.data.len() as u64);
                 f(Packet {
                     ts_ns: ts,
                     link,
@@ -328,27 +399,33 @@ fn read_pcapng<'a>(
     mut progress: impl FnMut(usize),
 ) -> FileStats {
     let mut st = FileStats::default();
+    let mut warn = Warnings::default();
     let mut rem = data;
     let mut big_endian = false;
     let mut ifaces: Vec<Iface> = Vec::new();
     let mut last_ts = 0u64;
     while !rem.is_empty() {
-        if rem.len() >= 8 {
-            let l = [rem[4], rem[5], rem[6], rem[7]];
+        if let Some(&[_, _, _, _, l0, l1, l2, l3]) = rem.first_chunk::<8>() {
+            let l = [l0, l1, l2, l3];
             let is_shb = rem.get(..4) == Some(&PCAPNG_SHB[..]);
-            // A section header's length is in the byte order its magic announces: check both.
+            // A block is at least 12 bytes (type, two lengths; pcap-parser 0.17 subtracts 12
+            // unchecked) and at most MAX_BLOCK_LEN. A section header's length is in the byte
+            // order its magic announces: accept either.
+            let sane = |n: u32| (MIN_BLOCK_LEN..=MAX_BLOCK_LEN).contains(&n);
             let len_ok = if is_shb {
-                u32::from_le_bytes(l) <= MAX_BLOCK_LEN || u32::from_be_bytes(l) <= MAX_BLOCK_LEN
+                sane(u32::from_le_bytes(l)) || sane(u32::from_be_bytes(l))
             } else if big_endian {
-                u32::from_be_bytes(l) <= MAX_BLOCK_LEN
+                sane(u32::from_be_bytes(l))
             } else {
-                u32::from_le_bytes(l) <= MAX_BLOCK_LEN
+                sane(u32::from_le_bytes(l))
             };
             if !len_ok {
-                st.warnings.push(format!(
-                    "corrupt block length at byte {}; stopped reading there",
-                    offset(data, rem)
-                ));
+                warn.push(|| {
+                    format!(
+                        "corrupt block length at byte {}; stopped reading there",
+                        offset(data, rem)
+                    )
+                });
                 break;
             }
         }
@@ -363,7 +440,7 @@ fn read_pcapng<'a>(
         let (next, block) = match r {
             Ok(x) => x,
             Err(e) => {
-                st.warnings.push(stopped_at("block", &e, data, rem));
+                warn.push(|| stopped_at("block", &e, data, rem));
                 break;
             }
         };
@@ -372,29 +449,28 @@ fn read_pcapng<'a>(
                 big_endian = shb.big_endian();
                 ifaces.clear();
             }
-            Block::InterfaceDescription(idb) => {
-                let units_per_s = idb.ts_resolution().unwrap_or(1_000_000).max(1);
+            Block::InterfaceDescription(idb) if ifaces.len() < MAX_INTERFACES => {
                 ifaces.push(Iface {
                     link: LinkType::from_dlt(idb.linktype.0.unsigned_abs()),
-                    units_per_s,
+                    units_per_s: units_per_s(idb.if_tsresol),
                     offset_s: u64::try_from(idb.ts_offset()).unwrap_or(0),
                 });
             }
+            Block::InterfaceDescription(_) => warn.push(|| {
+                format!(
+                    "interface block at byte {} beyond {MAX_INTERFACES} interfaces; ignored",
+                    offset(data, rem)
+                )
+            }),
             Block::EnhancedPacket(epb) => {
                 match usize::try_from(epb.if_id).ok().and_then(|i| ifaces.get(i)) {
                     Some(iface) => {
                         let raw = (u64::from(epb.ts_high) << 32) | u64::from(epb.ts_low);
-                        let secs = raw / iface.units_per_s + iface.offset_s;
-                        let frac = raw % iface.units_per_s;
-                        let ns = u64::try_from(
-                            u128::from(frac) * u128::from(NS_PER_S) / u128::from(iface.units_per_s),
-                        )
-                        .unwrap_or(0);
-                        let ts = secs.saturating_mul(NS_PER_S).saturating_add(ns);
+                        let ts = ts_ns(raw, iface);
                         last_ts = ts;
                         let pkt: &'a [u8] = epb.data.get(..epb.caplen as usize).unwrap_or(epb.data);
-                        st.packets += 1;
-                        st.bytes += pkt.len() as u64;
+                        st.packets = st.packets.saturating_add(1);
+                        st.bytes = st.bytes.saturating_add(pkt.len() as u64);
                         f(Packet {
                             ts_ns: ts,
                             link: iface.link,
@@ -402,20 +478,20 @@ fn read_pcapng<'a>(
                             orig_len: epb.origlen,
                         });
                     }
-                    None => {
-                        st.warnings.push(format!(
+                    None => warn.push(|| {
+                        format!(
                             "packet block at byte {} names interface {} which was not described; skipped",
                             offset(data, rem),
                             epb.if_id
-                        ));
-                    }
+                        )
+                    }),
                 }
             }
-            Block::SimplePacket(spb) => {
-                if let Some(iface) = ifaces.first() {
+            Block::SimplePacket(spb) => match ifaces.first() {
+                Some(iface) => {
                     let pkt: &'a [u8] = spb.data.get(..spb.origlen as usize).unwrap_or(spb.data);
-                    st.packets += 1;
-                    st.bytes += pkt.len() as u64;
+                    st.packets = st.packets.saturating_add(1);
+                    st.bytes = st.bytes.saturating_add(pkt.len() as u64);
                     f(Packet {
                         ts_ns: last_ts,
                         link: iface.link,
@@ -423,25 +499,49 @@ fn read_pcapng<'a>(
                         orig_len: spb.origlen,
                     });
                 }
-            }
+                None => warn.push(|| {
+                    format!(
+                        "simple packet block at byte {} before any interface block; skipped",
+                        offset(data, rem)
+                    )
+                }),
+            },
             // Name resolution, interface statistics, comments, custom and unknown blocks.
             _ => {}
         }
         rem = next;
         progress(offset(data, rem));
     }
-    dedup_warnings(&mut st.warnings);
+    st.warnings = warn.finish();
     st
 }
 
-/// Keeps the first few of a repeated warning and says how many more there were.
-fn dedup_warnings(w: &mut Vec<String>) {
-    const KEEP: usize = 5;
-    if w.len() > KEEP {
-        let extra = w.len() - KEEP;
-        w.truncate(KEEP);
-        w.push(format!("… and {extra} more warnings like these"));
-    }
+/// Timestamp units per second of a pcapng `if_tsresol` option: 10^n, or 2^n with the high bit
+/// set (pcap-parser 0.17 rejects every 2^n value); microseconds when absent or out of range.
+fn units_per_s(tsresol: u8) -> u64 {
+    let n = u32::from(tsresol & 0x7f);
+    let units = if tsresol & 0x80 == 0 {
+        10u64.checked_pow(n)
+    } else {
+        1u64.checked_shl(n)
+    };
+    units.unwrap_or(1_000_000).max(1)
+}
+
+/// A pcapng timestamp in nanoseconds since the epoch (saturating, never panicking).
+fn ts_ns(raw: u64, iface: &Iface) -> u64 {
+    let units = iface.units_per_s.max(1);
+    let secs = raw
+        .checked_div(units)
+        .unwrap_or(0)
+        .saturating_add(iface.offset_s);
+    let frac = raw.checked_rem(units).unwrap_or(0);
+    let ns = u128::from(frac)
+        .saturating_mul(u128::from(NS_PER_S))
+        .checked_div(u128::from(units))
+        .and_then(|n| u64::try_from(n).ok())
+        .unwrap_or(0);
+    secs.saturating_mul(NS_PER_S).saturating_add(ns)
 }
 
 #[cfg(test)]
@@ -595,6 +695,31 @@ mod tests {
         let (v, st) = collect(&b[..b.len() - 30], Format::Pcapng);
         assert_eq!(v.len(), 1);
         assert_eq!(st.warnings.len(), 1);
+    }
+
+    /// Fuzzing regression (savefile): a block whose total length is below 12 made
+    /// pcap-parser 0.17 subtract with overflow (a panic with overflow checks, a wrapped length
+    /// without). It is a corrupt block length: the packets before it count.
+    #[test]
+    fn pcapng_block_shorter_than_its_header_is_corrupt_not_an_overflow() {
+        for ty in [0x8000_0001u32, 6, 1, 3, 5, 0x0bad_cafe] {
+            for len in [0u32, 4, 8, 11] {
+                let mut b = shb();
+                b.extend(idb(1, None));
+                b.extend(epb(0, 1, b"one"));
+                b.extend_from_slice(&ty.to_le_bytes());
+                b.extend_from_slice(&len.to_le_bytes());
+                b.extend_from_slice(&[0; 16]);
+                let (v, st) = collect(&b, Format::Pcapng);
+                assert_eq!(v.len(), 1, "type {ty:#x} length {len}");
+                assert_eq!(st.warnings.len(), 1);
+                assert!(
+                    st.warnings[0].contains("corrupt block length"),
+                    "{:?}",
+                    st.warnings
+                );
+            }
+        }
     }
 
     #[test]

@@ -223,9 +223,15 @@ impl StatAccumulator {
             Some(p) => (p.received, p.dropped, p.if_dropped),
             None => (0, 0, 0),
         };
-        into.received += u64::from(now.received.wrapping_sub(r));
-        into.dropped += u64::from(now.dropped.wrapping_sub(d));
-        into.if_dropped += u64::from(now.if_dropped.wrapping_sub(i));
+        into.received = into
+            .received
+            .saturating_add(u64::from(now.received.wrapping_sub(r)));
+        into.dropped = into
+            .dropped
+            .saturating_add(u64::from(now.dropped.wrapping_sub(d)));
+        into.if_dropped = into
+            .if_dropped
+            .saturating_add(u64::from(now.if_dropped.wrapping_sub(i)));
         self.last = Some(now);
     }
 }
@@ -330,7 +336,9 @@ pub fn run<S: SettleSink + Send>(
             }
             if error.is_none() {
                 // Packets the kernel already holds were seen before the stop: count them.
-                let until = Instant::now() + DRAIN_LIMIT;
+                let until = Instant::now()
+                    .checked_add(DRAIN_LIMIT)
+                    .unwrap_or_else(Instant::now);
                 while Instant::now() < until {
                     match cap.dispatch(Some(DISPATCH_BATCH), |p| {
                         d.try_send(ts_ns(p.header), link, p.data);
@@ -348,7 +356,10 @@ pub fn run<S: SettleSink + Send>(
         ..InputSummary::default()
     };
     let s = &live.stats;
-    let missed = s.dropped + s.if_dropped + counters.queue_drops;
+    let missed = s
+        .dropped
+        .saturating_add(s.if_dropped)
+        .saturating_add(counters.queue_drops);
     if missed > 0 {
         input.warnings.push(format!(
             "{}: {missed} packets were not analysed (kernel buffer full: {}, interface: {}, \

@@ -1,5 +1,7 @@
 //! Packet sources: savefiles (always) and live interfaces (cargo feature `live`).
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod file;
 #[cfg(feature = "live")]
 pub mod live;

@@ -5,6 +5,8 @@
 //! again once the handshake settles, so settled connections cost one lookup per packet.
 //! Time is the packet timestamp passed in; nothing here reads a clock.
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod reassembly;
 
 use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN};
@@ -30,6 +32,9 @@ pub const SWEEP_INTERVAL_NS: u64 = 1_000_000_000;
 
 /// Entries examined to choose a victim when the table is full.
 pub const EVICTION_SCAN: usize = 64;
+
+/// Slabs smaller than this are never compacted (see [`FlowTable::compact_if_sparse`]).
+pub const COMPACT_MIN_SLOTS: usize = 4096;
 
 /// An endpoint.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -115,18 +120,15 @@ impl FlowKey {
 
     /// Endpoint on `side` (0 or 1).
     pub fn end(&self, side: usize) -> Endpoint {
-        let i = side & 1;
-        let [hi, lo] = self.addrs[i];
+        let ([a0, a1], [p0, p1]) = (self.addrs, self.ports);
+        let ([hi, lo], port) = if side & 1 == 0 { (a0, p0) } else { (a1, p1) };
         let ip = if self.v6 {
             IpAddr::V6((u128::from(hi) << 64 | u128::from(lo)).into())
         } else {
             #[allow(clippy::cast_possible_truncation)] // packed from a u32
             IpAddr::V4((lo as u32).into())
         };
-        Endpoint {
-            ip,
-            port: self.ports[i],
-        }
+        Endpoint { ip, port }
     }
 }
 
@@ -163,12 +165,14 @@ impl Handshake {
     pub(crate) fn push_hello(&mut self, side: usize, h: HelloFacts) {
         self.client.get_or_insert(side);
         if h.offered.as_slice().iter().any(|v| v.is_tls13_family()) {
-            self.offered_tls13[side & 1] = true;
+            if let Some(o) = self.offered_tls13.get_mut(side & 1) {
+                *o = true;
+            }
         }
         if self.hellos.len() < MAX_HELLOS_PER_CONN {
             self.hellos.push(h);
         } else {
-            self.hellos_dropped += 1;
+            self.hellos_dropped = self.hellos_dropped.saturating_add(1);
         }
     }
 
@@ -176,7 +180,7 @@ impl Handshake {
         if self.alerts.len() < MAX_ALERTS_PER_CONN {
             self.alerts.push((desc, side));
         } else {
-            self.alerts_dropped += 1;
+            self.alerts_dropped = self.alerts_dropped.saturating_add(1);
         }
     }
 }
@@ -195,6 +199,20 @@ pub struct Dir {
     pub plain_used: bool,
 }
 
+impl Dir {
+    /// Bytes this direction holds: reassembled and waiting stream bytes plus the parser's
+    /// partial hello (what the engine's buffer budget counts).
+    pub fn held(&self) -> usize {
+        self.stream.held().saturating_add(self.parser.buffered())
+    }
+
+    /// The direction ended inside an incomplete record or hello: bytes announced as TLS
+    /// that never completed.
+    pub fn unfinished(&self) -> bool {
+        self.parser.stopped().is_none() && (!self.stream.data().is_empty() || self.parser.pending())
+    }
+}
+
 /// Per-connection TLS state, allocated when the first payload arrives.
 #[derive(Debug, Default)]
 pub struct TlsState {
@@ -204,6 +222,13 @@ pub struct TlsState {
     pub hs: Handshake,
     /// Upgrade recognition, once a direction started with plaintext.
     pub upgrade: Option<Box<Recogniser>>,
+}
+
+impl TlsState {
+    /// Bytes both directions hold.
+    pub fn held(&self) -> usize {
+        self.dirs.iter().fold(0, |n, d| n.saturating_add(d.held()))
+    }
 }
 
 /// Lifecycle of a connection entry.
@@ -323,8 +348,9 @@ impl FlowTable {
                 id
             }
             None => {
+                let id = self.slots.len();
                 self.slots.push(Some(conn));
-                self.slots.len() - 1
+                id
             }
         };
         self.index.insert(key, id);
@@ -340,30 +366,30 @@ impl FlowTable {
     }
 
     /// Chooses a connection to evict: among the next [`EVICTION_SCAN`] entries from a moving
-    /// hand, a settled one if any, else the least recently seen.
+    /// hand, a settled one if any, else one that never carried payload (a half-open or bare
+    /// connection: what a SYN flood fills the table with), else the least recently seen. So a
+    /// flood of new connections evicts itself rather than handshakes in progress.
     pub fn victim(&mut self) -> Option<ConnId> {
         let n = self.slots.len();
-        if n == 0 {
-            return None;
-        }
-        let mut best: Option<(bool, u64, ConnId)> = None;
-        let mut looked = 0;
-        let mut i = self.hand % n;
+        let mut i = self.hand.checked_rem(n)?;
+        // (open, carries TLS state, last seen): the smallest is the victim.
+        let mut best: Option<((bool, bool, u64), ConnId)> = None;
+        let mut looked = 0usize;
         for _ in 0..n {
             if let Some(Some(c)) = self.slots.get(i) {
-                let cand = (c.phase != Phase::Settled, c.last_seen, i);
-                if best.is_none_or(|b| (cand.0, cand.1) < (b.0, b.1)) {
-                    best = Some(cand);
+                let rank = (c.phase != Phase::Settled, c.tls.is_some(), c.last_seen);
+                if best.is_none_or(|(b, _)| rank < b) {
+                    best = Some((rank, i));
                 }
-                looked += 1;
+                looked = looked.saturating_add(1);
                 if looked >= EVICTION_SCAN {
                     break;
                 }
             }
-            i = (i + 1) % n;
+            i = next_slot(i, n);
         }
-        self.hand = (i + 1) % n;
-        best.map(|b| b.2)
+        self.hand = next_slot(i, n);
+        best.map(|(_, id)| id)
     }
 
     /// Ids of connections idle since before `cutoff`, or closed and quiet since before
@@ -380,6 +406,33 @@ impl FlowTable {
         }
     }
 
+    /// When fewer than a quarter of the slots hold a connection (a flood has come and gone),
+    /// moves the live connections to a dense slab, in slab order, and shrinks the index: a
+    /// sweep then costs what is live, not what once was, and the memory is returned. Ids
+    /// change; call it only between packets (the engine does after a sweep).
+    pub fn compact_if_sparse(&mut self) {
+        let live = self.index.len();
+        if self.slots.len() < COMPACT_MIN_SLOTS || live.saturating_mul(4) >= self.slots.len() {
+            return;
+        }
+        let old = std::mem::take(&mut self.slots);
+        self.slots = Vec::with_capacity(live.saturating_mul(2));
+        for conn in old.into_iter().flatten() {
+            if let Some(id) = self.index.get_mut(&conn.key) {
+                *id = self.slots.len();
+            }
+            self.slots.push(Some(conn));
+        }
+        self.free = Vec::new();
+        self.index.shrink_to(live.saturating_mul(2));
+        self.hand = 0;
+    }
+
+    /// Slots in the slab (live or free).
+    pub fn slots(&self) -> usize {
+        self.slots.len()
+    }
+
     /// Ids of all connections, in slab order.
     pub fn all(&self, out: &mut Vec<ConnId>) {
         out.clear();
@@ -390,6 +443,14 @@ impl FlowTable {
                 .filter(|(_, s)| s.is_some())
                 .map(|(i, _)| i),
         );
+    }
+}
+
+/// The slot after `i` in a slab of `n`, wrapping.
+fn next_slot(i: usize, n: usize) -> usize {
+    match i.checked_add(1) {
+        Some(j) if j < n => j,
+        _ => 0,
     }
 }
 
@@ -411,6 +472,48 @@ mod tests {
             ip: s.parse().unwrap(),
             port,
         }
+    }
+
+    #[test]
+    fn sparse_slab_is_compacted_and_ids_follow() {
+        let mut t = FlowTable::new(100_000);
+        let keys: Vec<FlowKey> = (0..10_000u32)
+            .map(|i| {
+                let a = Endpoint {
+                    ip: IpAddr::V4((0x0a00_0000 + i).into()),
+                    port: 1000,
+                };
+                FlowKey::new(a, ep("192.0.2.1", 443)).0
+            })
+            .collect();
+        let ids: Vec<ConnId> = keys.iter().map(|k| t.insert(*k, 1)).collect();
+        t.compact_if_sparse();
+        assert_eq!(t.slots(), 10_000, "dense: nothing to do");
+        // Keep every 10th: 1,000 of 10,000 slots live.
+        for (i, id) in ids.iter().enumerate() {
+            if i % 10 != 0 {
+                t.remove(*id);
+            }
+        }
+        t.get_mut(t.find(&keys[50]).unwrap()).unwrap().last_seen = 7;
+        t.compact_if_sparse();
+        assert_eq!(t.slots(), 1_000);
+        assert_eq!(t.len(), 1_000);
+        for (i, k) in keys.iter().enumerate() {
+            match t.find(k) {
+                Some(id) => {
+                    assert_eq!(i % 10, 0);
+                    assert_eq!(t.get_mut(id).unwrap().key, *k, "the index follows the move");
+                }
+                None => assert_ne!(i % 10, 0),
+            }
+        }
+        let mut all = Vec::new();
+        t.all(&mut all);
+        assert_eq!(all, (0..1_000).collect::<Vec<_>>(), "slab order kept");
+        assert_eq!(t.get_mut(t.find(&keys[50]).unwrap()).unwrap().last_seen, 7);
+        let (k, _) = FlowKey::new(ep("10.9.9.9", 1), ep("192.0.2.1", 443));
+        assert_eq!(t.insert(k, 9), 1_000);
     }
 
     #[test]

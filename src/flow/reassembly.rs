@@ -1,20 +1,26 @@
 //! Reassembly of the first bytes of one direction of a TCP stream.
 //!
-//! Segments are placed by sequence number: exact and overlapping retransmissions are trimmed
-//! (the first copy of a byte wins; a retransmission that disagrees with bytes still held is
-//! counted as a conflict), out-of-order segments wait in a bounded list, and only contiguous
-//! bytes are handed to the parser. When the capture starts mid-stream (no SYN), the stream
-//! starts at the first byte seen, and may move back while nothing has been parsed yet (an
-//! earlier segment captured after a later one).
+//! Segments are placed by sequence number and only contiguous bytes are handed to the parser.
+//! **Overlap policy: the first copy of a byte wins**, wherever it waits: a retransmission (or an
+//! out-of-order segment) that overlaps bytes already accepted or already waiting is compared
+//! with them, only its new bytes are kept, and a disagreement is reported as a conflict
+//! (`coverage.overlap_conflicts`). Accepted bytes stay buffered after the parser consumed them
+//! (until the direction is released), so a conflicting retransmission of an already parsed
+//! ClientHello is detected too. When the capture starts mid-stream (no SYN), the stream starts
+//! at the first byte seen, and may move back while nothing has been parsed yet (an earlier
+//! segment captured after a later one).
 //!
-//! Bounded: at most `cap` bytes per direction are ever accepted ([`DEFAULT_STREAM_CAP`]) and
-//! at most [`MAX_OOO_SEGMENTS`] segments wait out of order.
+//! Bounded: the cap is a window of `cap` stream bytes from the stream start
+//! ([`DEFAULT_STREAM_CAP`]): no byte beyond it is ever kept, in order or waiting, so a
+//! direction never holds more than `cap` bytes; at most [`MAX_OOO_SEGMENTS`] pieces wait out
+//! of order. Pure: no I/O, no clock, no panics on any segment sequence (fuzzed).
 
 /// Default number of stream bytes buffered per direction (enough for any ClientHello and a
 /// large server flight up to its ServerHello and alerts).
 pub const DEFAULT_STREAM_CAP: usize = 64 * 1024;
 
-/// Out-of-order segments held per direction; more are dropped and counted as gaps.
+/// Out-of-order pieces held per direction; a segment that would need more is dropped and
+/// counted as a gap.
 pub const MAX_OOO_SEGMENTS: usize = 32;
 
 /// Signed distance `a - b` in sequence space.
@@ -23,14 +29,22 @@ fn diff(a: u32, b: u32) -> i64 {
     i64::from(a.wrapping_sub(b) as i32)
 }
 
+/// `seq + off` in sequence space (`off` is a stream offset, below 2^31).
+#[inline]
+fn seq_at(seq: u32, off: usize) -> u32 {
+    #[allow(clippy::cast_possible_truncation)] // sequence arithmetic is modulo 2^32
+    seq.wrapping_add(off as u32)
+}
+
 /// What pushing a segment did.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
 pub struct Pushed {
     /// New contiguous bytes are available.
     pub new_data: bool,
-    /// Bytes were refused because the per-direction cap was reached.
+    /// The stream holds `cap` contiguous bytes and more arrived: the direction is over its cap.
     pub capped: bool,
-    /// An out-of-order segment was dropped (list full).
+    /// Bytes were dropped: out-of-order list full, beyond the cap while a hole remains below
+    /// it, or waiting bytes discarded when the stream start moved.
     pub gap: bool,
     /// Retransmitted bytes differed from the ones kept.
     pub conflict: bool,
@@ -43,36 +57,37 @@ pub struct Pushed {
 pub struct Stream {
     started: bool,
     syn_seen: bool,
-    /// Sequence number of `buf[0]`.
+    released: bool,
+    /// Sequence number of `buf[0]`, the stream's first byte.
     base: u32,
-    /// Contiguous bytes not yet consumed by the parser.
+    /// Every byte accepted in order, at most `cap`; parsed bytes are kept for comparison.
     buf: Vec<u8>,
-    /// Waiting out-of-order segments `(seq, bytes)`.
+    /// Bytes of `buf` the parser has consumed.
+    consumed: usize,
+    /// Out-of-order pieces `(seq, bytes)`: sorted by sequence, disjoint, all beyond `buf` and
+    /// within the cap window.
     ooo: Vec<(u32, Vec<u8>)>,
-    /// Bytes accepted in order so far (held or consumed).
-    accepted: usize,
+    /// The cap of the last push (the same for the life of an engine).
+    cap: usize,
 }
 
 impl Stream {
     /// The contiguous, unconsumed bytes.
     pub fn data(&self) -> &[u8] {
-        &self.buf
+        self.buf.get(self.consumed..).unwrap_or(&[])
     }
 
-    /// Drops the first `n` bytes (consumed by the parser).
+    /// Marks the first `n` bytes of [`Stream::data`] consumed by the parser.
     pub fn consume(&mut self, n: usize) {
-        let n = n.min(self.buf.len());
-        self.buf.drain(..n);
-        #[allow(clippy::cast_possible_truncation)] // n ≤ cap, far below 2^32
-        {
-            self.base = self.base.wrapping_add(n as u32);
-        }
+        self.consumed = self.consumed.saturating_add(n).min(self.buf.len());
     }
 
-    /// Frees the buffers (the direction needs no more bytes).
+    /// Frees the buffers; the direction needs no more bytes and later segments are ignored.
     pub fn release(&mut self) {
+        self.released = true;
         self.buf = Vec::new();
         self.ooo = Vec::new();
+        self.consumed = 0;
     }
 
     /// Out-of-order segments still waiting (a hole never filled).
@@ -80,18 +95,48 @@ impl Stream {
         !self.ooo.is_empty()
     }
 
-    /// Sequence number of the next expected byte.
-    fn next(&self) -> u32 {
-        #[allow(clippy::cast_possible_truncation)] // buf.len() ≤ cap
-        self.base.wrapping_add(self.buf.len() as u32)
+    /// Bytes held (in order and waiting): never more than the cap.
+    pub fn held(&self) -> usize {
+        self.ooo
+            .iter()
+            .fold(self.buf.len(), |n, (_, d)| n.saturating_add(d.len()))
+    }
+
+    /// Checks the structural invariants (for tests and fuzzing): at most `cap` bytes held, in
+    /// order or waiting; waiting pieces non-empty, sorted, disjoint, beyond the in-order end
+    /// and within the cap window; at most [`MAX_OOO_SEGMENTS`] of them.
+    pub fn invariants_hold(&self) -> bool {
+        let cap = i64::try_from(self.cap).unwrap_or(i64::MAX);
+        let mut end = i64::try_from(self.buf.len()).unwrap_or(i64::MAX);
+        let pieces_ok = self.ooo.iter().all(|(seq, d)| {
+            let s = self.off(*seq);
+            let e = s.saturating_add(i64::try_from(d.len()).unwrap_or(i64::MAX));
+            let ok = !d.is_empty() && s >= end && e <= cap;
+            end = e;
+            ok
+        });
+        pieces_ok
+            && self.consumed <= self.buf.len()
+            && self.ooo.len() <= MAX_OOO_SEGMENTS
+            && (self.buf.len() <= self.cap || self.cap == 0 && self.buf.is_empty())
+            && self.held() <= self.cap.max(self.buf.len())
+    }
+
+    /// Stream offset of sequence number `seq` (negative: before the stream start).
+    #[inline]
+    fn off(&self, seq: u32) -> i64 {
+        diff(seq, self.base)
     }
 
     /// A SYN (or SYN-ACK) with initial sequence number `isn`.
     pub fn syn(&mut self, isn: u32) {
-        if !self.started || (!self.syn_seen && self.accepted == 0) {
+        if !self.started || (!self.syn_seen && self.buf.is_empty()) {
             self.started = true;
             self.syn_seen = true;
             self.base = isn.wrapping_add(1);
+            // Pieces that arrived before the SYN was seen are re-placed against the real start.
+            let mut ignored = Pushed::default();
+            self.normalize(&mut ignored);
         }
     }
 
@@ -99,107 +144,223 @@ impl Stream {
     /// without a SYN may move the stream start back.
     pub fn push(&mut self, seq: u32, data: &[u8], cap: usize, can_rebase: bool) -> Pushed {
         let mut out = Pushed::default();
-        if data.is_empty() {
+        if data.is_empty() || self.released {
             return out;
         }
+        self.cap = cap;
         if !self.started {
             self.started = true;
             self.base = seq;
         }
-        if !self.syn_seen && can_rebase && diff(seq, self.base) < 0 {
-            // An earlier part of a stream we joined late: start over from it.
+        if !self.syn_seen && can_rebase && self.consumed == 0 && self.off(seq) < 0 {
+            // An earlier part of a stream we joined late: start over from it; what was kept
+            // waits as the first out-of-order piece.
             let old = std::mem::take(&mut self.buf);
             if !old.is_empty() {
-                self.ooo.push((self.base, old));
+                self.ooo.insert(0, (self.base, old));
             }
-            self.accepted = 0;
             self.base = seq;
+            self.normalize(&mut out);
         }
-        self.place(seq, data, cap, &mut out);
-        if out.new_data {
-            self.drain_ooo(cap, &mut out);
+        // Bytes before the stream start cannot be placed (nor compared): skip them.
+        let off = self.off(seq);
+        let before = usize::try_from(off.min(0).unsigned_abs()).unwrap_or(usize::MAX);
+        let Some(data) = data.get(before..).filter(|d| !d.is_empty()) else {
+            out.duplicate = true;
+            return out;
+        };
+        let mut off = usize::try_from(off.max(0)).unwrap_or(usize::MAX);
+        let mut data = data;
+        // The cap is a window on stream offsets: nothing at or beyond it is ever kept.
+        let room = cap.saturating_sub(off);
+        let beyond = data.len() > room;
+        data = data.get(..room.min(data.len())).unwrap_or(&[]);
+        let in_window = !data.is_empty();
+        let mut fresh = false;
+        // Each round appends bytes, drains a piece or ends: bounded by the number of pieces.
+        for _ in 0..MAX_OOO_SEGMENTS.saturating_add(3) {
+            // The part overlapping bytes kept in order: compare, never replace.
+            let have = self.buf.len();
+            if off < have {
+                let dup = have.saturating_sub(off).min(data.len());
+                let kept = self.buf.get(off..).and_then(|b| b.get(..dup));
+                if kept != data.get(..dup) {
+                    out.conflict = true;
+                }
+                data = data.get(dup..).unwrap_or(&[]);
+                off = off.saturating_add(dup);
+            }
+            if data.is_empty() {
+                break;
+            }
+            if off > have {
+                // Out of order: wait (the bytes of waiting pieces win over these).
+                self.hold(off, data, &mut out);
+                fresh = true;
+                break;
+            }
+            // Contiguous: append up to the first waiting piece, then whatever became contiguous.
+            let until = match self.ooo.first() {
+                Some((seq, _)) => usize::try_from(self.off(*seq))
+                    .unwrap_or(0)
+                    .saturating_sub(have),
+                None => data.len(),
+            };
+            let take = data.get(..until.min(data.len())).unwrap_or(&[]);
+            self.buf.extend_from_slice(take);
+            out.new_data |= !take.is_empty();
+            fresh = true;
+            data = data.get(take.len()..).unwrap_or(&[]);
+            off = off.saturating_add(take.len());
+            self.drain(&mut out);
+        }
+        if in_window && !fresh && !out.new_data {
+            out.duplicate = true;
+        }
+        if beyond {
+            if self.buf.len() >= cap {
+                out.capped = true;
+            } else {
+                out.gap = true;
+            }
         }
         out
     }
 
-    /// Places one segment relative to the next expected byte.
-    fn place(&mut self, seq: u32, data: &[u8], cap: usize, out: &mut Pushed) {
-        let next = self.next();
-        let ahead = diff(seq, next);
-        if ahead > 0 {
-            self.hold(seq, data, cap, out);
+    /// Keeps the parts of `data` (at stream offset `start`, at or beyond the in-order end) that
+    /// no waiting piece holds yet, comparing the parts that one does.
+    fn hold(&mut self, start: usize, data: &[u8], out: &mut Pushed) {
+        let Ok(start_i) = i64::try_from(start) else {
+            out.gap = true;
             return;
+        };
+        let n = data.len();
+        // Each waiting piece as a range relative to `data` (may be negative or beyond `n`).
+        let rel = |this: &Stream, seq: u32, len: usize| {
+            let s = this.off(seq).saturating_sub(start_i);
+            let e = s.saturating_add(i64::try_from(len).unwrap_or(i64::MAX));
+            (s, e)
+        };
+        let clamp = |x: i64| usize::try_from(x.max(0)).unwrap_or(usize::MAX).min(n);
+        // Pass 1: compare overlaps, count the new pieces.
+        let (mut cur, mut new) = (0usize, 0usize);
+        for (seq, d) in &self.ooo {
+            let (s, e) = rel(self, *seq, d.len());
+            let (s_c, e_c) = (clamp(s), clamp(e));
+            if e_c <= cur {
+                continue;
+            }
+            if s_c >= n {
+                break;
+            }
+            if s_c > cur {
+                new = new.saturating_add(1);
+            }
+            let a = s_c.max(cur);
+            // Offset of `a` inside the piece.
+            let in_piece =
+                usize::try_from(i64::try_from(a).unwrap_or(0).saturating_sub(s)).unwrap_or(0);
+            let theirs = d
+                .get(in_piece..)
+                .and_then(|x| x.get(..e_c.saturating_sub(a)));
+            if theirs != data.get(a..e_c) {
+                out.conflict = true;
+            }
+            cur = e_c;
         }
-        // Overlaps what we have: compare the part still held, append the rest.
-        let skip = usize::try_from(-ahead).unwrap_or(usize::MAX);
-        if skip >= data.len() {
+        if cur < n {
+            new = new.saturating_add(1);
+        }
+        if new == 0 {
             out.duplicate = true;
-            self.check_conflict(seq, data, out);
             return;
         }
-        if skip > 0 {
-            self.check_conflict(seq, data.get(..skip).unwrap_or(&[]), out);
-        }
-        let fresh = data.get(skip..).unwrap_or(&[]);
-        let room = cap.saturating_sub(self.accepted);
-        let take = fresh.len().min(room);
-        if take < fresh.len() {
-            out.capped = true;
-        }
-        if take > 0 {
-            self.buf.extend_from_slice(fresh.get(..take).unwrap_or(&[]));
-            self.accepted += take;
-            out.new_data = true;
-        }
-    }
-
-    /// Keeps an out-of-order segment, bounded.
-    fn hold(&mut self, seq: u32, data: &[u8], cap: usize, out: &mut Pushed) {
-        if self
-            .ooo
-            .iter()
-            .any(|(s, d)| *s == seq && d.len() >= data.len())
-        {
-            out.duplicate = true;
-            return;
-        }
-        let held: usize = self.ooo.iter().map(|(_, d)| d.len()).sum();
-        if self.ooo.len() >= MAX_OOO_SEGMENTS || self.accepted + held + data.len() > cap {
+        if self.ooo.len().saturating_add(new) > MAX_OOO_SEGMENTS {
             out.gap = true;
             return;
         }
-        self.ooo.push((seq, data.to_vec()));
+        // Pass 2: insert the uncovered ranges in order.
+        let (mut cur, mut i) = (0usize, 0usize);
+        while let Some((seq, d)) = self.ooo.get(i) {
+            let (s, e) = rel(self, *seq, d.len());
+            let (s_c, e_c) = (clamp(s), clamp(e));
+            if e_c <= cur {
+                i = i.saturating_add(1);
+                continue;
+            }
+            if s_c >= n {
+                break;
+            }
+            if s_c > cur {
+                let piece = data.get(cur..s_c).unwrap_or(&[]).to_vec();
+                self.ooo
+                    .insert(i, (seq_at(self.base, start.saturating_add(cur)), piece));
+                i = i.saturating_add(1);
+            }
+            cur = e_c;
+            i = i.saturating_add(1);
+        }
+        if let Some(rest) = data.get(cur..).filter(|r| !r.is_empty()) {
+            self.ooo.insert(
+                i.min(self.ooo.len()),
+                (seq_at(self.base, start.saturating_add(cur)), rest.to_vec()),
+            );
+        }
     }
 
-    /// Appends every held segment that has become contiguous.
-    fn drain_ooo(&mut self, cap: usize, out: &mut Pushed) {
-        loop {
-            let next = self.next();
-            let Some(i) = self.ooo.iter().position(|(s, _)| diff(*s, next) <= 0) else {
+    /// Appends every waiting piece that has become contiguous.
+    fn drain(&mut self, out: &mut Pushed) {
+        while let Some((seq, _)) = self.ooo.first() {
+            let have = self.buf.len();
+            let off = self.off(*seq);
+            if off > i64::try_from(have).unwrap_or(i64::MAX) {
                 return;
-            };
-            let (seq, data) = self.ooo.swap_remove(i);
-            let before = out.new_data;
-            self.place(seq, &data, cap, out);
-            out.new_data |= before;
-            if out.capped {
-                return;
+            }
+            let (_, piece) = self.ooo.remove(0);
+            // Pieces lie beyond the in-order end, so `skip` is 0; stay correct regardless.
+            let skip = usize::try_from(i64::try_from(have).unwrap_or(i64::MAX).saturating_sub(off))
+                .unwrap_or(usize::MAX);
+            if let Some(tail) = piece.get(skip..).filter(|t| !t.is_empty()) {
+                let room = self.cap.saturating_sub(have);
+                self.buf
+                    .extend_from_slice(tail.get(..room.min(tail.len())).unwrap_or(&[]));
+                out.new_data = true;
             }
         }
     }
 
-    /// Compares retransmitted bytes with the ones still held.
-    fn check_conflict(&self, seq: u32, data: &[u8], out: &mut Pushed) {
-        let off = diff(seq, self.base);
-        let Ok(off) = usize::try_from(off) else {
-            return; // already consumed: cannot compare
-        };
-        if let Some(held) = self.buf.get(off..) {
-            let n = held.len().min(data.len());
-            if held.get(..n) != data.get(..n) {
-                out.conflict = true;
+    /// Restores the invariants after the stream start moved: waiting pieces are trimmed to
+    /// the window `[in-order end, cap)`; what falls outside is dropped (a gap), and so are the
+    /// last pieces beyond [`MAX_OOO_SEGMENTS`].
+    fn normalize(&mut self, out: &mut Pushed) {
+        let lo = i64::try_from(self.buf.len()).unwrap_or(i64::MAX);
+        let hi = i64::try_from(self.cap).unwrap_or(i64::MAX);
+        let base = self.base;
+        let mut dropped = false;
+        self.ooo.retain_mut(|(seq, d)| {
+            let s = diff(*seq, base);
+            let e = s.saturating_add(i64::try_from(d.len()).unwrap_or(i64::MAX));
+            let (ks, ke) = (s.max(lo), e.min(hi));
+            if ks >= ke {
+                dropped = true;
+                return false;
             }
+            let front = usize::try_from(ks.saturating_sub(s)).unwrap_or(0);
+            let keep = usize::try_from(ke.saturating_sub(ks)).unwrap_or(0);
+            if front > 0 || keep < d.len() {
+                dropped = true;
+                d.drain(..front.min(d.len()));
+                d.truncate(keep);
+                *seq = seq_at(*seq, front);
+            }
+            true
+        });
+        self.ooo.sort_by_key(|(seq, _)| diff(*seq, base));
+        if self.ooo.len() > MAX_OOO_SEGMENTS {
+            self.ooo.truncate(MAX_OOO_SEGMENTS);
+            dropped = true;
         }
+        out.gap |= dropped;
     }
 }
 
@@ -313,5 +474,154 @@ mod tests {
         s.push(5000, b"world", CAP, true);
         assert!(s.push(4994, b"hello ", CAP, false).duplicate);
         assert_eq!(s.data(), b"world");
+    }
+
+    #[test]
+    fn conflicting_retransmission_of_parsed_bytes_is_detected() {
+        let mut s = Stream::default();
+        s.syn(0);
+        s.push(1, b"hello", CAP, true);
+        s.consume(5);
+        assert!(s.data().is_empty());
+        let r = s.push(1, b"HELLO", CAP, false);
+        assert!(r.conflict && r.duplicate && !r.new_data);
+        let r = s.push(3, b"llo", CAP, false);
+        assert!(!r.conflict && r.duplicate);
+    }
+
+    #[test]
+    fn first_copy_wins_among_waiting_pieces() {
+        let mut s = Stream::default();
+        s.syn(0);
+        // Offsets 5..10 wait; then a segment covering 0..10 with other bytes at 5..10.
+        assert!(!s.push(6, b"FGHIJ", CAP, true).new_data);
+        let r = s.push(1, b"abcdeXYZij", CAP, true);
+        assert!(r.new_data && r.conflict);
+        assert_eq!(s.data(), b"abcdeFGHIJ");
+        // Two waiting pieces overlapping each other: the first one's bytes win.
+        let mut s = Stream::default();
+        s.syn(0);
+        s.push(11, b"klmno", CAP, true);
+        let r = s.push(9, b"ijKLmnOP", CAP, true);
+        assert!(r.conflict && !r.new_data);
+        s.push(1, b"abcdefgh", CAP, true);
+        assert_eq!(s.data(), b"abcdefghijklmnoP");
+        assert!(s.invariants_hold());
+    }
+
+    #[test]
+    fn earlier_and_earlier_segments_without_syn_stay_bounded() {
+        // Joined mid-stream, every segment earlier than the last and not contiguous with it:
+        // each one moves the start back while nothing is parsed. What waits stays in the cap.
+        let mut s = Stream::default();
+        let cap = 4096;
+        let mut gaps = 0;
+        for i in 0..10_000u32 {
+            let r = s.push(1_000_000_000 - i * 1000, &[7; 500], cap, true);
+            gaps += u32::from(r.gap);
+            assert!(s.invariants_hold(), "after {i}");
+            assert!(s.held() <= cap);
+        }
+        assert!(gaps > 9_000);
+    }
+
+    #[test]
+    fn bytes_beyond_the_cap_are_a_gap_until_the_window_is_full() {
+        let mut s = Stream::default();
+        s.syn(0);
+        let r = s.push(1_000, &[1; 10], 512, true);
+        assert!(
+            r.gap && !r.capped,
+            "far ahead: dropped, the parser may still get its bytes"
+        );
+        assert!(s.push(1, &[2; 100], 512, true).new_data);
+        let r = s.push(101, &[3; 1000], 512, true);
+        assert!(r.capped && r.new_data);
+        assert_eq!(s.data().len(), 512);
+    }
+
+    /// Fuzzing regression (reassembly): joined mid-stream, a segment far before the first
+    /// moves the start back so far that the bytes kept so far fall outside the cap window:
+    /// they are dropped and counted as a gap, and the stream holds only the new bytes.
+    #[test]
+    fn moving_the_start_back_past_the_window_drops_kept_bytes_as_a_gap() {
+        let mut s = Stream::default();
+        s.push(100_000, &[1; 100], 1024, true);
+        assert_eq!(s.data().len(), 100);
+        let r = s.push(95_000, &[2; 10], 1024, true);
+        assert!(r.new_data && r.gap);
+        assert_eq!(s.data(), &[2; 10]);
+        assert!(s.invariants_hold() && !s.has_hole());
+    }
+
+    #[test]
+    fn released_stream_ignores_segments() {
+        let mut s = Stream::default();
+        s.syn(0);
+        s.push(1, b"abc", CAP, true);
+        s.release();
+        assert_eq!(s.push(4, b"def", CAP, true), Pushed::default());
+        assert!(s.data().is_empty() && !s.has_hole());
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+        /// Any sequence of segments, SYNs and consumes keeps the invariants.
+        #[test]
+        fn arbitrary_segment_sequences_keep_the_invariants(
+            ops in proptest::collection::vec(
+                (0u8..8, proptest::prelude::any::<u32>(), 0usize..300, proptest::prelude::any::<u8>()),
+                1..200,
+            ),
+            cap in 512usize..4096,
+        ) {
+            let mut s = Stream::default();
+            let base = 77_000u32;
+            for (op, x, len, fill) in ops {
+                match op {
+                    0 => s.syn(base.wrapping_add(x % 64).wrapping_sub(32)),
+                    1 => s.consume(len),
+                    2 => { s.push(x, &vec![fill; len], cap, x % 2 == 0); }
+                    _ => { s.push(base.wrapping_add(x % 5000), &vec![fill; len], cap, fill % 2 == 0); }
+                }
+                proptest::prop_assert!(s.invariants_hold());
+                proptest::prop_assert!(s.data().len() <= cap);
+            }
+        }
+
+        /// Segments cut from one byte string, delivered in any order with duplicates, give
+        /// back that string (up to the cap) without conflicts.
+        #[test]
+        fn reordered_and_duplicated_segments_give_the_original_bytes(
+            cuts in proptest::collection::vec(1usize..200, 1..40),
+            order in proptest::collection::vec(proptest::prelude::any::<proptest::sample::Index>(), 0..80),
+            isn in proptest::prelude::any::<u32>(),
+        ) {
+            let total: usize = cuts.iter().sum();
+            let truth: Vec<u8> = (0..total).map(|i| (i * 7 + i / 251) as u8).collect();
+            let mut segs = Vec::new();
+            let mut at = 0;
+            for c in &cuts {
+                segs.push((at, at + c));
+                at += c;
+            }
+            // Shuffled copies first (bounded list: some may be dropped), then every segment in
+            // order so the stream can complete.
+            let mut s = Stream::default();
+            s.syn(isn);
+            let cap = 4096;
+            for ix in &order {
+                let (a, b) = segs[ix.index(segs.len())];
+                let r = s.push(isn.wrapping_add(1 + a as u32), &truth[a..b], cap, true);
+                proptest::prop_assert!(!r.conflict);
+            }
+            for &(a, b) in &segs {
+                let r = s.push(isn.wrapping_add(1 + a as u32), &truth[a..b], cap, true);
+                proptest::prop_assert!(!r.conflict);
+            }
+            proptest::prop_assert_eq!(s.data(), &truth[..total.min(cap)]);
+            proptest::prop_assert!(s.invariants_hold());
+        }
     }
 }

@@ -465,6 +465,8 @@ const NAMED_ALERTS: [u8; 35] = [
 ];
 
 /// Index of each alert code in [`NAMED_ALERTS`], or [`AlertLabel::UNASSIGNED`].
+// Compile-time table: an out-of-range index here fails the build, it cannot panic at run time.
+#[allow(clippy::indexing_slicing)]
 const ALERT_INDEX: [u8; 256] = {
     let mut t = [AlertLabel::UNASSIGNED as u8; 256];
     let mut i = 0;
@@ -487,6 +489,8 @@ impl AlertLabel {
 
     /// The label of an alert description code.
     pub fn of(desc: u8) -> Self {
+        // A u8 always indexes a 256-entry table.
+        #[allow(clippy::indexing_slicing)]
         AlertLabel(ALERT_INDEX[usize::from(desc)])
     }
 

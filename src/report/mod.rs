@@ -78,16 +78,19 @@ pub fn sorted_clients(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
 /// Coverage counters as JSON.
 pub fn coverage_json(k: &Counters, c: &Census) -> Value {
     let mut dec = Map::new();
-    for e in DecodeError::ALL {
-        dec.insert(e.name().into(), json!(k.decode_errors[e.index()]));
+    for (e, n) in DecodeError::ALL.iter().zip(k.decode_errors) {
+        dec.insert(e.name().into(), json!(n));
     }
     let mut an = Map::new();
-    for a in Anomaly::ALL {
-        an.insert(a.name().into(), json!(k.anomalies[a.index()]));
+    for (a, n) in Anomaly::ALL.iter().zip(k.anomalies) {
+        an.insert(a.name().into(), json!(n));
     }
     let mut up = Map::new();
     for s in Start::ALL.iter().skip(1) {
-        up.insert(s.name().into(), json!(k.upgrades[s.index()]));
+        up.insert(
+            s.name().into(),
+            json!(k.upgrades.get(s.index()).copied().unwrap_or(0)),
+        );
     }
     json!({
         "tcp_segments": k.tcp_segments,
@@ -102,12 +105,15 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
         "reassembly_gaps": k.reassembly_gaps,
         "overlap_conflicts": k.overlap_conflicts,
         "streams_not_tls": k.streams_not_tls,
+        "streams_unfinished": k.streams_unfinished,
+        "buffered_cap_hits": k.buffered_cap_hits,
         "hellos_midstream": k.hellos_midstream,
         "conns_one_sided": k.conns_one_sided,
         "hellos_dropped": k.hellos_dropped,
         "alerts_dropped": k.alerts_dropped,
         "queue_drops": k.queue_drops,
         "clients_dropped": c.clients_dropped,
+        "versions_dropped": c.versions_dropped,
         "anomalies": an,
         "upgrades": up,
         "upgrades_refused": k.upgrades_refused,

@@ -5,6 +5,8 @@
 //! censuses merge by adding counts, so per-worker censuses (and reports of several sensors)
 //! combine into one.
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 use crate::tls::Version;
 use crate::upgrade::Start;
 use std::collections::{BTreeMap, HashMap};
@@ -19,6 +21,32 @@ pub const MAX_HELLOS_PER_CONN: usize = 4;
 
 /// Alerts kept per connection.
 pub const MAX_ALERTS_PER_CONN: usize = 8;
+
+/// Distinct versions kept in each version map of one client entry (`offered_max`,
+/// `offered_versions`, `negotiated`). Real clients use a handful; a hostile one cycling
+/// through the 65,536 version numbers cannot grow its entry beyond this. Further versions
+/// still count in the totals, and what a client entry drops is counted in
+/// [`Census::versions_dropped`].
+pub const MAX_VERSIONS_PER_CLIENT: usize = 64;
+
+/// Adds `n` to `m[v]` unless that makes `m` hold more than `cap` versions; false if dropped.
+fn add_version(m: &mut BTreeMap<Version, u64>, v: Version, n: u64, cap: usize) -> bool {
+    if let Some(c) = m.get_mut(&v) {
+        add(c, n);
+        return true;
+    }
+    if m.len() < cap {
+        m.insert(v, n);
+        return true;
+    }
+    false
+}
+
+/// Adds `n` to a counter, saturating: a count never wraps around to a small number.
+#[inline]
+pub(crate) fn add(counter: &mut u64, n: u64) {
+    *counter = counter.saturating_add(n);
+}
 
 /// Which endpoint of a connection sent something.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -84,27 +112,38 @@ pub struct ClientTally {
 }
 
 impl ClientTally {
-    fn add_summary(&mut self, s: &ConnSummary) {
+    /// Counts a connection, keeping at most `cap` versions per map; returns the version
+    /// counts dropped.
+    fn add_summary(&mut self, s: &ConnSummary, cap: usize) -> u64 {
+        let mut dropped = 0;
         for h in &s.hellos {
-            self.hellos += 1;
+            add(&mut self.hellos, 1);
             if let Some(m) = h.offered_max {
-                *self.offered_max.entry(m).or_default() += 1;
+                add(
+                    &mut dropped,
+                    u64::from(!add_version(&mut self.offered_max, m, 1, cap)),
+                );
             }
             for v in h.offered.as_slice() {
-                *self.offered_versions.entry(*v).or_default() += 1;
+                let kept = add_version(&mut self.offered_versions, *v, 1, cap);
+                add(&mut dropped, u64::from(!kept));
             }
         }
         match s.negotiated {
-            Some(v) => *self.negotiated.entry(v).or_default() += 1,
-            None if !s.hellos.is_empty() => self.failed_handshakes += 1,
+            Some(v) => add(
+                &mut dropped,
+                u64::from(!add_version(&mut self.negotiated, v, 1, cap)),
+            ),
+            None if !s.hellos.is_empty() => add(&mut self.failed_handshakes, 1),
             None => {}
         }
         for (d, _) in &s.alerts {
-            *self.alerts.entry(*d).or_default() += 1;
+            add(self.alerts.entry(*d).or_default(), 1);
         }
         if let Some(n) = self.started.get_mut(s.start.index()) {
-            *n += 1;
+            add(n, 1);
         }
+        dropped
     }
 
     /// Connections by how TLS began, in [`Start::ALL`] order, zero counts left out.
@@ -116,25 +155,35 @@ impl ClientTally {
             .map(|(s, n)| (*s, n))
     }
 
-    /// Adds another tally's counts.
+    /// Adds another tally's counts (no bound on versions: for totals and reports).
     pub fn merge(&mut self, o: &ClientTally) {
-        self.hellos += o.hellos;
-        self.failed_handshakes += o.failed_handshakes;
+        self.merge_capped(o, usize::MAX);
+    }
+
+    /// Adds another tally's counts, keeping at most `cap` versions per map; returns the
+    /// version counts dropped.
+    fn merge_capped(&mut self, o: &ClientTally, cap: usize) -> u64 {
+        add(&mut self.hellos, o.hellos);
+        add(&mut self.failed_handshakes, o.failed_handshakes);
+        let mut dropped = 0u64;
         for (m, om) in [
             (&mut self.offered_max, &o.offered_max),
             (&mut self.offered_versions, &o.offered_versions),
             (&mut self.negotiated, &o.negotiated),
         ] {
             for (k, v) in om {
-                *m.entry(*k).or_default() += v;
+                if !add_version(m, *k, *v, cap) {
+                    add(&mut dropped, *v);
+                }
             }
         }
         for (k, v) in &o.alerts {
-            *self.alerts.entry(*k).or_default() += v;
+            add(self.alerts.entry(*k).or_default(), *v);
         }
         for (a, b) in self.started.iter_mut().zip(o.started) {
-            *a += b;
+            add(a, b);
         }
+        dropped
     }
 
     /// True when nothing was counted.
@@ -164,6 +213,9 @@ pub struct Census {
     pub connections: u64,
     /// Distinct clients refused an entry by the bound.
     pub clients_dropped: u64,
+    /// Version counts left out of client entries by [`MAX_VERSIONS_PER_CLIENT`] (they are in
+    /// the totals).
+    pub versions_dropped: u64,
     max_clients: usize,
 }
 
@@ -181,6 +233,7 @@ impl Census {
             totals: ClientTally::default(),
             connections: 0,
             clients_dropped: 0,
+            versions_dropped: 0,
             max_clients,
         }
     }
@@ -191,31 +244,41 @@ impl Census {
         if s.hellos.is_empty() && s.negotiated.is_none() && s.alerts.is_empty() {
             return;
         }
-        self.connections += 1;
-        self.totals.add_summary(s);
+        add(&mut self.connections, 1);
+        self.totals.add_summary(s, usize::MAX);
         let n = self.clients.len();
-        match self.clients.get_mut(&ip) {
-            Some(t) => t.add_summary(s),
-            None if n < self.max_clients => {
-                self.clients.entry(ip).or_default().add_summary(s);
+        let dropped = match self.clients.get_mut(&ip) {
+            Some(t) => t.add_summary(s, MAX_VERSIONS_PER_CLIENT),
+            None if n < self.max_clients => self
+                .clients
+                .entry(ip)
+                .or_default()
+                .add_summary(s, MAX_VERSIONS_PER_CLIENT),
+            None => {
+                add(&mut self.clients_dropped, 1);
+                0
             }
-            None => self.clients_dropped += 1,
-        }
+        };
+        add(&mut self.versions_dropped, dropped);
     }
 
     /// Adds another census (associative and commutative).
     pub fn merge(&mut self, o: &Census) {
-        self.connections += o.connections;
-        self.clients_dropped += o.clients_dropped;
+        add(&mut self.connections, o.connections);
+        add(&mut self.clients_dropped, o.clients_dropped);
+        add(&mut self.versions_dropped, o.versions_dropped);
         self.totals.merge(&o.totals);
         for (ip, t) in &o.clients {
             let n = self.clients.len();
             match self.clients.get_mut(ip) {
-                Some(mine) => mine.merge(t),
+                Some(mine) => {
+                    let dropped = mine.merge_capped(t, MAX_VERSIONS_PER_CLIENT);
+                    add(&mut self.versions_dropped, dropped);
+                }
                 None if n < self.max_clients => {
                     self.clients.insert(*ip, t.clone());
                 }
-                None => self.clients_dropped += 1,
+                None => add(&mut self.clients_dropped, 1),
             }
         }
     }
@@ -311,6 +374,42 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.clients, whole.clients);
         assert_eq!(a.totals, whole.totals);
+    }
+
+    #[test]
+    fn a_client_cycling_through_versions_keeps_a_bounded_entry() {
+        let mut c = Census::default();
+        for v in 0..1000u16 {
+            c.add(&ConnSummary {
+                client: ip("10.0.0.1"),
+                hellos: vec![hello(&[Version(0x0a00 + v)])],
+                negotiated: Some(Version(0x0b00 + v)),
+                ..ConnSummary::default()
+            });
+        }
+        let t = &c.clients[&"10.0.0.1".parse::<IpAddr>().unwrap()];
+        assert_eq!(t.hellos, 1000);
+        assert_eq!(t.offered_max.len(), MAX_VERSIONS_PER_CLIENT);
+        assert_eq!(t.offered_versions.len(), MAX_VERSIONS_PER_CLIENT);
+        assert_eq!(t.negotiated.len(), MAX_VERSIONS_PER_CLIENT);
+        let kept = 3 * MAX_VERSIONS_PER_CLIENT as u64;
+        assert_eq!(c.versions_dropped, 3000 - kept);
+        assert_eq!(
+            c.totals.offered_max.len(),
+            1000,
+            "the totals keep every version"
+        );
+        // Merging two such censuses keeps the bound and counts what it drops.
+        let mut m = Census::default();
+        m.merge(&c);
+        m.merge(&c);
+        let t = &m.clients[&"10.0.0.1".parse::<IpAddr>().unwrap()];
+        assert_eq!(t.offered_max.len(), MAX_VERSIONS_PER_CLIENT);
+        assert_eq!(
+            t.offered_max.values().sum::<u64>(),
+            2 * MAX_VERSIONS_PER_CLIENT as u64
+        );
+        assert_eq!(m.versions_dropped, 2 * (3000 - kept));
     }
 
     #[test]

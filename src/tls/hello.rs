@@ -224,7 +224,7 @@ pub fn parse_client_hello<'a>(
             }
             let usable = entries.get(..inner_len.min(entries.len())).unwrap_or(&[]);
             for pair in usable.chunks_exact(2) {
-                let v = Version(u16::from_be_bytes([pair[0], pair[1]]));
+                let v = Version(be16(pair).unwrap_or(0));
                 if !v.is_grease() && !list.push(v) {
                     too_many = true;
                 }
@@ -252,23 +252,21 @@ pub fn parse_client_hello<'a>(
 /// The raw cipher suite vector of a ClientHello body (after version, random, session id).
 fn cipher_bytes(body: &[u8]) -> Option<&[u8]> {
     let sid_len = usize::from(*body.get(34)?);
-    let at = 35 + sid_len;
-    let len = usize::from(be16(body.get(at..)?)?);
-    body.get(at + 2..at + 2 + len)
+    let rest = body.get(35..)?.get(sid_len..)?;
+    let len = usize::from(be16(rest)?);
+    rest.get(2..)?.get(..len)
 }
 
 fn parse_sni(data: &[u8]) -> Option<&[u8]> {
     // server_name_list length, then entries of (type u8, length u16, name).
-    let list = data.get(2..2 + usize::from(be16(data)?))?;
-    let mut p = list;
-    while p.len() >= 3 {
-        let ty = p[0];
-        let len = usize::from(be16(&p[1..])?);
-        let name = p.get(3..3 + len)?;
-        if ty == 0 {
+    let mut p = data.get(2..)?.get(..usize::from(be16(data)?))?;
+    while let [ty, l0, l1, rest @ ..] = p {
+        let len = usize::from(u16::from_be_bytes([*l0, *l1]));
+        let name = rest.get(..len)?;
+        if *ty == 0 {
             return name.get(..name.len().min(MAX_SNI_LEN));
         }
-        p = p.get(3 + len..)?;
+        p = rest.get(len..)?;
     }
     None
 }
@@ -405,6 +403,17 @@ pub(crate) mod tests {
         let ch = parse_client_hello(&body, no_anomaly).unwrap();
         assert_eq!(ch.offered().as_slice(), &[Version::TLS10]);
         assert_eq!(ch.offered_max(), Some(Version::TLS10));
+    }
+
+    /// Fuzzing regression (client_hello): a GREASE value is removed from supported_versions
+    /// only; a legacy version is the version the client sent, GREASE or not (the corpus
+    /// definition), so a hostile hello with legacy_version 0xdada offers `0xdada`.
+    #[test]
+    fn grease_legacy_version_without_supported_versions_is_offered_as_sent() {
+        let body = client_hello_body(0xdada, &[0x002f], &[]);
+        let ch = parse_client_hello(&body, no_anomaly).unwrap();
+        assert_eq!(ch.offered().as_slice(), &[Version(0xdada)]);
+        assert_eq!(ch.offered_max(), Some(Version(0xdada)));
     }
 
     #[test]

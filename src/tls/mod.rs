@@ -10,6 +10,8 @@
 //!
 //! No I/O, no clock, no logging, no allocation beyond the one reusable handshake buffer.
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod hello;
 pub mod sslv2;
 pub mod version;
@@ -205,6 +207,16 @@ impl DirParser {
         !self.touched
     }
 
+    /// Holds the start of a hello split over records (incomplete if the stream ends now).
+    pub fn pending(&self) -> bool {
+        !self.hs.is_empty()
+    }
+
+    /// Bytes buffered by the parser (a hello being joined across records).
+    pub fn buffered(&self) -> usize {
+        self.hs.len()
+    }
+
     /// Stops parsing (for a limit the caller enforces).
     pub fn stop(&mut self, why: Stop) {
         self.state = State::Done(why);
@@ -221,14 +233,14 @@ impl DirParser {
             match self.state {
                 State::Done(_) => return data.len(),
                 State::Start => match self.start(rest, h) {
-                    Some(n) => off += n,
+                    Some(n) => off = off.saturating_add(n),
                     None => return off,
                 },
                 State::Records => {
                     let Some(n) = self.record(rest, h) else {
                         return off;
                     };
-                    off += n;
+                    off = off.saturating_add(n);
                 }
             }
         }
@@ -290,9 +302,8 @@ impl DirParser {
 
     /// Handles one complete record. `None`: need more bytes.
     fn record(&mut self, buf: &[u8], h: &mut impl Handler) -> Option<usize> {
-        let hdr = buf.get(..5)?;
-        let (ct, major) = (hdr[0], hdr[1]);
-        let len = usize::from(u16::from_be_bytes([hdr[3], hdr[4]]));
+        let [ct, major, _minor, l0, l1] = *buf.first_chunk::<5>()?;
+        let len = usize::from(u16::from_be_bytes([l0, l1]));
         if major != 3 || !(CT_CCS..=CT_APPDATA).contains(&ct) {
             if ct & 0x80 != 0 && !self.touched {
                 // SSLv2 after an SSLv2-compatible hello: handled by `start`.
@@ -313,7 +324,7 @@ impl DirParser {
             self.state = State::Done(Stop::Malformed);
             return Some(0);
         }
-        let payload = buf.get(5..5 + len)?;
+        let payload = buf.get(5..)?.get(..len)?;
         self.touched = true;
         match ct {
             CT_HANDSHAKE => {
@@ -326,14 +337,16 @@ impl DirParser {
             CT_ALERT => {
                 if len == 0
                     || len % 2 != 0
-                    || payload.chunks_exact(2).any(|a| !matches!(a[0], 1 | 2))
+                    || payload.chunks_exact(2).any(|a| !matches!(a, [1 | 2, _]))
                 {
                     // Not a plaintext alert: an encrypted one, so encryption has started.
                     h.anomaly(Anomaly::BadAlert);
                     self.state = State::Done(Stop::Encrypted);
                 } else {
                     for a in payload.chunks_exact(2) {
-                        h.alert(a[0], a[1]);
+                        if let [level, description] = a {
+                            h.alert(*level, *description);
+                        }
                     }
                 }
             }
@@ -344,7 +357,7 @@ impl DirParser {
             },
             _ => self.state = State::Done(Stop::Encrypted),
         }
-        Some(5 + len)
+        Some(len.saturating_add(5))
     }
 
     /// After an unconfirmed dummy CCS, a handshake record is believed only if it is exactly one
@@ -378,14 +391,14 @@ impl DirParser {
         while !p.is_empty() {
             if self.hs_skip > 0 {
                 let n = self.hs_skip.min(p.len());
-                self.hs_skip -= n;
+                self.hs_skip = self.hs_skip.saturating_sub(n);
                 p = p.get(n..).unwrap_or(&[]);
                 continue;
             }
             if !self.hs.is_empty() {
                 // Continue a message started in an earlier record.
                 if self.hs.len() < 4 {
-                    let n = (4 - self.hs.len()).min(p.len());
+                    let n = 4usize.saturating_sub(self.hs.len()).min(p.len());
                     self.hs.extend_from_slice(p.get(..n).unwrap_or(&[]));
                     p = p.get(n..).unwrap_or(&[]);
                     if self.hs.len() == 4 && !self.begin_message(h) {
@@ -393,8 +406,8 @@ impl DirParser {
                     }
                     continue;
                 }
-                let total = 4 + msg_len(&self.hs);
-                let n = (total - self.hs.len()).min(p.len());
+                let total = msg_len(&self.hs).saturating_add(4);
+                let n = total.saturating_sub(self.hs.len()).min(p.len());
                 self.hs.extend_from_slice(p.get(..n).unwrap_or(&[]));
                 p = p.get(n..).unwrap_or(&[]);
                 if self.hs.len() == total {
@@ -413,16 +426,16 @@ impl DirParser {
                 }
                 return;
             }
-            let total = 4 + msg_len(p);
-            let ty = p[0];
+            let total = msg_len(p).saturating_add(4);
+            let ty = p.first().copied().unwrap_or(0);
             if ty != HS_CLIENT_HELLO && ty != HS_SERVER_HELLO {
                 h.other_handshake(ty);
                 let n = total.min(p.len());
-                self.hs_skip = total - n;
+                self.hs_skip = total.saturating_sub(n);
                 p = p.get(n..).unwrap_or(&[]);
                 continue;
             }
-            if total - 4 > MAX_HELLO_LEN {
+            if msg_len(p) > MAX_HELLO_LEN {
                 h.anomaly(Anomaly::HandshakeTooLarge);
                 self.stop(Stop::Malformed);
                 return;

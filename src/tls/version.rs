@@ -56,8 +56,9 @@ impl Version {
     fn rank(self) -> u32 {
         let v = u32::from(self.0);
         if self.is_tls13_draft() {
-            // Between tls1.2 (0x0303 << 9) and tls1.3 (0x0304 << 9), by draft number.
-            (0x0303 << 9) + 1 + (v & 0xff)
+            // Between tls1.2 (0x0303 << 9) and tls1.3 (0x0304 << 9), by draft number: the low
+            // 9 bits are free, 0x100 | draft keeps every draft strictly between the two.
+            (0x0303 << 9) | 0x100 | (v & 0xff)
         } else {
             v << 9
         }

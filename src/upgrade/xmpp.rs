@@ -78,11 +78,13 @@ impl Xmpp {
             };
             if tag.name == want {
                 let done = if tag.close {
-                    self.open[i]
+                    self.open.get(i).copied().unwrap_or(false)
                 } else if tag.empty {
                     true
                 } else {
-                    self.open[i] = true;
+                    if let Some(o) = self.open.get_mut(i) {
+                        *o = true;
+                    }
                     false
                 };
                 if done {

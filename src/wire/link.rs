@@ -69,8 +69,8 @@ const ET_CISCO_CMD: u16 = 0x8909;
 const MAX_TAGS: usize = 8;
 
 fn be16(b: &[u8], at: usize) -> Result<u16, DecodeError> {
-    match b.get(at..at + 2) {
-        Some(s) => Ok(u16::from_be_bytes([s[0], s[1]])),
+    match b.get(at..).and_then(|s| s.first_chunk::<2>()) {
+        Some(s) => Ok(u16::from_be_bytes(*s)),
         None => Err(DecodeError::Truncated),
     }
 }
@@ -84,12 +84,12 @@ pub(crate) fn decode_link(link: LinkType, f: &[u8], depth: u8) -> Result<Segment
         LinkType::Ethernet => ethernet(f, depth),
         LinkType::Raw | LinkType::Ipv4 | LinkType::Ipv6 => decode_ip(f, depth),
         LinkType::Null | LinkType::Loop => {
-            let b = f.get(..4).ok_or(DecodeError::Truncated)?;
+            let b = *f.first_chunk::<4>().ok_or(DecodeError::Truncated)?;
             let fam = if link == LinkType::Loop {
-                u32::from_be_bytes([b[0], b[1], b[2], b[3]])
+                u32::from_be_bytes(b)
             } else {
                 // Host byte order of the capturing machine: accept either.
-                let le = u32::from_le_bytes([b[0], b[1], b[2], b[3]]);
+                let le = u32::from_le_bytes(b);
                 if le > 0xffff { le.swap_bytes() } else { le }
             };
             match fam {
@@ -197,9 +197,10 @@ pub(crate) fn geneve(p: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
     if b0 >> 6 != 0 {
         return Err(DecodeError::NotTcp);
     }
-    let opt_len = usize::from(b0 & 0x3f) * 4;
+    // Option length in 4-byte words (6 bits): at most 252 bytes.
+    let opt_len = usize::from(b0 & 0x3f).saturating_mul(4);
     let proto = be16(p, 2)?;
-    ethertype(proto, rest(p, 8 + opt_len)?, depth)
+    ethertype(proto, rest(p, opt_len.saturating_add(8))?, depth)
 }
 
 /// GRE (RFC 2784/2890, PPTP enhanced GRE v1), including ERSPAN type II and III.
@@ -215,33 +216,16 @@ pub(crate) fn gre(p: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
         flags & 0x2000 != 0,
         flags & 0x1000 != 0,
     );
-    let mut hl = 4;
-    match version {
-        0 => {
-            // Checksum and routing presence share one 4-byte field.
-            if c || flags & 0x4000 != 0 {
-                hl += 4;
-            }
-            if k {
-                hl += 4;
-            }
-            if s {
-                hl += 4;
-            }
-        }
-        1 => {
-            // Enhanced GRE (PPTP): key always, sequence and acknowledgment optional.
-            hl += 4;
-            if s {
-                hl += 4;
-            }
-            if flags & 0x0080 != 0 {
-                hl += 4;
-            }
-        }
+    // Optional 4-byte fields after the 4-byte base header.
+    let optional = match version {
+        // Checksum and routing presence share one field; then key, then sequence number.
+        0 => [c || flags & 0x4000 != 0, k, s],
+        // Enhanced GRE (PPTP): key always, sequence and acknowledgment optional.
+        1 => [true, s, flags & 0x0080 != 0],
         _ => return Err(DecodeError::NotTcp),
-    }
-    let body = rest(p, hl)?;
+    };
+    let words = optional.iter().filter(|&&present| present).count();
+    let body = rest(p, words.saturating_add(1).saturating_mul(4))?;
     match proto {
         ET_ERSPAN2 => {
             // Type I has no ERSPAN header and no sequence number; type II has an 8-byte one.

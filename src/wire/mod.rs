@@ -7,6 +7,8 @@
 //! `LaxSlicedPacket` for the rest). Every read is
 //! bounds-checked: a short or odd packet is a [`DecodeError`], never a panic.
 
+#![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
+
 pub mod link;
 
 pub use link::LinkType;
@@ -203,31 +205,33 @@ fn transport<'a>(
             })
         }
         17 => {
-            let hdr = payload.get(..8).ok_or(DecodeError::Truncated)?;
-            let dport = u16::from_be_bytes([hdr[2], hdr[3]]);
-            let len = usize::from(u16::from_be_bytes([hdr[4], hdr[5]]));
+            let [_, _, d0, d1, l0, l1, _, _] =
+                *payload.first_chunk::<8>().ok_or(DecodeError::Truncated)?;
+            let dport = u16::from_be_bytes([d0, d1]);
+            let len = usize::from(u16::from_be_bytes([l0, l1]));
             let inner = payload.get(8..len.clamp(8, payload.len())).unwrap_or(&[]);
             udp_tunnel(dport, inner, depth)
         }
-        47 => link::gre(payload, depth + 1),
-        4 | 41 => decode_ip(payload, depth + 1),
+        47 => link::gre(payload, depth.saturating_add(1)),
+        4 | 41 => decode_ip(payload, depth.saturating_add(1)),
         _ => Err(DecodeError::NotTcp),
     }
 }
 
 fn tcp_flags(fin: bool, syn: bool, rst: bool, ack: bool) -> TcpFlags {
+    let bit = |on: bool, b: u8| if on { b } else { 0 };
     TcpFlags(
-        (u8::from(fin) * TcpFlags::FIN)
-            | (u8::from(syn) * TcpFlags::SYN)
-            | (u8::from(rst) * TcpFlags::RST)
-            | (u8::from(ack) * TcpFlags::ACK),
+        bit(fin, TcpFlags::FIN)
+            | bit(syn, TcpFlags::SYN)
+            | bit(rst, TcpFlags::RST)
+            | bit(ack, TcpFlags::ACK),
     )
 }
 
 fn udp_tunnel(dport: u16, inner: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
     match dport {
-        VXLAN_PORT => link::vxlan(inner, depth + 1),
-        GENEVE_PORT => link::geneve(inner, depth + 1),
+        VXLAN_PORT => link::vxlan(inner, depth.saturating_add(1)),
+        GENEVE_PORT => link::geneve(inner, depth.saturating_add(1)),
         _ => Err(DecodeError::NotTcp),
     }
 }
@@ -269,8 +273,8 @@ fn decode_ip_lax(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
         Some(_) => Err(DecodeError::NotTcp),
         None => match payload.ip_number.0 {
             6 | 17 => Err(DecodeError::Truncated),
-            47 => link::gre(payload.payload, depth + 1),
-            4 | 41 => decode_ip(payload.payload, depth + 1),
+            47 => link::gre(payload.payload, depth.saturating_add(1)),
+            4 | 41 => decode_ip(payload.payload, depth.saturating_add(1)),
             _ => Err(DecodeError::NotTcp),
         },
     }

@@ -1,7 +1,15 @@
 //! Shared helpers for integration tests: run the binary, compare censuses the way
 //! `../shared/conformance/check.py` does (zero counts equal missing keys, unknown keys ignored,
 //! client addresses normalised).
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+// Test code: a broken expectation should panic, with the values at hand.
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 pub mod prom;
 
@@ -10,6 +18,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+pub mod synth;
 
 /// Path of the built binary.
 pub fn bin() -> PathBuf {

@@ -1,6 +1,13 @@
 //! Metrics test helpers: the series a JSON census report implies, an exposition parser, HTTP,
 //! tools that may be missing, child processes that are cleaned up.
-#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    dead_code,
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    clippy::unreachable
+)]
 
 use serde_json::Value;
 use std::collections::BTreeMap;
