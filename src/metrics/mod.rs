@@ -524,6 +524,19 @@ impl HellowatchCollector {
         single(enc, &ONE_SIDED, k.conns_one_sided)?;
         single(enc, &HELLOS_DROPPED, k.hellos_dropped)?;
         single(enc, &ALERTS_DROPPED, k.alerts_dropped)?;
+        single(enc, &STREAMS_UNFINISHED, k.streams_unfinished)?;
+        single(enc, &BUFFERED_CAP_HITS, k.buffered_cap_hits)?;
+        counters(
+            enc,
+            &UPGRADES,
+            crate::upgrade::Start::ALL
+                .iter()
+                .filter(|s| **s != crate::upgrade::Start::Direct)
+                .zip(k.upgrades.iter().skip(1))
+                .map(|(s, n)| ([(L_KIND, *s)], *n)),
+        )?;
+        single(enc, &UPGRADES_REFUSED, k.upgrades_refused)?;
+        single(enc, &PLAINTEXT_INSPECT_LIMIT, k.plaintext_inspect_limit)?;
         counters(
             enc,
             &ANOMALIES,

@@ -315,6 +315,36 @@ pub const ALERTS_DROPPED: MetricDef = counter(
     "Plaintext alerts beyond the per-connection bound, counted nowhere else.",
     &[],
 );
+/// Records or hellos announced and never completed.
+pub const STREAMS_UNFINISHED: MetricDef = counter(
+    "hellowatch_unfinished_streams_total",
+    "Directions that ended inside an announced record or hello (it never completed).",
+    &[],
+);
+/// Engine-wide reassembly budget hits.
+pub const BUFFERED_CAP_HITS: MetricDef = counter(
+    "hellowatch_buffered_cap_hits_total",
+    "Directions given up because the engine-wide reassembly budget (--max-buffered) was full.",
+    &[],
+);
+/// Plaintext upgrades to TLS, by kind.
+pub const UPGRADES: MetricDef = counter(
+    "hellowatch_upgrades_total",
+    "Connections whose TLS began after a plaintext upgrade (STARTTLS, CONNECT, SOCKS, ...), by kind.",
+    &[L_KIND],
+);
+/// Upgrade requests the server refused.
+pub const UPGRADES_REFUSED: MetricDef = counter(
+    "hellowatch_upgrades_refused_total",
+    "Plaintext upgrade requests (STARTTLS, CONNECT, SOCKS, ...) the server refused.",
+    &[],
+);
+/// Plaintext inspection bound hits.
+pub const PLAINTEXT_INSPECT_LIMIT: MetricDef = counter(
+    "hellowatch_plaintext_inspect_limit_total",
+    "Connections given up as not TLS after inspecting the bounded plaintext prefix.",
+    &[],
+);
 /// Parse anomalies.
 pub const ANOMALIES: MetricDef = counter(
     "hellowatch_anomalies_total",
@@ -329,7 +359,7 @@ pub const BUILD_INFO: MetricDef = gauge(
 );
 
 /// Every metric, in exposition order.
-pub const ALL: [MetricDef; 38] = [
+pub const ALL: [MetricDef; 43] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
@@ -366,6 +396,11 @@ pub const ALL: [MetricDef; 38] = [
     ONE_SIDED,
     HELLOS_DROPPED,
     ALERTS_DROPPED,
+    STREAMS_UNFINISHED,
+    BUFFERED_CAP_HITS,
+    UPGRADES,
+    UPGRADES_REFUSED,
+    PLAINTEXT_INSPECT_LIMIT,
     ANOMALIES,
     BUILD_INFO,
 ];
@@ -534,6 +569,12 @@ impl EncodeLabelValue for Direction {
 }
 
 impl EncodeLabelValue for Anomaly {
+    fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        e.write_str(self.name())
+    }
+}
+
+impl EncodeLabelValue for crate::upgrade::Start {
     fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
         e.write_str(self.name())
     }

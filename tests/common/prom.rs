@@ -227,6 +227,16 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
         &[("stage", "queue")],
         u(&k["queue_drops"]),
     );
+    if let Some(up) = k["upgrades"].as_object() {
+        for (kind, n) in up {
+            add(
+                &mut out,
+                "hellowatch_upgrades_total",
+                &[("kind", kind)],
+                u(n),
+            );
+        }
+    }
     for (json, metric) in [
         ("tcp_segments", "hellowatch_tcp_segments_total"),
         ("truncated_segments", "hellowatch_truncated_segments_total"),
@@ -243,6 +253,13 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
         ("conns_one_sided", "hellowatch_one_sided_connections_total"),
         ("hellos_dropped", "hellowatch_dropped_hellos_total"),
         ("alerts_dropped", "hellowatch_dropped_alerts_total"),
+        ("streams_unfinished", "hellowatch_unfinished_streams_total"),
+        ("buffered_cap_hits", "hellowatch_buffered_cap_hits_total"),
+        ("upgrades_refused", "hellowatch_upgrades_refused_total"),
+        (
+            "plaintext_inspect_limit",
+            "hellowatch_plaintext_inspect_limit_total",
+        ),
     ] {
         assert!(
             k.get(json).is_some(),
