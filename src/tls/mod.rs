@@ -10,6 +10,7 @@
 //!
 //! No I/O, no clock, no logging, no allocation beyond the one reusable handshake buffer.
 
+pub mod fingerprint;
 pub mod hello;
 pub mod sslv2;
 pub mod version;
@@ -163,6 +164,10 @@ pub struct DirParser {
     guarded: bool,
     /// Any complete record or SSLv2 message was consumed.
     touched: bool,
+    /// Version field of the record being read.
+    rec_version: u16,
+    /// Version field of the record where the hello being assembled started.
+    msg_rec_version: u16,
 }
 
 impl Default for DirParser {
@@ -180,6 +185,8 @@ impl DirParser {
             hs_skip: 0,
             guarded: false,
             touched: false,
+            rec_version: 0,
+            msg_rec_version: 0,
         }
     }
 
@@ -308,6 +315,7 @@ impl DirParser {
         }
         let payload = buf.get(5..5 + len)?;
         self.touched = true;
+        self.rec_version = u16::from_be_bytes([hdr[1], hdr[2]]);
         match ct {
             CT_HANDSHAKE => {
                 if self.guarded {
@@ -357,8 +365,9 @@ impl DirParser {
         };
         let mut quiet = true;
         match hello::parse_client_hello(body, |_| quiet = false) {
-            Ok(ch) if quiet => {
+            Ok(mut ch) if quiet => {
                 self.guarded = false;
+                ch.record_version = Some(Version(self.rec_version));
                 h.client_hello(&ch);
             }
             _ => self.state = State::Done(Stop::Encrypted),
@@ -399,6 +408,7 @@ impl DirParser {
                 continue;
             }
             // At a message boundary inside this record.
+            self.msg_rec_version = self.rec_version;
             if p.len() < 4 {
                 self.hs.extend_from_slice(p);
                 if self.hs.len() == 4 {
@@ -464,7 +474,10 @@ impl DirParser {
         let body = msg.get(4..).unwrap_or(&[]);
         match msg.first() {
             Some(&HS_CLIENT_HELLO) => match hello::parse_client_hello(body, |a| h.anomaly(a)) {
-                Ok(ch) => h.client_hello(&ch),
+                Ok(mut ch) => {
+                    ch.record_version = Some(Version(self.msg_rec_version));
+                    h.client_hello(&ch);
+                }
                 Err(a) => h.anomaly(a),
             },
             Some(&HS_SERVER_HELLO) => match hello::parse_server_hello(body, |a| h.anomaly(a)) {

@@ -1,0 +1,490 @@
+//! Client fingerprints of one ClientHello: JA3 and JA4.
+//!
+//! - **JA3** (Salesforce, BSD-3-Clause): MD5 of
+//!   `legacy_version,ciphers,extensions,supported_groups,ec_point_formats`, each list in wire
+//!   order as decimal values joined by `-`, GREASE removed.
+//! - **JA4** (FoxIO, BSD-3-Clause, `technical_details/JA4.md`): `t` + version + `d`/`i` (SNI
+//!   extension present or not) + cipher count + extension count + first/last character of the
+//!   first ALPN value, `_`, the first 12 hex digits of SHA-256 of the sorted cipher list, `_`,
+//!   the same of the sorted extension list (SNI and ALPN left out) followed by `_` and the
+//!   signature algorithms in wire order. GREASE is ignored everywhere, signature algorithms
+//!   included (FoxIO-LLC/ja4#305).
+//!
+//! Only the JA4 *client* fingerprint is implemented: JA4S and the rest of JA4+ are under the
+//! FoxIO License 1.1 (non-commercial) and are deliberately absent.
+//!
+//! Version choices, as FoxIO's implementation makes them: the JA4 version is the numerically
+//! highest non-GREASE `supported_versions` entry (so a TLS 1.3 draft `0x7fNN` ranks above
+//! `0x0304` and gives `00`), else `legacy_version`. SSLv2-format hellos have no defined
+//! fingerprint and get none.
+//!
+//! Pure: no I/O. Computed once per ClientHello (it allocates a few small buffers per hello,
+//! never per packet); the results are fixed-size `Copy` values.
+
+use super::hello::{ClientHello, for_each_extension};
+use super::version::Version;
+use md5::Md5;
+use sha2::{Digest, Sha256};
+use std::fmt;
+
+const EXT_SNI: u16 = 0;
+const EXT_SUPPORTED_GROUPS: u16 = 10;
+const EXT_EC_POINT_FORMATS: u16 = 11;
+const EXT_SIGNATURE_ALGORITHMS: u16 = 13;
+const EXT_ALPN: u16 = 16;
+
+/// Length of a JA4 fingerprint (`t13d1516h2_8daaf6152771_e5627efa2ab1`).
+pub const JA4_LEN: usize = 36;
+
+/// Length of a JA3 fingerprint (MD5, lowercase hex).
+pub const JA3_LEN: usize = 32;
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+/// A JA4 client fingerprint (ASCII).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ja4([u8; JA4_LEN]);
+
+/// A JA3 client fingerprint (MD5, lowercase hex).
+#[derive(Copy, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Ja3([u8; JA3_LEN]);
+
+impl Ja4 {
+    /// The fingerprint text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Ja3 {
+    /// The fingerprint text.
+    pub fn as_str(&self) -> &str {
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl fmt::Display for Ja4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Ja4 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ja4({})", self.as_str())
+    }
+}
+
+impl fmt::Display for Ja3 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl fmt::Debug for Ja3 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Ja3({})", self.as_str())
+    }
+}
+
+/// A 16-bit value as 4 lowercase hex digits.
+fn hex4(v: u16) -> [u8; 4] {
+    let n = |s: u32| HEX.get(usize::from(v >> s) & 0xf).copied().unwrap_or(b'0');
+    [n(12), n(8), n(4), n(0)]
+}
+
+fn is_grease(v: u16) -> bool {
+    Version(v).is_grease()
+}
+
+/// The 16-bit entries of a vector with a 2-byte length prefix (only what lies inside both the
+/// prefix and the data).
+fn u16_vec(data: &[u8]) -> impl Iterator<Item = u16> + '_ {
+    let len = match data {
+        [a, b, ..] => usize::from(u16::from_be_bytes([*a, *b])),
+        _ => 0,
+    };
+    let body = data.get(2..).unwrap_or(&[]);
+    let body = body.get(..len.min(body.len())).unwrap_or(&[]);
+    body.chunks_exact(2)
+        .map(|p| u16::from_be_bytes([p[0], p[1]]))
+}
+
+/// The 8-bit entries of a vector with a 1-byte length prefix.
+fn u8_vec(data: &[u8]) -> &[u8] {
+    match data.split_first() {
+        Some((l, rest)) => rest.get(..usize::from(*l).min(rest.len())).unwrap_or(&[]),
+        None => &[],
+    }
+}
+
+fn ciphers<'a>(ch: &ClientHello<'a>) -> impl Iterator<Item = u16> + 'a {
+    ch.cipher_suites
+        .chunks_exact(2)
+        .map(|p| u16::from_be_bytes([p[0], p[1]]))
+}
+
+/// The two version characters of JA4.
+fn ja4_version(v: u16) -> [u8; 2] {
+    match v {
+        0x0304 => *b"13",
+        0x0303 => *b"12",
+        0x0302 => *b"11",
+        0x0301 => *b"10",
+        0x0300 => *b"s3",
+        0x0002 => *b"s2",
+        0xfeff => *b"d1",
+        0xfefd => *b"d2",
+        0xfefc => *b"d3",
+        _ => *b"00",
+    }
+}
+
+/// Two-digit count, capped at 99.
+fn count2(n: usize) -> [u8; 2] {
+    let n = n.min(99);
+    [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8]
+}
+
+/// First and last character of the first ALPN value: the characters themselves when both are
+/// ASCII alphanumeric, else the first and last hex digit of the value; `00` when absent or
+/// empty.
+fn ja4_alpn(alpn: Option<&[u8]>) -> [u8; 2] {
+    let first = alpn.and_then(|list| {
+        let (len, rest) = list.split_first()?;
+        rest.get(..usize::from(*len))
+    });
+    match first {
+        Some([a, .., b]) | Some([a @ b]) => {
+            if a.is_ascii_alphanumeric() && b.is_ascii_alphanumeric() {
+                [*a, *b]
+            } else {
+                let hi = HEX.get(usize::from(*a >> 4)).copied().unwrap_or(b'0');
+                let lo = HEX.get(usize::from(*b & 0xf)).copied().unwrap_or(b'0');
+                [hi, lo]
+            }
+        }
+        _ => *b"00",
+    }
+}
+
+/// The first 12 hex digits of SHA-256 of the comma-joined 4-digit hex values, or
+/// `000000000000` for an empty list. With `sigs`, `_` and the signature algorithms follow.
+fn hash12(sorted: &[u16], sigs: &[u16]) -> [u8; 12] {
+    if sorted.is_empty() && sigs.is_empty() {
+        return *b"000000000000";
+    }
+    let mut h = Sha256::new();
+    for (i, v) in sorted.iter().enumerate() {
+        if i > 0 {
+            h.update(b",");
+        }
+        h.update(hex4(*v));
+    }
+    if !sigs.is_empty() {
+        h.update(b"_");
+        for (i, v) in sigs.iter().enumerate() {
+            if i > 0 {
+                h.update(b",");
+            }
+            h.update(hex4(*v));
+        }
+    }
+    let d = h.finalize();
+    let mut out = [b'0'; 12];
+    for (o, b) in out.chunks_exact_mut(2).zip(d.iter()) {
+        o[0] = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+        o[1] = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
+    }
+    out
+}
+
+/// The JA4 fingerprint of a ClientHello (`None` for an SSLv2-format hello).
+pub fn ja4(ch: &ClientHello<'_>) -> Option<Ja4> {
+    if ch.sslv2_format {
+        return None;
+    }
+    let version = match ch.supported_versions {
+        // Numerically highest non-GREASE entry (GREASE was removed when the list was read).
+        Some(list) => list.as_slice().iter().map(|v| v.0).max().unwrap_or(0),
+        None => ch.legacy_version.0,
+    };
+    let mut cs: Vec<u16> = ciphers(ch).filter(|c| !is_grease(*c)).collect();
+    let mut exts = Vec::new();
+    let mut sigs = Vec::new();
+    let mut ext_count = 0usize;
+    let mut sni = false;
+    for_each_extension(ch.extensions, |ty, data| {
+        if is_grease(ty) {
+            return;
+        }
+        ext_count += 1;
+        match ty {
+            EXT_SNI => sni = true,
+            EXT_ALPN => {}
+            EXT_SIGNATURE_ALGORITHMS => {
+                sigs.extend(u16_vec(data).filter(|s| !is_grease(*s)));
+                exts.push(ty);
+            }
+            _ => exts.push(ty),
+        }
+    });
+    let cipher_count = cs.len();
+    cs.sort_unstable();
+    exts.sort_unstable();
+    let mut out = [0u8; JA4_LEN];
+    let head: [u8; 10] = {
+        let v = ja4_version(version);
+        let c = count2(cipher_count);
+        let e = count2(ext_count);
+        let a = ja4_alpn(ch.alpn);
+        [
+            b't',
+            v[0],
+            v[1],
+            if sni { b'd' } else { b'i' },
+            c[0],
+            c[1],
+            e[0],
+            e[1],
+            a[0],
+            a[1],
+        ]
+    };
+    let b = hash12(&cs, &[]);
+    let c = hash12(&exts, &sigs);
+    for (o, i) in out.iter_mut().zip(
+        head.iter()
+            .chain(b"_")
+            .chain(b.iter())
+            .chain(b"_")
+            .chain(c.iter()),
+    ) {
+        *o = *i;
+    }
+    Some(Ja4(out))
+}
+
+/// The JA3 text (`771,4865-4866,0-23-65281,29-23,0`) of a ClientHello (`None` for an
+/// SSLv2-format hello).
+pub fn ja3_string(ch: &ClientHello<'_>) -> Option<String> {
+    use std::fmt::Write;
+    if ch.sslv2_format {
+        return None;
+    }
+    let mut s = String::with_capacity(256);
+    let join = |s: &mut String, it: &mut dyn Iterator<Item = u32>| {
+        for (i, v) in it.enumerate() {
+            if i > 0 {
+                s.push('-');
+            }
+            let _ = write!(s, "{v}");
+        }
+    };
+    let _ = write!(s, "{},", ch.legacy_version.0);
+    join(
+        &mut s,
+        &mut ciphers(ch).filter(|c| !is_grease(*c)).map(u32::from),
+    );
+    s.push(',');
+    let mut exts = Vec::new();
+    let mut groups: &[u8] = &[];
+    let mut formats: &[u8] = &[];
+    for_each_extension(ch.extensions, |ty, data| {
+        if !is_grease(ty) {
+            exts.push(ty);
+        }
+        match ty {
+            EXT_SUPPORTED_GROUPS => groups = data,
+            EXT_EC_POINT_FORMATS => formats = data,
+            _ => {}
+        }
+    });
+    join(&mut s, &mut exts.iter().map(|e| u32::from(*e)));
+    s.push(',');
+    join(
+        &mut s,
+        &mut u16_vec(groups).filter(|g| !is_grease(*g)).map(u32::from),
+    );
+    s.push(',');
+    join(&mut s, &mut u8_vec(formats).iter().map(|f| u32::from(*f)));
+    Some(s)
+}
+
+/// The JA3 fingerprint of a ClientHello (`None` for an SSLv2-format hello).
+pub fn ja3(ch: &ClientHello<'_>) -> Option<Ja3> {
+    let s = ja3_string(ch)?;
+    let d = Md5::digest(s.as_bytes());
+    let mut out = [b'0'; JA3_LEN];
+    for (o, b) in out.chunks_exact_mut(2).zip(d.iter()) {
+        o[0] = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+        o[1] = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
+    }
+    Some(Ja3(out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::hello::parse_client_hello;
+    use super::super::hello::tests::client_hello_body;
+    use super::*;
+
+    fn u16s(len_bytes: usize, vals: &[u16]) -> Vec<u8> {
+        let mut v = Vec::new();
+        let n = vals.len() * 2;
+        if len_bytes == 2 {
+            v.extend_from_slice(&(n as u16).to_be_bytes());
+        } else {
+            v.push(n as u8);
+        }
+        for x in vals {
+            v.extend_from_slice(&x.to_be_bytes());
+        }
+        v
+    }
+
+    /// The worked example of FoxIO's JA4 specification (`technical_details/JA4.md`), with
+    /// GREASE added in every list (it must not change anything).
+    fn spec_example() -> Vec<u8> {
+        let ciphers = [
+            0x0a0a, 0x1301, 0x1302, 0x1303, 0xc02b, 0xc02f, 0xc02c, 0xc030, 0xcca9, 0xcca8, 0xc013,
+            0xc014, 0x009c, 0x009d, 0x002f, 0x0035,
+        ];
+        let sni = [
+            0, 14, 0, 0, 11, b'e', b'x', b'a', b'm', b'p', b'l', b'e', b'.', b'c', b'o', b'm',
+        ];
+        let alpn = [
+            0, 12, 2, b'h', b'2', 8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1',
+        ];
+        let sigs = u16s(
+            2,
+            &[
+                0x0403, 0x0804, 0x0401, 0x0503, 0x0805, 0x0501, 0x0806, 0x0601,
+            ],
+        );
+        let sv = u16s(1, &[0x2a2a, 0x0304, 0x0303]);
+        let groups = u16s(2, &[0x3a3a, 0x001d, 0x0017]);
+        let exts: Vec<(u16, Vec<u8>)> = vec![
+            (0x1a1a, vec![]),
+            (0x001b, vec![2, 0, 2]),
+            (0x0000, sni.to_vec()),
+            (0x0033, vec![0, 0]),
+            (0x0010, alpn.to_vec()),
+            (0x4469, vec![]),
+            (0x0017, vec![]),
+            (0x002d, vec![1, 1]),
+            (0x000d, sigs),
+            (0x0005, vec![]),
+            (0x0023, vec![]),
+            (0x0012, vec![]),
+            (0x002b, sv),
+            (0xff01, vec![0]),
+            (0x000b, vec![1, 0]),
+            (0x000a, groups),
+            (0x0015, vec![0; 4]),
+        ];
+        let refs: Vec<(u16, &[u8])> = exts.iter().map(|(t, d)| (*t, d.as_slice())).collect();
+        client_hello_body(0x0303, &ciphers, &refs)
+    }
+
+    #[test]
+    fn ja4_matches_the_specification_example() {
+        let body = spec_example();
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        assert_eq!(
+            ja4(&ch).unwrap().as_str(),
+            "t13d1516h2_8daaf6152771_e5627efa2ab1"
+        );
+    }
+
+    #[test]
+    fn ja4_without_extensions_sni_or_alpn() {
+        let body = client_hello_body(0x0301, &[0x002f, 0x0035, 0x5600], &[]);
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        let fp = ja4(&ch).unwrap();
+        assert!(fp.as_str().starts_with("t10i030000_"), "{fp}");
+        assert!(fp.as_str().ends_with("_000000000000"), "{fp}");
+        // No ciphers at all: the cipher hash is zeros too.
+        let body = client_hello_body(0x0300, &[], &[]);
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        assert_eq!(
+            ja4(&ch).unwrap().as_str(),
+            "ts3i000000_000000000000_000000000000"
+        );
+    }
+
+    #[test]
+    fn ja4_alpn_characters() {
+        assert_eq!(ja4_alpn(None), *b"00");
+        assert_eq!(ja4_alpn(Some(&[0])), *b"00");
+        assert_eq!(ja4_alpn(Some(&[2, b'h', b'2'])), *b"h2");
+        assert_eq!(
+            ja4_alpn(Some(&[8, b'h', b't', b't', b'p', b'/', b'1', b'.', b'1'])),
+            *b"h1"
+        );
+        assert_eq!(ja4_alpn(Some(&[1, b'x'])), *b"xx");
+        // Non-alphanumeric: first and last hex digit of the value (the specification's examples).
+        assert_eq!(ja4_alpn(Some(&[1, 0xab])), *b"ab");
+        assert_eq!(ja4_alpn(Some(&[2, 0xab, 0xcd])), *b"ad");
+        assert_eq!(ja4_alpn(Some(&[2, 0x30, 0xab])), *b"3b");
+        assert_eq!(ja4_alpn(Some(&[4, 0x30, 0x31, 0xab, 0xcd])), *b"3d");
+        assert_eq!(ja4_alpn(Some(&[4, 0x30, 0xab, 0xcd, 0x31])), *b"01");
+        // A length running past the list: no value.
+        assert_eq!(ja4_alpn(Some(&[5, b'h', b'2'])), *b"00");
+    }
+
+    #[test]
+    fn ja4_version_uses_the_numerically_highest_supported_version() {
+        let sv = u16s(1, &[0x7f1c, 0x0304, 0x0303]);
+        let body = client_hello_body(0x0303, &[0x1301], &[(43, &sv)]);
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        assert!(ja4(&ch).unwrap().as_str().starts_with("t00i0101"));
+        let sv = u16s(1, &[0x5a5a]);
+        let body = client_hello_body(0x0303, &[0x1301], &[(43, &sv)]);
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        assert!(ja4(&ch).unwrap().as_str().starts_with("t00i0101"));
+    }
+
+    #[test]
+    fn counts_are_capped_at_99() {
+        let many: Vec<u16> = (1..=150).collect();
+        let body = client_hello_body(0x0303, &many, &[]);
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        assert!(ja4(&ch).unwrap().as_str().starts_with("t12i9900"));
+    }
+
+    #[test]
+    fn ja3_string_and_hash() {
+        // Salesforce's documented example string and its MD5.
+        let groups = u16s(2, &[0x0a0a, 23, 24, 25]);
+        let body = client_hello_body(
+            0x0301,
+            &[
+                0x2a2a, 47, 53, 5, 10, 49161, 49162, 49171, 49172, 50, 56, 19, 4,
+            ],
+            &[(0, &[0, 0]), (0xfafa, &[]), (10, &groups), (11, &[1, 0])],
+        );
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        assert_eq!(
+            ja3_string(&ch).unwrap(),
+            "769,47-53-5-10-49161-49162-49171-49172-50-56-19-4,0-10-11,23-24-25,0"
+        );
+        assert_eq!(
+            ja3(&ch).unwrap().as_str(),
+            "ada70206e40642a3e4461f35503241d5"
+        );
+        let body = client_hello_body(0x0303, &[4, 5], &[]);
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        assert_eq!(ja3_string(&ch).unwrap(), "771,4-5,,,");
+    }
+
+    #[test]
+    fn sslv2_format_hellos_have_no_fingerprint() {
+        let rec = super::super::sslv2::tests::v2_client_hello(0x0301, &[[0, 0, 0x2f]]);
+        let super::super::sslv2::V2::Yes(ch, _) = super::super::sslv2::parse_client_hello(&rec)
+        else {
+            panic!("not parsed");
+        };
+        assert!(ja4(&ch).is_none() && ja3(&ch).is_none());
+    }
+}
