@@ -8,7 +8,7 @@ use crate::flow::{
     CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey,
     FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
-use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts};
+use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, ServerFacts};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
 
@@ -165,16 +165,7 @@ struct Ctx<'a> {
 
 impl Handler for Ctx<'_> {
     fn client_hello(&mut self, ch: &ClientHello<'_>) {
-        self.hs.push_hello(
-            self.side,
-            HelloFacts {
-                offered_max: ch.offered_max(),
-                offered: ch.offered(),
-                legacy_version: ch.legacy_version,
-                sslv2_format: ch.sslv2_format,
-                fallback_scsv: ch.fallback_scsv,
-            },
-        );
+        self.hs.push_hello(self.side, HelloFacts::from_hello(ch));
     }
 
     fn server_hello(&mut self, sh: &ServerHello) {
@@ -183,11 +174,18 @@ impl Handler for Ctx<'_> {
         } else {
             self.hs.negotiated = Some(sh.version);
             self.hs.server_hello_from = Some(self.side);
+            self.hs.server_hello = Some(ServerFacts {
+                version: sh.version,
+                legacy_version: sh.legacy_version,
+                cipher: sh.cipher,
+                downgrade_sentinel: sh.downgrade_sentinel,
+                sslv2_format: sh.sslv2_format,
+            });
         }
     }
 
-    fn alert(&mut self, _level: u8, description: u8) {
-        self.hs.push_alert(self.side, description);
+    fn alert(&mut self, level: u8, description: u8) {
+        self.hs.push_alert(self.side, level, description);
     }
 
     fn other_handshake(&mut self, _msg_type: u8) {
@@ -429,9 +427,11 @@ impl Engine {
             return;
         };
         conn.phase = Phase::Settled;
-        let Some(tls) = conn.tls.take() else {
+        let Some(mut tls) = conn.tls.take() else {
             return;
         };
+        let hellos = std::mem::take(&mut tls.hs.hellos);
+        let alert_levels = std::mem::take(&mut tls.hs.alert_levels);
         let hs = &tls.hs;
         for d in &tls.dirs {
             if d.stream.has_hole() && d.parser.stopped().is_none() {
@@ -447,9 +447,9 @@ impl Engine {
         let Some(cs) = client_side else {
             return;
         };
-        if !hs.hellos.is_empty() {
+        if !hellos.is_empty() {
             if conn.midstream {
-                self.counters.hellos_midstream += hs.hellos.len() as u64;
+                self.counters.hellos_midstream += hellos.len() as u64;
             }
             let spoke = tls.dirs.iter().filter(|d| !d.parser.untouched()).count();
             if spoke < 2 {
@@ -458,7 +458,7 @@ impl Engine {
         }
         let summary = ConnSummary {
             client: Some(conn.addr(cs)),
-            hellos: hs.hellos.clone(),
+            hellos,
             negotiated: hs.negotiated,
             hrr: hs.hrr,
             alerts: hs
@@ -466,6 +466,15 @@ impl Engine {
                 .iter()
                 .map(|(d, s)| (*d, direction(*s, cs)))
                 .collect(),
+            alert_levels,
+            client_endpoint: Some(conn.key.end(cs)),
+            server_endpoint: Some(conn.key.end(cs ^ 1)),
+            first_seen_ns: conn.first_seen,
+            last_seen_ns: conn.last_seen,
+            server_hello: hs.server_hello,
+            rst: conn.rst,
+            fin: [conn.fin[cs & 1], conn.fin[(cs ^ 1) & 1]],
+            midstream: conn.midstream,
         };
         self.census.add(&summary);
         sink.settled(&summary);

@@ -18,6 +18,7 @@ pub mod cli;
 pub mod engine;
 pub mod flow;
 pub mod pipeline;
+pub mod policy;
 pub mod replay;
 pub mod report;
 pub mod tally;

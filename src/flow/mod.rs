@@ -7,7 +7,7 @@
 
 pub mod reassembly;
 
-use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN};
+use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN, ServerFacts};
 use crate::tls::{DirParser, Version};
 use reassembly::Stream;
 use std::collections::HashMap;
@@ -130,6 +130,10 @@ pub struct Handshake {
     pub offered_tls13: [bool; 2],
     /// Per side: a handshake message other than a hello was sent.
     pub other_handshake: [bool; 2],
+    /// The last non-HRR ServerHello.
+    pub server_hello: Option<ServerFacts>,
+    /// Level of each kept alert, same order as `alerts`.
+    pub alert_levels: Vec<u8>,
 }
 
 impl Handshake {
@@ -145,9 +149,10 @@ impl Handshake {
         }
     }
 
-    pub(crate) fn push_alert(&mut self, side: usize, desc: u8) {
+    pub(crate) fn push_alert(&mut self, side: usize, level: u8, desc: u8) {
         if self.alerts.len() < MAX_ALERTS_PER_CONN {
             self.alerts.push((desc, side));
+            self.alert_levels.push(level);
         } else {
             self.alerts_dropped += 1;
         }
@@ -188,6 +193,8 @@ pub struct Conn {
     pub key: FlowKey,
     /// Last packet time (ns).
     pub last_seen: u64,
+    /// First packet time (ns).
+    pub first_seen: u64,
     /// Initial sequence number per side, from SYN / SYN-ACK.
     pub isn: [Option<u32>; 2],
     /// Side that sent the SYN (without ACK), if seen or inferred from a SYN-ACK.
@@ -209,6 +216,7 @@ impl Conn {
         Conn {
             key,
             last_seen: now,
+            first_seen: now,
             isn: [None; 2],
             initiator: None,
             fin: [false; 2],

@@ -5,7 +5,14 @@
 //! censuses merge by adding counts, so per-worker censuses (and reports of several sensors)
 //! combine into one.
 
+pub mod outcome;
+pub mod sample;
+
+use crate::flow::Endpoint;
 use crate::tls::Version;
+use crate::tls::fingerprint::{Ja3, Ja4};
+pub use outcome::Outcome;
+pub use sample::{SAMPLE_KEYS, Sample};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -19,6 +26,10 @@ pub const MAX_HELLOS_PER_CONN: usize = 4;
 /// Alerts kept per connection.
 pub const MAX_ALERTS_PER_CONN: usize = 8;
 
+/// Cipher suites kept per hello (for the event log; [`HelloFacts::cipher_count`] has the
+/// real number).
+pub const MAX_CIPHERS_KEPT: usize = 128;
+
 /// Which endpoint of a connection sent something.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Direction {
@@ -28,8 +39,8 @@ pub enum Direction {
     FromServer,
 }
 
-/// One ClientHello as the census needs it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// One ClientHello as the census and the event log need it.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HelloFacts {
     /// Highest offered version (none if `supported_versions` listed only GREASE).
     pub offered_max: Option<Version>,
@@ -41,6 +52,95 @@ pub struct HelloFacts {
     pub sslv2_format: bool,
     /// TLS_FALLBACK_SCSV present.
     pub fallback_scsv: bool,
+    /// Version field of the record that carried the hello (none for SSLv2 format).
+    pub record_version: Option<Version>,
+    /// JA3 fingerprint (none for SSLv2-format hellos).
+    pub ja3: Option<Ja3>,
+    /// JA4 fingerprint (none for SSLv2-format hellos).
+    pub ja4: Option<Ja4>,
+    /// Server name from SNI (at most [`crate::tls::hello::MAX_SNI_LEN`] bytes, invalid UTF-8
+    /// replaced by U+FFFD).
+    pub server_name: Option<Box<str>>,
+    /// The first [`MAX_CIPHERS_KEPT`] offered cipher suites, GREASE removed, in wire order
+    /// (SSLv2 format: the TLS suites among its cipher specs).
+    pub ciphers: Box<[u16]>,
+    /// Number of offered cipher suites, GREASE removed.
+    pub cipher_count: u32,
+}
+
+impl HelloFacts {
+    /// The facts of a parsed ClientHello, fingerprints included.
+    pub fn from_hello(ch: &crate::tls::ClientHello<'_>) -> Self {
+        let mut ciphers = Vec::new();
+        let mut cipher_count = 0u32;
+        let mut keep = |c: u16| {
+            if !Version(c).is_grease() {
+                cipher_count = cipher_count.saturating_add(1);
+                if ciphers.len() < MAX_CIPHERS_KEPT {
+                    ciphers.push(c);
+                }
+            }
+        };
+        if ch.sslv2_format {
+            // 3-byte cipher specs; TLS suites are written as 0x00 followed by their 2 bytes.
+            for spec in ch.cipher_suites.chunks_exact(3) {
+                if let [0, a, b] = spec {
+                    keep(u16::from_be_bytes([*a, *b]));
+                }
+            }
+        } else {
+            for p in ch.cipher_suites.chunks_exact(2) {
+                keep(u16::from_be_bytes([p[0], p[1]]));
+            }
+        }
+        HelloFacts {
+            offered_max: ch.offered_max(),
+            offered: ch.offered(),
+            legacy_version: ch.legacy_version,
+            sslv2_format: ch.sslv2_format,
+            fallback_scsv: ch.fallback_scsv,
+            record_version: ch.record_version,
+            ja3: crate::tls::fingerprint::ja3(ch),
+            ja4: crate::tls::fingerprint::ja4(ch),
+            server_name: ch
+                .sni
+                .map(|b| String::from_utf8_lossy(b).into_owned().into_boxed_str()),
+            ciphers: ciphers.into_boxed_slice(),
+            cipher_count,
+        }
+    }
+
+    /// Facts with the given versions and nothing else (tests, synthetic input).
+    pub fn with_offered(offered: crate::tls::VersionList, legacy_version: Version) -> Self {
+        HelloFacts {
+            offered_max: offered.max(),
+            offered,
+            legacy_version,
+            sslv2_format: false,
+            fallback_scsv: false,
+            record_version: None,
+            ja3: None,
+            ja4: None,
+            server_name: None,
+            ciphers: Box::default(),
+            cipher_count: 0,
+        }
+    }
+}
+
+/// The ServerHello that chose the version.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ServerFacts {
+    /// Chosen version (`supported_versions`, else `legacy_version`).
+    pub version: Version,
+    /// `legacy_version` field.
+    pub legacy_version: Version,
+    /// Chosen cipher suite (SSLv2: 0).
+    pub cipher: u16,
+    /// ServerHello.random ends with an RFC 8446 downgrade sentinel.
+    pub downgrade_sentinel: bool,
+    /// SSLv2 SERVER-HELLO.
+    pub sslv2_format: bool,
 }
 
 /// Everything a settled connection contributes to the census.
@@ -57,6 +157,44 @@ pub struct ConnSummary {
     pub hrr: bool,
     /// Plaintext alert descriptions with their direction.
     pub alerts: Vec<(u8, Direction)>,
+    /// Level of each entry of `alerts` (1 warning, 2 fatal), same order.
+    pub alert_levels: Vec<u8>,
+    /// The client endpoint (address and port), when the client is known.
+    pub client_endpoint: Option<Endpoint>,
+    /// The other endpoint.
+    pub server_endpoint: Option<Endpoint>,
+    /// Packet time of the connection's first and last packet (ns since the Unix epoch).
+    pub first_seen_ns: u64,
+    /// See `first_seen_ns`.
+    pub last_seen_ns: u64,
+    /// The last ServerHello that is not a HelloRetryRequest.
+    pub server_hello: Option<ServerFacts>,
+    /// A TCP RST was seen.
+    pub rst: bool,
+    /// A TCP FIN was seen from the client / from the server.
+    pub fin: [bool; 2],
+    /// The connection was joined mid-stream (no SYN seen).
+    pub midstream: bool,
+}
+
+impl ConnSummary {
+    /// Whether the connection has anything the census counts (a hello, a ServerHello or a
+    /// plaintext alert, and a known client).
+    pub fn is_countable(&self) -> bool {
+        self.client.is_some()
+            && (!self.hellos.is_empty() || self.negotiated.is_some() || !self.alerts.is_empty())
+    }
+
+    /// A legacy connection: a hello offering at most a version below TLS 1.2, a negotiated
+    /// version below TLS 1.2, or hellos without a ServerHello (the definition behind
+    /// [`ClientTally::is_legacy`]).
+    pub fn is_legacy(&self) -> bool {
+        self.hellos
+            .iter()
+            .any(|h| h.offered_max.is_some_and(Version::is_legacy))
+            || self.negotiated.is_some_and(Version::is_legacy)
+            || (self.negotiated.is_none() && !self.hellos.is_empty())
+    }
 }
 
 /// Counts for one client (or the totals).
@@ -74,6 +212,16 @@ pub struct ClientTally {
     pub alerts: BTreeMap<u8, u64>,
     /// Connections with a ClientHello and no (non-HRR) ServerHello.
     pub failed_handshakes: u64,
+    /// Hellos carrying TLS_FALLBACK_SCSV (retries after a failed attempt).
+    pub fallback_hellos: u64,
+    /// Those hellos by highest offered version.
+    pub fallback_offered_max: BTreeMap<Version, u64>,
+    /// JA4 fingerprints of the hellos of legacy connections ([`ConnSummary::is_legacy`]).
+    pub legacy_ja4: Sample,
+    /// JA3 fingerprints of the hellos of legacy connections.
+    pub legacy_ja3: Sample,
+    /// Server names (SNI) of the hellos of legacy connections.
+    pub legacy_server_names: Sample,
 }
 
 impl ClientTally {
@@ -85,6 +233,25 @@ impl ClientTally {
             }
             for v in h.offered.as_slice() {
                 *self.offered_versions.entry(*v).or_default() += 1;
+            }
+            if h.fallback_scsv {
+                self.fallback_hellos += 1;
+                if let Some(m) = h.offered_max {
+                    *self.fallback_offered_max.entry(m).or_default() += 1;
+                }
+            }
+        }
+        if s.is_legacy() {
+            for h in &s.hellos {
+                if let Some(f) = &h.ja4 {
+                    self.legacy_ja4.add(f.as_str(), 1);
+                }
+                if let Some(f) = &h.ja3 {
+                    self.legacy_ja3.add(f.as_str(), 1);
+                }
+                if let Some(n) = &h.server_name {
+                    self.legacy_server_names.add(n, 1);
+                }
             }
         }
         match s.negotiated {
@@ -101,10 +268,15 @@ impl ClientTally {
     pub fn merge(&mut self, o: &ClientTally) {
         self.hellos += o.hellos;
         self.failed_handshakes += o.failed_handshakes;
+        self.fallback_hellos += o.fallback_hellos;
+        self.legacy_ja4.merge(&o.legacy_ja4);
+        self.legacy_ja3.merge(&o.legacy_ja3);
+        self.legacy_server_names.merge(&o.legacy_server_names);
         for (m, om) in [
             (&mut self.offered_max, &o.offered_max),
             (&mut self.offered_versions, &o.offered_versions),
             (&mut self.negotiated, &o.negotiated),
+            (&mut self.fallback_offered_max, &o.fallback_offered_max),
         ] {
             for (k, v) in om {
                 *m.entry(*k).or_default() += v;
@@ -166,7 +338,7 @@ impl Census {
     /// Counts one settled connection.
     pub fn add(&mut self, s: &ConnSummary) {
         let Some(ip) = s.client else { return };
-        if s.hellos.is_empty() && s.negotiated.is_none() && s.alerts.is_empty() {
+        if !s.is_countable() {
             return;
         }
         self.connections += 1;
@@ -209,13 +381,7 @@ mod tests {
         for v in vs {
             offered.push(*v);
         }
-        HelloFacts {
-            offered_max: offered.max(),
-            offered,
-            legacy_version: Version::TLS12,
-            sslv2_format: false,
-            fallback_scsv: false,
-        }
+        HelloFacts::with_offered(offered, Version::TLS12)
     }
 
     fn ip(s: &str) -> Option<IpAddr> {
