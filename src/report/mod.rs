@@ -1,5 +1,8 @@
 //! Reports of a census: JSON (a contract other tools read), a table for people, CSV.
 
+pub mod extra;
+pub mod parse;
+
 use crate::engine::Counters;
 use crate::replay::InputSummary;
 use crate::tally::{Census, ClientTally};
@@ -54,6 +57,7 @@ fn tally_json(t: &ClientTally) -> Map<String, Value> {
     o.insert("negotiated".into(), version_map(&t.negotiated));
     o.insert("alerts".into(), alert_map(&t.alerts));
     o.insert("failed_handshakes".into(), json!(t.failed_handshakes));
+    extra::tally_extra_json(t, &mut o);
     o
 }
 
@@ -97,12 +101,20 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
     })
 }
 
-/// The JSON report (the shape is a contract: tests and other tools read it).
-pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
+/// Options of a report beyond the census itself.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    /// Policies to evaluate (`--policy`).
+    pub policies: Vec<crate::policy::Policy>,
+}
+
+/// The `"clients"` and `"totals"` objects of the JSON report.
+pub fn census_json(c: &Census, opts: &ReportOptions) -> (Value, Value) {
     let mut clients = Map::new();
     for (ip, t) in sorted_clients(c) {
         let mut o = tally_json(t);
         o.insert("legacy".into(), json!(t.is_legacy()));
+        extra::client_policy_json(t, opts, &mut o);
         clients.insert(ip.to_string(), Value::Object(o));
     }
     let mut totals = tally_json(&c.totals);
@@ -112,6 +124,18 @@ pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
         json!(c.clients.values().filter(|t| t.is_legacy()).count()),
     );
     totals.insert("connections".into(), json!(c.connections));
+    extra::totals_policy_json(c, opts, &mut totals);
+    (Value::Object(clients), Value::Object(totals))
+}
+
+/// The JSON report (the shape is a contract: tests and other tools read it).
+pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
+    to_json_with(c, k, input, &ReportOptions::default())
+}
+
+/// The JSON report with options (policies add `"policy"` objects to clients and totals).
+pub fn to_json_with(c: &Census, k: &Counters, input: &InputSummary, opts: &ReportOptions) -> Value {
+    let (clients, totals) = census_json(c, opts);
     json!({
         "clients": clients,
         "totals": totals,
@@ -155,6 +179,17 @@ fn table_order(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
 
 /// The table report.
 pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::Result<()> {
+    write_table_with(w, c, input, &ReportOptions::default())
+}
+
+/// The table report with options (a column per policy, a summary per policy, and the
+/// fingerprints and server names of legacy clients).
+pub fn write_table_with(
+    w: &mut impl Write,
+    c: &Census,
+    input: &InputSummary,
+    opts: &ReportOptions,
+) -> io::Result<()> {
     let rows = table_order(c);
     let legacy = rows.iter().filter(|(_, t)| t.is_legacy()).count();
     writeln!(
@@ -174,9 +209,10 @@ pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::
         "FAILED",
         "ALERTS",
     ];
-    let mut cells: Vec<[String; 7]> = vec![header.map(String::from)];
+    let mut cells: Vec<Vec<String>> = vec![header.map(String::from).to_vec()];
+    extra::policy_headers(opts, &mut cells);
     for (ip, t) in &rows {
-        cells.push([
+        let mut row = vec![
             if t.is_legacy() {
                 "!".into()
             } else {
@@ -188,9 +224,11 @@ pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::
             compact_versions(&t.negotiated),
             t.failed_handshakes.to_string(),
             compact_alerts(&t.alerts),
-        ]);
+        ];
+        extra::policy_cells(t, opts, &mut row);
+        cells.push(row);
     }
-    let mut width = [0usize; 7];
+    let mut width = vec![0usize; cells.first().map_or(0, Vec::len)];
     for r in &cells {
         for (w, s) in width.iter_mut().zip(r) {
             *w = (*w).max(s.chars().count());
@@ -198,7 +236,7 @@ pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::
     }
     for r in &cells {
         let mut line = String::new();
-        for (i, (s, wd)) in r.iter().zip(width).enumerate() {
+        for (i, (s, wd)) in r.iter().zip(width.iter().copied()).enumerate() {
             let numeric = i == 2 || i == 5;
             if numeric {
                 line.push_str(&format!("{s:>wd$}  "));
@@ -208,6 +246,7 @@ pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::
         }
         writeln!(w, "{}", line.trim_end())?;
     }
+    extra::write_table_footer(w, c, &rows, opts)?;
     for warn in &input.warnings {
         writeln!(w, "warning: {warn}")?;
     }
@@ -216,6 +255,12 @@ pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::
 
 /// The CSV report.
 pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
+    write_csv_with(w, c, &ReportOptions::default())
+}
+
+/// The CSV report with options (extra columns at the end: fallback hellos, top fingerprint
+/// and server name of legacy connections, three columns per policy).
+pub fn write_csv_with(w: impl Write, c: &Census, opts: &ReportOptions) -> io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     let map = |m: &BTreeMap<Version, u64>| {
         m.iter()
@@ -224,7 +269,7 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
             .collect::<Vec<_>>()
             .join(";")
     };
-    out.write_record([
+    let mut header: Vec<String> = [
         "client",
         "legacy",
         "hellos",
@@ -233,7 +278,11 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
         "negotiated",
         "failed_handshakes",
         "alerts",
-    ])?;
+    ]
+    .map(String::from)
+    .to_vec();
+    extra::csv_headers(opts, &mut header);
+    out.write_record(&header)?;
     for (ip, t) in table_order(c) {
         let alerts = t
             .alerts
@@ -241,7 +290,7 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
             .map(|(d, n)| format!("{}={n}", alert_label(*d)))
             .collect::<Vec<_>>()
             .join(";");
-        out.write_record([
+        let mut row = vec![
             ip.to_string(),
             t.is_legacy().to_string(),
             t.hellos.to_string(),
@@ -250,7 +299,9 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
             map(&t.negotiated),
             t.failed_handshakes.to_string(),
             alerts,
-        ])?;
+        ];
+        extra::csv_cells(t, opts, &mut row);
+        out.write_record(&row)?;
     }
     out.flush()
 }
