@@ -343,10 +343,11 @@ impl Engine {
         let mut data_seq = seg.seq;
         if f.has(TcpFlags::SYN) {
             conn.isn[side] = Some(seg.seq);
+            let s = u8::from(side == 1);
             if f.has(TcpFlags::ACK) {
-                conn.initiator.get_or_insert(side ^ 1);
+                conn.initiator.get_or_insert(s ^ 1);
             } else {
-                conn.initiator = Some(side);
+                conn.initiator = Some(s);
             }
             if let Some(tls) = conn.tls.as_mut() {
                 if let Some(d) = tls.dirs.get_mut(side) {
@@ -443,7 +444,7 @@ impl Engine {
         let client_side = hs
             .client
             .or(hs.server_hello_from.map(|s| s ^ 1))
-            .or(conn.initiator);
+            .or(conn.initiator.map(usize::from));
         let Some(cs) = client_side else {
             return;
         };

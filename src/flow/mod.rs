@@ -43,7 +43,8 @@ pub struct Endpoint {
 /// endpoint. Both addresses of one IP header share a family.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct FlowKey {
-    addrs: [u128; 2],
+    /// Addresses as (high, low) 64-bit halves: 8-byte alignment keeps index entries small.
+    addrs: [[u64; 2]; 2],
     ports: [u16; 2],
     v6: bool,
 }
@@ -52,15 +53,21 @@ impl std::hash::Hash for FlowKey {
     #[inline]
     fn hash<H: std::hash::Hasher>(&self, h: &mut H) {
         // Two word writes instead of a byte slice; equal keys hash equally.
-        h.write_u128(self.addrs[0] ^ self.addrs[1].rotate_left(64));
+        let [a, b] = self.addrs;
+        h.write_u64(a[0] ^ b[1]);
+        h.write_u64(a[1] ^ b[0]);
         h.write_u32(u32::from(self.ports[0]) << 16 | u32::from(self.ports[1]));
     }
 }
 
-fn pack(ip: IpAddr) -> (u128, bool) {
+fn pack(ip: IpAddr) -> ([u64; 2], bool) {
     match ip {
-        IpAddr::V4(a) => (u128::from(u32::from(a)), false),
-        IpAddr::V6(a) => (u128::from(a), true),
+        IpAddr::V4(a) => ([0, u64::from(u32::from(a))], false),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            #[allow(clippy::cast_possible_truncation)] // splitting into halves
+            ([(v >> 64) as u64, v as u64], true)
+        }
     }
 }
 
@@ -93,12 +100,12 @@ impl FlowKey {
     /// Endpoint on `side` (0 or 1).
     pub fn end(&self, side: usize) -> Endpoint {
         let i = side & 1;
-        let a = self.addrs[i];
+        let [hi, lo] = self.addrs[i];
         let ip = if self.v6 {
-            IpAddr::V6(a.into())
+            IpAddr::V6((u128::from(hi) << 64 | u128::from(lo)).into())
         } else {
             #[allow(clippy::cast_possible_truncation)] // packed from a u32
-            IpAddr::V4((a as u32).into())
+            IpAddr::V4((lo as u32).into())
         };
         Endpoint {
             ip,
@@ -197,8 +204,8 @@ pub struct Conn {
     pub first_seen: u64,
     /// Initial sequence number per side, from SYN / SYN-ACK.
     pub isn: [Option<u32>; 2],
-    /// Side that sent the SYN (without ACK), if seen or inferred from a SYN-ACK.
-    pub initiator: Option<usize>,
+    /// Side (0/1) that sent the SYN (without ACK), if seen or inferred from a SYN-ACK.
+    pub initiator: Option<u8>,
     /// FIN seen per side.
     pub fin: [bool; 2],
     /// RST seen.
@@ -414,5 +421,25 @@ mod tests {
         t.get_mut(1).unwrap().rst = true;
         t.idle(0, 3, &mut ids);
         assert_eq!(ids, vec![1], "closed connections leave after the linger");
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    use super::*;
+
+    /// Guards the per-connection memory stated in the README: an entry without payload (a SYN
+    /// flood's) and the extra state of a connection in its handshake.
+    #[test]
+    fn per_connection_state_stays_small() {
+        let entry = size_of::<Option<Conn>>();
+        // hashbrown stores (key, id) plus one control byte, at ≤ 87.5 % load.
+        let index = (size_of::<(FlowKey, ConnId)>() + 1) * 8 / 7;
+        let tls = size_of::<TlsState>();
+        eprintln!("slab entry {entry} B, index ≈ {index} B, handshake state {tls} B (+ buffers)");
+        assert!(entry <= 96, "slab entry grew to {entry} bytes");
+        assert!(index <= 64, "index entry grew to {index} bytes");
+        assert!(align_of::<FlowKey>() <= 8);
+        assert!(tls <= 320, "TlsState grew to {tls} bytes");
     }
 }
