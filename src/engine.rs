@@ -141,6 +141,19 @@ impl SettleSink for () {
     fn settled(&mut self, _: &ConnSummary) {}
 }
 
+/// Two sinks fed together (e.g. metrics and the event log).
+impl<A: SettleSink, B: SettleSink> SettleSink for (A, B) {
+    fn settled(&mut self, s: &ConnSummary) {
+        self.0.settled(s);
+        self.1.settled(s);
+    }
+
+    fn tick(&mut self, counters: &Counters, flows: usize) {
+        self.0.tick(counters, flows);
+        self.1.tick(counters, flows);
+    }
+}
+
 /// One worker's core.
 #[derive(Debug)]
 pub struct Engine {
@@ -432,7 +445,6 @@ impl Engine {
             return;
         };
         let hellos = std::mem::take(&mut tls.hs.hellos);
-        let alert_levels = std::mem::take(&mut tls.hs.alert_levels);
         let hs = &tls.hs;
         for d in &tls.dirs {
             if d.stream.has_hole() && d.parser.stopped().is_none() {
@@ -467,7 +479,15 @@ impl Engine {
                 .iter()
                 .map(|(d, s)| (*d, direction(*s, cs)))
                 .collect(),
-            alert_levels,
+            alert_levels: (0..hs.alerts.len())
+                .map(|i| {
+                    if hs.fatal_alerts >> (i & 7) & 1 == 1 {
+                        2
+                    } else {
+                        1
+                    }
+                })
+                .collect(),
             client_endpoint: Some(conn.key.end(cs)),
             server_endpoint: Some(conn.key.end(cs ^ 1)),
             first_seen_ns: conn.first_seen,

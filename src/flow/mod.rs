@@ -139,8 +139,9 @@ pub struct Handshake {
     pub other_handshake: [bool; 2],
     /// The last non-HRR ServerHello.
     pub server_hello: Option<ServerFacts>,
-    /// Level of each kept alert, same order as `alerts`.
-    pub alert_levels: Vec<u8>,
+    /// Bit `i` set: kept alert `i` was fatal (level 2); the parser accepts only levels 1
+    /// and 2, so one bit per alert is exact.
+    pub fatal_alerts: u8,
 }
 
 impl Handshake {
@@ -158,13 +159,18 @@ impl Handshake {
 
     pub(crate) fn push_alert(&mut self, side: usize, level: u8, desc: u8) {
         if self.alerts.len() < MAX_ALERTS_PER_CONN {
+            if level == 2 {
+                self.fatal_alerts |= 1 << (self.alerts.len() & 7);
+            }
             self.alerts.push((desc, side));
-            self.alert_levels.push(level);
         } else {
             self.alerts_dropped += 1;
         }
     }
 }
+
+// `Handshake::fatal_alerts` has one bit per kept alert.
+const _: () = assert!(MAX_ALERTS_PER_CONN <= 8);
 
 /// One direction: reassembly plus parser.
 #[derive(Debug, Default)]
