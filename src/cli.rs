@@ -23,7 +23,18 @@ fn parse_policy(s: &str) -> Result<Policy, String> {
 
 /// Passive TLS handshake sniffer: which clients offer or negotiate legacy TLS.
 #[derive(Debug, Parser)]
-#[command(name = "hellowatch", version, about, long_about = None)]
+#[command(
+    name = "hellowatch",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  \
+        hellowatch replay captures/demo-legacy-mix.pcap --policy min=tls1.2\n  \
+        hellowatch replay mirror.pcapng --events handshakes.jsonl --format json -o census.json\n  \
+        hellowatch merge monday.json tuesday.json --format table\n  \
+        hellowatch completions bash > /etc/bash_completion.d/hellowatch\n  \
+        hellowatch man replay | man -l -"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

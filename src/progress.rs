@@ -45,18 +45,22 @@ impl ReplayBar {
             return;
         }
         self.last = now;
-        let secs = now.duration_since(self.start).as_secs_f64().max(1e-3);
-        #[allow(
-            clippy::cast_precision_loss,
-            clippy::cast_possible_truncation,
-            clippy::cast_sign_loss
-        )]
-        let pps = (p.packets as f64 / secs) as u64;
+        let secs = now.duration_since(self.start).as_secs_f64();
+        // A rate over less than half a second says little.
+        let rate = if secs >= 0.5 {
+            #[allow(
+                clippy::cast_precision_loss,
+                clippy::cast_possible_truncation,
+                clippy::cast_sign_loss
+            )]
+            let pps = (p.packets as f64 / secs) as u64;
+            format!(" ({pps}/s)")
+        } else {
+            String::new()
+        };
         self.bar.set_position(p.bytes);
-        self.bar.set_message(format!(
-            "{} packets ({pps}/s), {} hellos",
-            p.packets, p.hellos
-        ));
+        self.bar
+            .set_message(format!("{} packets{rate}, {} hellos", p.packets, p.hellos));
     }
 
     /// Removes the bar.
