@@ -135,6 +135,11 @@ pub trait SettleSink {
     /// Periodically (live: about once a second; replay: at the end) with the worker's
     /// counters and the number of connections it tracks, for publishing.
     fn tick(&mut self, _counters: &Counters, _flows: usize) {}
+    /// Whether [`SettleSink::settled`] reads the fingerprints and cipher suites of every hello
+    /// ([`HelloFacts::fill_detail`]); otherwise only legacy connections carry them.
+    fn wants_detail(&self) -> bool {
+        false
+    }
 }
 
 impl SettleSink for () {
@@ -151,6 +156,10 @@ impl<A: SettleSink, B: SettleSink> SettleSink for (A, B) {
     fn tick(&mut self, counters: &Counters, flows: usize) {
         self.0.tick(counters, flows);
         self.1.tick(counters, flows);
+    }
+
+    fn wants_detail(&self) -> bool {
+        self.0.wants_detail() || self.1.wants_detail()
     }
 }
 
@@ -469,7 +478,7 @@ impl Engine {
                 self.counters.conns_one_sided += 1;
             }
         }
-        let summary = ConnSummary {
+        let mut summary = ConnSummary {
             client: Some(conn.addr(cs)),
             hellos,
             negotiated: hs.negotiated,
@@ -497,6 +506,13 @@ impl Engine {
             fin: [conn.fin[cs & 1], conn.fin[(cs ^ 1) & 1]],
             midstream: conn.midstream,
         };
+        // Fingerprints are derived only where they are read: the census keeps them for
+        // legacy connections, a sink may want them for all.
+        if sink.wants_detail() || summary.is_legacy() {
+            for h in &mut summary.hellos {
+                h.fill_detail();
+            }
+        }
         self.census.add(&summary);
         sink.settled(&summary);
     }

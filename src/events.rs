@@ -25,6 +25,7 @@ use crate::tls::{Version, alert_name};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde_json::value::RawValue;
 use std::fmt;
 use std::io::{self, Write};
 use std::net::IpAddr;
@@ -203,6 +204,7 @@ impl EventLog {
             delivery: self.delivery,
             stats: self.stats.clone(),
             policies: Arc::clone(&self.policies),
+            names: Names::new(&self.policies),
         }
     }
 
@@ -242,6 +244,61 @@ pub struct EventSink {
     delivery: Delivery,
     stats: EventStats,
     policies: Arc<[Policy]>,
+    names: Names,
+}
+
+/// Distinct cipher suite lists whose JSON is kept per worker (then the cache starts over).
+pub const CIPHER_LIST_CACHE: usize = 1024;
+
+/// Cipher suite names already looked up, and the JSON of recent cipher suite lists: most
+/// connections offer one of a few lists, and writing a cached list skips both the name
+/// lookups and JSON string escaping. Also the policies' names.
+#[derive(Debug, Default)]
+struct Names {
+    ciphers: std::collections::HashMap<u16, CipherName, foldhash::fast::RandomState>,
+    lists: std::collections::HashMap<Box<[u16]>, Box<RawValue>, foldhash::fast::RandomState>,
+    policies: Vec<String>,
+}
+
+impl Names {
+    fn new(policies: &[Policy]) -> Self {
+        Names {
+            policies: policies.iter().map(Policy::to_string).collect(),
+            ..Names::default()
+        }
+    }
+
+    fn cipher(&mut self, id: u16) -> CipherName {
+        *self
+            .ciphers
+            .entry(id)
+            .or_insert_with(|| match tls_parser::TlsCipherSuite::from_id(id) {
+                Some(c) => CipherName::Known(c.name),
+                None => CipherName::Unknown(id),
+            })
+    }
+
+    /// Makes sure the JSON array of the names of `ids` is cached.
+    fn prepare(&mut self, ids: &[u16]) {
+        if self.lists.contains_key(ids) {
+            return;
+        }
+        if self.lists.len() >= CIPHER_LIST_CACHE {
+            self.lists.clear();
+        }
+        let names: Vec<CipherName> = ids.iter().map(|c| self.cipher(*c)).collect();
+        if let Some(raw) = serde_json::to_string(&names)
+            .ok()
+            .and_then(|j| RawValue::from_string(j).ok())
+        {
+            self.lists.insert(ids.into(), raw);
+        }
+    }
+
+    /// The cached JSON array of the names of `ids` (after [`Names::prepare`]).
+    fn list(&self, ids: &[u16]) -> Option<&RawValue> {
+        self.lists.get(ids).map(|r| &**r)
+    }
 }
 
 impl EventSink {
@@ -293,8 +350,12 @@ impl SettleSink for EventSink {
         // Writing into a Vec cannot fail; a serialisation error would leave a partial line,
         // so the buffer is cut back to the last complete line.
         let mark = self.buf.len();
+        self.names
+            .prepare(s.hellos.first().map_or(&[][..], |h| &h.ciphers));
+        let server_cipher = s.server_hello.map(|sh| self.names.cipher(sh.cipher));
+        let ev = Event::new(s, &self.policies, &self.names, server_cipher);
         let mut ser = serde_json::Serializer::new(&mut self.buf);
-        if Event::new(s, &self.policies).serialize(&mut ser).is_ok() {
+        if ev.serialize(&mut ser).is_ok() {
             self.buf.push(b'\n');
             self.lines += 1;
         } else {
@@ -307,6 +368,10 @@ impl SettleSink for EventSink {
 
     fn tick(&mut self, _counters: &Counters, _flows: usize) {
         self.flush();
+    }
+
+    fn wants_detail(&self) -> bool {
+        true
     }
 }
 
@@ -330,32 +395,71 @@ impl<S: SettleSink> SettleSink for Option<S> {
             k.tick(counters, flows);
         }
     }
+
+    fn wants_detail(&self) -> bool {
+        self.as_ref().is_some_and(SettleSink::wants_detail)
+    }
 }
 
 /// One event line as a borrowed view of a settled connection.
 struct Event<'a> {
     s: &'a ConnSummary,
     policies: &'a [Policy],
+    /// Names of `policies`, same order.
+    policy_names: &'a [String],
+    /// JSON array of the names of the first hello's cipher suites.
+    client_ciphers: Option<&'a RawValue>,
+    server_cipher: Option<CipherName>,
     outcome: Outcome,
+    start: Ts,
 }
 
 impl<'a> Event<'a> {
-    fn new(s: &'a ConnSummary, policies: &'a [Policy]) -> Self {
+    fn new(
+        s: &'a ConnSummary,
+        policies: &'a [Policy],
+        names: &'a Names,
+        server_cipher: Option<CipherName>,
+    ) -> Self {
         Event {
             s,
             policies,
+            policy_names: &names.policies,
+            client_ciphers: names.list(s.hellos.first().map_or(&[][..], |h| &h.ciphers)),
+            server_cipher,
             outcome: Outcome::of(s),
+            start: Ts::new(s.first_seen_ns),
         }
     }
 }
 
-/// A packet time as RFC 3339 UTC with microseconds.
-struct Ts(u64);
+/// A packet time as RFC 3339 UTC with microseconds (`2023-11-14T22:13:20.123456Z`).
+#[derive(Copy, Clone)]
+struct Ts {
+    text: [u8; 32],
+    len: usize,
+}
+
+impl Ts {
+    fn new(ns: u64) -> Self {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_nanos(ns);
+        let mut text = [0u8; 32];
+        let mut cur = io::Cursor::new(&mut text[..]);
+        let len = match write!(cur, "{}", humantime::format_rfc3339_micros(t)) {
+            Ok(()) => usize::try_from(cur.position()).unwrap_or(0),
+            Err(_) => 0,
+        };
+        Ts { text, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.text.get(..self.len).unwrap_or(&[])).unwrap_or_default()
+    }
+}
 
 impl Serialize for Ts {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let t = SystemTime::UNIX_EPOCH + Duration::from_nanos(self.0);
-        ser.collect_str(&humantime::format_rfc3339_micros(t))
+        ser.serialize_str(self.as_str())
     }
 }
 
@@ -369,20 +473,29 @@ impl Serialize for V {
 }
 
 /// A cipher suite by its IANA name, or `0x%04x` when unknown.
-struct Cipher(u16);
-
-impl fmt::Display for Cipher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match tls_parser::TlsCipherSuite::from_id(self.0) {
-            Some(c) => f.write_str(c.name),
-            None => write!(f, "0x{:04x}", self.0),
-        }
-    }
+#[derive(Copy, Clone, Debug)]
+enum CipherName {
+    Known(&'static str),
+    Unknown(u16),
 }
 
-impl Serialize for Cipher {
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+impl Serialize for CipherName {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        ser.collect_str(self)
+        match self {
+            CipherName::Known(n) => ser.serialize_str(n),
+            CipherName::Unknown(id) => {
+                let h = |s: u16| {
+                    HEX_DIGITS
+                        .get(usize::from(id >> s) & 0xf)
+                        .copied()
+                        .unwrap_or(b'0')
+                };
+                let text = [b'0', b'x', h(12), h(8), h(4), h(0)];
+                ser.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+            }
+        }
     }
 }
 
@@ -413,20 +526,8 @@ impl Serialize for Endpoint {
     }
 }
 
-struct Ciphers<'a>(&'a [u16]);
-
-impl Serialize for Ciphers<'_> {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
-        for c in self.0 {
-            seq.serialize_element(&Cipher(*c))?;
-        }
-        seq.end()
-    }
-}
-
 /// ECS `tls.client` from the first hello.
-struct TlsClient<'a>(&'a HelloFacts);
+struct TlsClient<'a>(&'a HelloFacts, Option<&'a RawValue>);
 
 impl Serialize for TlsClient<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -441,7 +542,10 @@ impl Serialize for TlsClient<'_> {
         if let Some(f) = &h.ja4 {
             m.serialize_entry("ja4", f.as_str())?;
         }
-        m.serialize_entry("supported_ciphers", &Ciphers(&h.ciphers))?;
+        match self.1 {
+            Some(raw) => m.serialize_entry("supported_ciphers", raw)?,
+            None => m.serialize_entry("supported_ciphers", &[] as &[&str])?,
+        }
         m.end()
     }
 }
@@ -457,11 +561,13 @@ impl Serialize for Tls<'_> {
             m.serialize_entry("version", v)?;
             m.serialize_entry("version_protocol", p)?;
         }
-        if let Some(sh) = e.s.server_hello.filter(|sh| !sh.sslv2_format) {
-            m.serialize_entry("cipher", &Cipher(sh.cipher))?;
+        if let (Some(sh), Some(c)) = (e.s.server_hello, e.server_cipher) {
+            if !sh.sslv2_format {
+                m.serialize_entry("cipher", &c)?;
+            }
         }
         if let Some(h) = e.s.hellos.first() {
-            m.serialize_entry("client", &TlsClient(h))?;
+            m.serialize_entry("client", &TlsClient(h, e.client_ciphers))?;
         }
         m.end()
     }
@@ -479,7 +585,7 @@ impl Serialize for Versions<'_> {
     }
 }
 
-struct Hello<'a>(&'a HelloFacts, &'a [Policy]);
+struct Hello<'a>(&'a HelloFacts, &'a [Policy], &'a [String]);
 
 impl Serialize for Hello<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -508,41 +614,41 @@ impl Serialize for Hello<'_> {
         if !self.1.is_empty() {
             m.serialize_entry(
                 "policy",
-                &PolicyMap(self.1, |p: &Policy| Some(p.verdict(h))),
+                &PolicyMap(self.1, self.2, |p: &Policy| Some(p.verdict(h))),
             )?;
         }
         m.end()
     }
 }
 
-struct Hellos<'a>(&'a [HelloFacts], &'a [Policy]);
+struct Hellos<'a>(&'a [HelloFacts], &'a [Policy], &'a [String]);
 
 impl Serialize for Hellos<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let mut seq = ser.serialize_seq(Some(self.0.len()))?;
         for h in self.0 {
-            seq.serialize_element(&Hello(h, self.1))?;
+            seq.serialize_element(&Hello(h, self.1, self.2))?;
         }
         seq.end()
     }
 }
 
 /// `{"min=tls1.2": "would_fail", …}`.
-struct PolicyMap<'a, F>(&'a [Policy], F);
+struct PolicyMap<'a, F>(&'a [Policy], &'a [String], F);
 
 impl<F: Fn(&Policy) -> Option<Verdict>> Serialize for PolicyMap<'_, F> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let mut m = ser.serialize_map(None)?;
-        for p in self.0 {
-            if let Some(v) = (self.1)(p) {
-                m.serialize_entry(&p.to_string(), v.name())?;
+        for (p, name) in self.0.iter().zip(self.1) {
+            if let Some(v) = (self.2)(p) {
+                m.serialize_entry(name, v.name())?;
             }
         }
         m.end()
     }
 }
 
-struct Server(ServerFacts);
+struct Server(ServerFacts, Option<CipherName>);
 
 impl Serialize for Server {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
@@ -550,8 +656,8 @@ impl Serialize for Server {
         let mut m = ser.serialize_map(None)?;
         m.serialize_entry("negotiated", &V(sh.version))?;
         m.serialize_entry("legacy_version", &V(sh.legacy_version))?;
-        if !sh.sslv2_format {
-            m.serialize_entry("cipher", &Cipher(sh.cipher))?;
+        if let (false, Some(c)) = (sh.sslv2_format, &self.1) {
+            m.serialize_entry("cipher", c)?;
         }
         m.serialize_entry("downgrade_sentinel", &sh.downgrade_sentinel)?;
         m.serialize_entry("sslv2_format", &sh.sslv2_format)?;
@@ -627,10 +733,10 @@ impl Serialize for Hw<'_> {
         let s = e.s;
         let mut m = ser.serialize_map(None)?;
         m.serialize_entry("outcome", e.outcome.name())?;
-        m.serialize_entry("hellos", &Hellos(&s.hellos, e.policies))?;
+        m.serialize_entry("hellos", &Hellos(&s.hellos, e.policies, e.policy_names))?;
         m.serialize_entry("hrr", &s.hrr)?;
         if let Some(sh) = s.server_hello {
-            m.serialize_entry("server", &Server(sh))?;
+            m.serialize_entry("server", &Server(sh, e.server_cipher))?;
         }
         m.serialize_entry("alerts", &Alerts(s))?;
         m.serialize_entry(
@@ -645,7 +751,7 @@ impl Serialize for Hw<'_> {
         if !e.policies.is_empty() && !s.hellos.is_empty() {
             m.serialize_entry(
                 "policy",
-                &PolicyMap(e.policies, |p: &Policy| p.conn_verdict(s)),
+                &PolicyMap(e.policies, e.policy_names, |p: &Policy| p.conn_verdict(s)),
             )?;
         }
         m.end()
@@ -684,7 +790,7 @@ impl Serialize for Event<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let s = self.s;
         let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("@timestamp", &Ts(s.first_seen_ns))?;
+        m.serialize_entry("@timestamp", &self.start)?;
         m.serialize_entry(
             "event",
             &EventMeta {
@@ -693,8 +799,8 @@ impl Serialize for Event<'_> {
                 ty: ["connection"],
                 dataset: DATASET,
                 outcome: self.outcome.ecs(),
-                start: Ts(s.first_seen_ns),
-                end: Ts(s.last_seen_ns),
+                start: self.start,
+                end: Ts::new(s.last_seen_ns),
                 duration: s.last_seen_ns.saturating_sub(s.first_seen_ns),
             },
         )?;
@@ -722,9 +828,14 @@ pub fn event_line(s: &ConnSummary, policies: &[Policy]) -> Option<String> {
     if !s.is_countable() {
         return None;
     }
+    let mut names = Names::new(policies);
+    names.prepare(s.hellos.first().map_or(&[][..], |h| &h.ciphers));
+    let server_cipher = s.server_hello.map(|sh| names.cipher(sh.cipher));
     let mut v = Vec::new();
     let mut ser = serde_json::Serializer::new(&mut v);
-    Event::new(s, policies).serialize(&mut ser).ok()?;
+    Event::new(s, policies, &names, server_cipher)
+        .serialize(&mut ser)
+        .ok()?;
     String::from_utf8(v).ok()
 }
 

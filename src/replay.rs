@@ -40,6 +40,10 @@ impl<S: SettleSink> SettleSink for Counted<'_, S> {
     fn tick(&mut self, counters: &Counters, flows: usize) {
         self.inner.tick(counters, flows);
     }
+
+    fn wants_detail(&self) -> bool {
+        self.inner.wants_detail()
+    }
 }
 
 /// Estimates bytes read from packet records (record header and padding included).

@@ -118,10 +118,24 @@ fn u8_vec(data: &[u8]) -> &[u8] {
     }
 }
 
-fn ciphers<'a>(ch: &ClientHello<'a>) -> impl Iterator<Item = u16> + 'a {
-    ch.cipher_suites
+/// The parts of a TLS-format ClientHello that the fingerprints read.
+#[derive(Copy, Clone, Debug)]
+pub struct HelloParts<'a> {
+    /// `legacy_version`.
+    pub legacy_version: Version,
+    /// Offered versions: `supported_versions` without GREASE if present, else the legacy
+    /// version ([`ClientHello::offered`]).
+    pub offered: &'a [Version],
+    /// Raw cipher suite list.
+    pub cipher_suites: &'a [u8],
+    /// Raw extension block.
+    pub extensions: &'a [u8],
+}
+
+fn ciphers<'a>(p: &HelloParts<'a>) -> impl Iterator<Item = u16> + 'a {
+    p.cipher_suites
         .chunks_exact(2)
-        .map(|p| u16::from_be_bytes([p[0], p[1]]))
+        .map(|c| u16::from_be_bytes([c[0], c[1]]))
 }
 
 /// The two version characters of JA4.
@@ -168,29 +182,22 @@ fn ja4_alpn(alpn: Option<&[u8]>) -> [u8; 2] {
     }
 }
 
-/// The first 12 hex digits of SHA-256 of the comma-joined 4-digit hex values, or
-/// `000000000000` for an empty list. With `sigs`, `_` and the signature algorithms follow.
-fn hash12(sorted: &[u16], sigs: &[u16]) -> [u8; 12] {
-    if sorted.is_empty() && sigs.is_empty() {
+/// Appends the comma-joined 4-digit hex values.
+fn push_hex_list(out: &mut Vec<u8>, vals: impl Iterator<Item = u16>) {
+    for (i, v) in vals.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&hex4(v));
+    }
+}
+
+/// The first 12 hex digits of SHA-256 of `text`, or `000000000000` for an empty text.
+fn hash12(text: &[u8]) -> [u8; 12] {
+    if text.is_empty() {
         return *b"000000000000";
     }
-    let mut h = Sha256::new();
-    for (i, v) in sorted.iter().enumerate() {
-        if i > 0 {
-            h.update(b",");
-        }
-        h.update(hex4(*v));
-    }
-    if !sigs.is_empty() {
-        h.update(b"_");
-        for (i, v) in sigs.iter().enumerate() {
-            if i > 0 {
-                h.update(b",");
-            }
-            h.update(hex4(*v));
-        }
-    }
-    let d = h.finalize();
+    let d = Sha256::digest(text);
     let mut out = [b'0'; 12];
     for (o, b) in out.chunks_exact_mut(2).zip(d.iter()) {
         o[0] = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
@@ -199,50 +206,131 @@ fn hash12(sorted: &[u16], sigs: &[u16]) -> [u8; 12] {
     out
 }
 
-/// The JA4 fingerprint of a ClientHello (`None` for an SSLv2-format hello).
-pub fn ja4(ch: &ClientHello<'_>) -> Option<Ja4> {
-    if ch.sslv2_format {
-        return None;
-    }
-    let version = match ch.supported_versions {
-        // Numerically highest non-GREASE entry (GREASE was removed when the list was read).
-        Some(list) => list.as_slice().iter().map(|v| v.0).max().unwrap_or(0),
-        None => ch.legacy_version.0,
-    };
-    let mut cs: Vec<u16> = ciphers(ch).filter(|c| !is_grease(*c)).collect();
-    let mut exts = Vec::new();
-    let mut sigs = Vec::new();
-    let mut ext_count = 0usize;
-    let mut sni = false;
-    for_each_extension(ch.extensions, |ty, data| {
-        if is_grease(ty) {
-            return;
+/// Appends the `-`-joined decimal values.
+fn push_dec_list(out: &mut Vec<u8>, vals: impl Iterator<Item = u16>) {
+    let mut buf = itoa::Buffer::new();
+    for (i, v) in vals.enumerate() {
+        if i > 0 {
+            out.push(b'-');
         }
-        ext_count += 1;
+        // Byte by byte: cheaper than a memmove call for 1–5 bytes.
+        for b in buf.format(v).bytes() {
+            out.push(b);
+        }
+    }
+}
+
+/// What one pass over a ClientHello gathers for both fingerprints.
+struct Gathered<'a> {
+    /// Cipher suites, then extension types, then signature algorithms (GREASE removed).
+    vals: Vec<u16>,
+    n_ciphers: usize,
+    n_exts: usize,
+    groups: &'a [u8],
+    formats: &'a [u8],
+    alpn: Option<&'a [u8]>,
+    sni: bool,
+}
+
+fn gather<'a>(p: &HelloParts<'a>) -> Gathered<'a> {
+    let mut vals = Vec::with_capacity(p.cipher_suites.len() / 2 + 64);
+    vals.extend(ciphers(p).filter(|c| !is_grease(*c)));
+    let n_ciphers = vals.len();
+    let (mut groups, mut formats, mut sigs): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
+    let mut alpn = None;
+    let mut sni = false;
+    for_each_extension(p.extensions, |ty, data| {
         match ty {
             EXT_SNI => sni = true,
-            EXT_ALPN => {}
-            EXT_SIGNATURE_ALGORITHMS => {
-                sigs.extend(u16_vec(data).filter(|s| !is_grease(*s)));
-                exts.push(ty);
+            EXT_SUPPORTED_GROUPS => groups = data,
+            EXT_EC_POINT_FORMATS => formats = data,
+            EXT_SIGNATURE_ALGORITHMS => sigs = data,
+            EXT_ALPN => {
+                // protocol_name_list: u16 length, then the names.
+                alpn = match data {
+                    [a, b, rest @ ..] => rest.get(..usize::from(u16::from_be_bytes([*a, *b]))),
+                    _ => None,
+                };
             }
-            _ => exts.push(ty),
+            _ => {}
+        }
+        if !is_grease(ty) {
+            vals.push(ty);
         }
     });
-    let cipher_count = cs.len();
-    cs.sort_unstable();
-    exts.sort_unstable();
-    let mut out = [0u8; JA4_LEN];
+    let n_exts = vals.len() - n_ciphers;
+    vals.extend(u16_vec(sigs).filter(|s| !is_grease(*s)));
+    Gathered {
+        vals,
+        n_ciphers,
+        n_exts,
+        groups,
+        formats,
+        alpn,
+        sni,
+    }
+}
+
+/// JA3 text into `text`.
+fn ja3_text_into(p: &HelloParts<'_>, g: &Gathered<'_>, text: &mut Vec<u8>) {
+    let cs = g.vals.get(..g.n_ciphers).unwrap_or(&[]);
+    let exts = g
+        .vals
+        .get(g.n_ciphers..g.n_ciphers + g.n_exts)
+        .unwrap_or(&[]);
+    text.clear();
+    push_dec_list(text, std::iter::once(p.legacy_version.0));
+    text.push(b',');
+    push_dec_list(text, cs.iter().copied());
+    text.push(b',');
+    push_dec_list(text, exts.iter().copied());
+    text.push(b',');
+    push_dec_list(text, u16_vec(g.groups).filter(|v| !is_grease(*v)));
+    text.push(b',');
+    push_dec_list(text, u8_vec(g.formats).iter().map(|f| u16::from(*f)));
+}
+
+/// Both fingerprints of a ClientHello (`None` for an SSLv2-format hello).
+pub fn fingerprints(ch: &ClientHello<'_>) -> (Option<Ja3>, Option<Ja4>) {
+    if ch.sslv2_format {
+        return (None, None);
+    }
+    let offered = ch.offered();
+    let (a, b) = fingerprints_of(&HelloParts {
+        legacy_version: ch.legacy_version,
+        offered: offered.as_slice(),
+        cipher_suites: ch.cipher_suites,
+        extensions: ch.extensions,
+    });
+    (Some(a), Some(b))
+}
+
+/// Both fingerprints from the parts of a TLS-format ClientHello, in one pass over it.
+pub fn fingerprints_of(p: &HelloParts<'_>) -> (Ja3, Ja4) {
+    let mut g = gather(p);
+    let mut text = Vec::with_capacity(6 * g.vals.len() + 64);
+
+    ja3_text_into(p, &g, &mut text);
+    let d = Md5::digest(&text);
+    let mut ja3 = [b'0'; JA3_LEN];
+    for (o, b) in ja3.chunks_exact_mut(2).zip(d.iter()) {
+        o[0] = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+        o[1] = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
+    }
+
+    // Numerically highest non-GREASE supported_versions entry (the legacy version when the
+    // extension is absent; nothing, hence `00`, when it lists only GREASE).
+    let version = p.offered.iter().map(|v| v.0).max().unwrap_or(0);
     let head: [u8; 10] = {
         let v = ja4_version(version);
-        let c = count2(cipher_count);
-        let e = count2(ext_count);
-        let a = ja4_alpn(ch.alpn);
+        let c = count2(g.n_ciphers);
+        let e = count2(g.n_exts);
+        let a = ja4_alpn(g.alpn);
         [
             b't',
             v[0],
             v[1],
-            if sni { b'd' } else { b'i' },
+            if g.sni { b'd' } else { b'i' },
             c[0],
             c[1],
             e[0],
@@ -251,9 +339,28 @@ pub fn ja4(ch: &ClientHello<'_>) -> Option<Ja4> {
             a[1],
         ]
     };
-    let b = hash12(&cs, &[]);
-    let c = hash12(&exts, &sigs);
-    for (o, i) in out.iter_mut().zip(
+    let n = g.vals.len();
+    let (cs, rest) = g.vals.split_at_mut(g.n_ciphers.min(n));
+    let (exts, sigs) = rest.split_at_mut(g.n_exts.min(rest.len()));
+    cs.sort_unstable();
+    exts.sort_unstable();
+    text.clear();
+    push_hex_list(&mut text, cs.iter().copied());
+    let b = hash12(&text);
+    text.clear();
+    push_hex_list(
+        &mut text,
+        exts.iter()
+            .copied()
+            .filter(|e| *e != EXT_SNI && *e != EXT_ALPN),
+    );
+    if !sigs.is_empty() {
+        text.push(b'_');
+        push_hex_list(&mut text, sigs.iter().copied());
+    }
+    let c = hash12(&text);
+    let mut ja4 = [0u8; JA4_LEN];
+    for (o, i) in ja4.iter_mut().zip(
         head.iter()
             .chain(b"_")
             .chain(b.iter())
@@ -262,65 +369,36 @@ pub fn ja4(ch: &ClientHello<'_>) -> Option<Ja4> {
     ) {
         *o = *i;
     }
-    Some(Ja4(out))
+    (Ja3(ja3), Ja4(ja4))
+}
+
+/// The JA4 fingerprint of a ClientHello (`None` for an SSLv2-format hello).
+pub fn ja4(ch: &ClientHello<'_>) -> Option<Ja4> {
+    fingerprints(ch).1
+}
+
+/// The JA3 fingerprint of a ClientHello (`None` for an SSLv2-format hello).
+pub fn ja3(ch: &ClientHello<'_>) -> Option<Ja3> {
+    fingerprints(ch).0
 }
 
 /// The JA3 text (`771,4865-4866,0-23-65281,29-23,0`) of a ClientHello (`None` for an
 /// SSLv2-format hello).
 pub fn ja3_string(ch: &ClientHello<'_>) -> Option<String> {
-    use std::fmt::Write;
     if ch.sslv2_format {
         return None;
     }
-    let mut s = String::with_capacity(256);
-    let join = |s: &mut String, it: &mut dyn Iterator<Item = u32>| {
-        for (i, v) in it.enumerate() {
-            if i > 0 {
-                s.push('-');
-            }
-            let _ = write!(s, "{v}");
-        }
+    let offered = ch.offered();
+    let p = HelloParts {
+        legacy_version: ch.legacy_version,
+        offered: offered.as_slice(),
+        cipher_suites: ch.cipher_suites,
+        extensions: ch.extensions,
     };
-    let _ = write!(s, "{},", ch.legacy_version.0);
-    join(
-        &mut s,
-        &mut ciphers(ch).filter(|c| !is_grease(*c)).map(u32::from),
-    );
-    s.push(',');
-    let mut exts = Vec::new();
-    let mut groups: &[u8] = &[];
-    let mut formats: &[u8] = &[];
-    for_each_extension(ch.extensions, |ty, data| {
-        if !is_grease(ty) {
-            exts.push(ty);
-        }
-        match ty {
-            EXT_SUPPORTED_GROUPS => groups = data,
-            EXT_EC_POINT_FORMATS => formats = data,
-            _ => {}
-        }
-    });
-    join(&mut s, &mut exts.iter().map(|e| u32::from(*e)));
-    s.push(',');
-    join(
-        &mut s,
-        &mut u16_vec(groups).filter(|g| !is_grease(*g)).map(u32::from),
-    );
-    s.push(',');
-    join(&mut s, &mut u8_vec(formats).iter().map(|f| u32::from(*f)));
-    Some(s)
-}
-
-/// The JA3 fingerprint of a ClientHello (`None` for an SSLv2-format hello).
-pub fn ja3(ch: &ClientHello<'_>) -> Option<Ja3> {
-    let s = ja3_string(ch)?;
-    let d = Md5::digest(s.as_bytes());
-    let mut out = [b'0'; JA3_LEN];
-    for (o, b) in out.chunks_exact_mut(2).zip(d.iter()) {
-        o[0] = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
-        o[1] = HEX.get(usize::from(b & 0xf)).copied().unwrap_or(b'0');
-    }
-    Some(Ja3(out))
+    let g = gather(&p);
+    let mut text = Vec::new();
+    ja3_text_into(&p, &g, &mut text);
+    String::from_utf8(text).ok()
 }
 
 #[cfg(test)]
