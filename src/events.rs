@@ -174,6 +174,16 @@ impl EventLog {
                 })?,
             )),
         };
+        Self::to_writer(out, &dest.to_string(), delivery, policies)
+    }
+
+    /// Like [`EventLog::open`], writing to `out` (named `dest` in errors).
+    pub fn to_writer(
+        out: Box<dyn Write + Send>,
+        dest: &str,
+        delivery: Delivery,
+        policies: &[Policy],
+    ) -> Result<Self, EventsError> {
         let (tx, rx) = bounded::<Vec<u8>>(QUEUE_DEPTH);
         let (recycle_tx, recycle) = bounded::<Vec<u8>>(QUEUE_DEPTH);
         let writer = std::thread::Builder::new()
@@ -925,6 +935,46 @@ mod tests {
         }
         // Nothing countable, no line.
         assert!(event_line(&ConnSummary::default(), &[]).is_none());
+    }
+
+    /// A writer that blocks until the test lets it go.
+    struct Gate(std::sync::mpsc::Receiver<()>, Vec<u8>, Arc<AtomicU64>);
+
+    impl Write for Gate {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.1.is_empty() {
+                let _ = self.0.recv();
+            }
+            self.1.extend_from_slice(b);
+            self.2.fetch_add(
+                b.iter().filter(|c| **c == b'\n').count() as u64,
+                Ordering::Relaxed,
+            );
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lossy_delivery_drops_and_counts_when_the_writer_is_stuck() {
+        let (open, gate) = std::sync::mpsc::channel();
+        let lines = Arc::new(AtomicU64::new(0));
+        let out = Gate(gate, Vec::new(), Arc::clone(&lines));
+        let log = EventLog::to_writer(Box::new(out), "gate", Delivery::Lossy, &[]).unwrap();
+        let mut sink = log.sink();
+        let n = 60_000u64; // far more than QUEUE_DEPTH buffers of FLUSH_AT bytes
+        for _ in 0..n {
+            sink.settled(&summary());
+        }
+        let st = log.stats();
+        assert!(st.dropped() > 0, "a stuck writer makes lines drop");
+        open.send(()).unwrap();
+        drop(sink);
+        let st = log.finish().unwrap();
+        assert_eq!(st.written() + st.dropped(), n);
+        assert_eq!(lines.load(Ordering::Relaxed), st.written());
     }
 
     #[test]

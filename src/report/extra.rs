@@ -116,16 +116,15 @@ pub fn policy_cells(t: &ClientTally, opts: &ReportOptions, row: &mut Vec<String>
     );
 }
 
+/// Up to [`TABLE_TOP`] entries, `…` when there are more.
 fn top_list(s: &Sample) -> String {
-    let mut v: Vec<String> = s
-        .top()
-        .into_iter()
+    let top = s.top();
+    let mut v: Vec<String> = top
+        .iter()
         .take(TABLE_TOP)
         .map(|(k, n)| format!("{k}:{n}"))
         .collect();
-    let shown = s.top().len().min(TABLE_TOP);
-    let more = s.top().len() - shown;
-    if more > 0 || s.not_kept() > 0 {
+    if top.len() > TABLE_TOP || s.not_kept() > 0 {
         v.push("…".into());
     }
     v.join(" ")
