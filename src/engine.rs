@@ -5,11 +5,12 @@
 
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
-    CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Endpoint, FlowKey,
-    FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
+    CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey, FlowTable,
+    Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
 use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, ServerFacts};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
+use crate::upgrade::{GiveUp, Start, Verdict};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
 
 /// Limits of one engine.
@@ -79,6 +80,15 @@ pub struct Counters {
     pub anomalies: [u64; Anomaly::ALL.len()],
     /// Packets dropped because a worker queue was full (live capture only).
     pub queue_drops: u64,
+    /// Connections whose TLS began after a plaintext upgrade, by [`Start`] (index 0, direct,
+    /// stays 0).
+    pub upgrades: [u64; Start::COUNT],
+    /// Upgrade requests the server refused (the connection stayed plaintext, or retried).
+    pub upgrades_refused: u64,
+    /// Connections given up as not TLS after
+    /// [`MAX_PLAINTEXT_INSPECT`](crate::upgrade::MAX_PLAINTEXT_INSPECT) plaintext bytes of a
+    /// direction were inspected without an upgrade.
+    pub plaintext_inspect_limit: u64,
 }
 
 impl Counters {
@@ -105,8 +115,13 @@ impl Counters {
             alerts_dropped,
             hellos_midstream,
             conns_one_sided,
-            queue_drops
+            queue_drops,
+            upgrades_refused,
+            plaintext_inspect_limit
         );
+        for (a, b) in self.upgrades.iter_mut().zip(o.upgrades) {
+            *a += b;
+        }
         for (a, b) in self.decode_errors.iter_mut().zip(o.decode_errors) {
             *a += b;
         }
@@ -244,6 +259,140 @@ impl Handler for Ctx<'_> {
     }
 }
 
+/// Feeds side `side`'s new bytes to its TLS parser or to the connection's upgrade
+/// recogniser, then whatever that unblocks on the other side (a server's acceptance releases
+/// the client's held bytes). Bounded: a few rounds at most. `from_start`: the connection was
+/// seen from its SYN; one joined mid-stream has lost the plaintext that tells where TLS
+/// begins, so it is not watched for upgrades (each direction is TLS from its first byte seen,
+/// or not at all).
+fn drive(st: &mut TlsState, side: usize, from_start: bool, k: &mut Counters) {
+    let mut next = Some(side);
+    for _ in 0..4 {
+        let Some(s) = next else { return };
+        next = step(st, s, from_start, k);
+    }
+}
+
+/// One side's turn. Returns the other side if it may now progress.
+fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Option<usize> {
+    let TlsState { dirs, hs, upgrade } = st;
+    let other_untouched = dirs
+        .get(s ^ 1)
+        .is_some_and(|d| d.parser.untouched() && d.parser.stopped().is_none());
+    let dir = dirs.get_mut(s)?;
+    if dir.parser.stopped().is_some() {
+        return None;
+    }
+    if !dir.plain {
+        feed_tls(dir, s, hs, k);
+        if dir.parser.stopped() != Some(Stop::NotTls) || !dir.parser.untouched() {
+            // TLS (or still undecided, or stopped for another reason).
+            finish_stop(dir, k);
+            return None;
+        }
+        // Plaintext from the first byte: perhaps a protocol that upgrades to TLS later. A
+        // direction whose first bytes are TLS stays TLS even while the other side's plaintext
+        // is watched (a client trying implicit TLS against a plaintext server).
+        let undecided = upgrade
+            .as_deref()
+            .is_some_and(|u| u.verdict() == Verdict::Undecided);
+        let start_watching = from_start && upgrade.is_none() && other_untouched;
+        if !(undecided || start_watching) {
+            finish_stop(dir, k);
+            return None;
+        }
+        dir.parser.reset();
+        dir.plain = true;
+        if start_watching {
+            *upgrade = Some(Box::default());
+        }
+    }
+    let u = upgrade.as_deref_mut()?;
+    let before = u.generation();
+    let n = u.feed(s, dir.stream.data());
+    if n > 0 {
+        dir.stream.consume(n);
+        dir.plain_used = true;
+    }
+    match u.verdict() {
+        Verdict::Undecided => {
+            let other = dirs.get(s ^ 1)?;
+            let waiting = other.parser.stopped().is_none()
+                && other.parser.untouched()
+                && !other.stream.data().is_empty();
+            (u.generation() != before && waiting).then_some(s ^ 1)
+        }
+        Verdict::Upgrade(start) => {
+            hs.start = start;
+            hs.upgrade_client = u.client();
+            if let Some(c) = k.upgrades.get_mut(start.index()) {
+                *c += 1;
+            }
+            // Each direction's TLS begins at its first unconsumed byte.
+            for (x, d) in dirs.iter_mut().enumerate() {
+                if d.parser.stopped().is_none() && d.parser.untouched() {
+                    d.plain = false;
+                    d.parser.reset();
+                    feed_tls(d, x, hs, k);
+                    finish_stop(d, k);
+                }
+            }
+            None
+        }
+        Verdict::Plain(why) => {
+            if why == GiveUp::InspectLimit {
+                k.plaintext_inspect_limit += 1;
+            }
+            for (x, d) in dirs.iter_mut().enumerate() {
+                if d.parser.stopped().is_some() || !d.parser.untouched() {
+                    continue;
+                }
+                if why == GiveUp::Unrecognised && !d.plain_used {
+                    // Not a protocol we know: each direction is judged on its own, as TLS.
+                    d.plain = false;
+                    d.parser.reset();
+                    feed_tls(d, x, hs, k);
+                    finish_stop(d, k);
+                } else if d.plain || !d.stream.data().is_empty() {
+                    // A plaintext protocol that did not upgrade: nothing in it is TLS.
+                    d.parser.stop(Stop::NotTls);
+                    finish_stop(d, k);
+                } else {
+                    d.parser.stop(Stop::NotTls);
+                    d.stream.release();
+                }
+            }
+            None
+        }
+    }
+}
+
+/// Runs a direction's TLS parser over its unconsumed bytes. Bytes that are plaintext from the
+/// first one are left in place (for the upgrade recogniser).
+fn feed_tls(dir: &mut Dir, side: usize, hs: &mut Handshake, k: &mut Counters) {
+    let mut ctx = Ctx {
+        hs,
+        side,
+        anomalies: &mut k.anomalies,
+    };
+    let n = dir.parser.feed(dir.stream.data(), &mut ctx);
+    if !(dir.parser.stopped() == Some(Stop::NotTls) && dir.parser.untouched()) {
+        dir.stream.consume(n);
+    }
+}
+
+/// Once a direction has stopped: counts a non-TLS one and frees its buffers.
+fn finish_stop(dir: &mut Dir, k: &mut Counters) {
+    match dir.parser.stopped() {
+        Some(Stop::NotTls) => {
+            k.streams_not_tls += 1;
+            dir.stream.release();
+        }
+        Some(_) => dir.stream.release(),
+        None => {}
+    }
+}
+
 impl Engine {
     /// An engine with the given limits.
     pub fn new(cfg: EngineConfig) -> Self {
@@ -302,16 +451,7 @@ impl Engine {
         if self.sweep_on_packets && sweep_due(&mut self.last_sweep, now) {
             self.sweep(now, sink);
         }
-        let (key, side) = FlowKey::new(
-            Endpoint {
-                ip: seg.src,
-                port: seg.sport,
-            },
-            Endpoint {
-                ip: seg.dst,
-                port: seg.dport,
-            },
-        );
+        let (key, side) = FlowKey::of(seg);
         let syn = seg.flags.has(TcpFlags::SYN);
         let ack = seg.flags.has(TcpFlags::ACK);
         let id = match self.table.find(&key) {
@@ -402,34 +542,21 @@ impl Engine {
                 conn.tls = Some(st);
             }
             if let Some(tls) = conn.tls.as_mut() {
-                let TlsState { dirs, hs } = &mut **tls;
-                if let Some(dir) = dirs.get_mut(side) {
+                if let Some(dir) = tls.dirs.get_mut(side) {
                     if dir.parser.stopped().is_none() {
-                        let r = dir
-                            .stream
-                            .push(data_seq, seg.payload, cap, dir.parser.untouched());
+                        let rebase = dir.parser.untouched() && !dir.plain_used;
+                        let r = dir.stream.push(data_seq, seg.payload, cap, rebase);
                         self.counters.reassembly_gaps += u64::from(r.gap);
                         self.counters.overlap_conflicts += u64::from(r.conflict);
                         if r.new_data {
-                            let mut ctx = Ctx {
-                                hs,
-                                side,
-                                anomalies: &mut self.counters.anomalies,
-                            };
-                            let n = dir.parser.feed(dir.stream.data(), &mut ctx);
-                            dir.stream.consume(n);
+                            drive(tls, side, !conn.midstream, &mut self.counters);
                         }
-                        if r.capped && dir.parser.stopped().is_none() {
-                            self.counters.stream_cap_hits += 1;
-                            dir.parser.stop(Stop::Malformed);
-                        }
-                        match dir.parser.stopped() {
-                            Some(Stop::NotTls) => {
-                                self.counters.streams_not_tls += 1;
+                        if let Some(dir) = tls.dirs.get_mut(side) {
+                            if r.capped && dir.parser.stopped().is_none() {
+                                self.counters.stream_cap_hits += 1;
+                                dir.parser.stop(Stop::Malformed);
                                 dir.stream.release();
                             }
-                            Some(_) => dir.stream.release(),
-                            None => {}
                         }
                     }
                 }
@@ -462,9 +589,13 @@ impl Engine {
         }
         self.counters.hellos_dropped += u64::from(hs.hellos_dropped);
         self.counters.alerts_dropped += u64::from(hs.alerts_dropped);
+        if let Some(u) = &tls.upgrade {
+            self.counters.upgrades_refused += u64::from(u.refused());
+        }
         let client_side = hs
             .client
             .or(hs.server_hello_from.map(|s| s ^ 1))
+            .or(hs.upgrade_client)
             .or(conn.initiator.map(usize::from));
         let Some(cs) = client_side else {
             return;
@@ -505,6 +636,7 @@ impl Engine {
             rst: conn.rst,
             fin: [conn.fin[cs & 1], conn.fin[(cs ^ 1) & 1]],
             midstream: conn.midstream,
+            start: hs.start,
         };
         // Fingerprints are derived only where they are read: the census keeps them for
         // legacy connections, a sink may want them for all.
@@ -572,6 +704,8 @@ mod tests {
     /// One side's burst: logical records (content type, payload).
     struct Flight {
         from_client: bool,
+        /// Plaintext sent before the records (a protocol upgrade's prelude).
+        plain: Vec<u8>,
         records: Vec<(u8, Vec<u8>)>,
     }
 
@@ -611,18 +745,22 @@ mod tests {
         let tls12 = vec![
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_HS, ch12)],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![(CT_HS, [sh12, cert, shd].concat())],
             },
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_HS, cke), (CT_CCS, vec![1]), (CT_HS, vec![0x14; 40])],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![
                     (CT_CCS, vec![1]),
                     (CT_HS, vec![0x15; 40]),
@@ -634,10 +772,12 @@ mod tests {
         let refused = vec![
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_HS, ch10)],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![(CT_ALERT, vec![2, 70])],
             },
         ];
@@ -656,26 +796,89 @@ mod tests {
         let tls13 = vec![
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_HS, ch13(1))],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![(CT_HS, hrr), (CT_CCS, vec![1])],
             },
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_CCS, vec![1]), (CT_HS, ch13(2))],
             },
             Flight {
                 from_client: false,
+                plain: Vec::new(),
                 records: vec![(CT_HS, sh13), (CT_CCS, vec![1]), (CT_APP, vec![0x17; 300])],
             },
             Flight {
                 from_client: true,
+                plain: Vec::new(),
                 records: vec![(CT_APP, vec![0x17; 60])],
             },
         ];
-        vec![tls12, refused, tls13]
+        // SMTP STARTTLS, then a TLS 1.0 handshake refused by the server.
+        let say = |from_client: bool, text: &str| Flight {
+            from_client,
+            plain: text.as_bytes().to_vec(),
+            records: vec![],
+        };
+        let mut starttls = vec![
+            say(false, "220 mx.example ESMTP\r\n"),
+            say(true, "EHLO client.example\r\n"),
+            say(
+                false,
+                "250-mx.example\r\n250-PIPELINING\r\n250 STARTTLS\r\n",
+            ),
+            say(true, "STARTTLS\r\n"),
+            say(false, "220 2.0.0 Ready to start TLS\r\n"),
+        ];
+        let ch10 = hs(1, &client_hello_body(0x0301, &[0x002f], &[]));
+        starttls.push(Flight {
+            from_client: true,
+            plain: Vec::new(),
+            records: vec![(CT_HS, ch10.clone())],
+        });
+        starttls.push(Flight {
+            from_client: false,
+            plain: Vec::new(),
+            records: vec![(CT_ALERT, vec![2, 70])],
+        });
+        // A ClientHello (and a ServerHello) as HTTP bodies: plain HTTP, nothing counts.
+        let mut post = b"POST /upload HTTP/1.1\r\nContent-Length: 200\r\n\r\n".to_vec();
+        post.extend_from_slice(&frame(
+            &Flight {
+                from_client: true,
+                plain: Vec::new(),
+                records: vec![(CT_HS, ch10)],
+            },
+            &mut None,
+        ));
+        let mut answer = b"HTTP/1.1 200 OK\r\nContent-Length: 90\r\n\r\n".to_vec();
+        answer.extend_from_slice(&frame(
+            &Flight {
+                from_client: false,
+                plain: Vec::new(),
+                records: vec![(CT_HS, hs(2, &server_hello_body(0x0301, [3; 32], &[])))],
+            },
+            &mut None,
+        ));
+        let http = vec![
+            Flight {
+                from_client: true,
+                plain: post,
+                records: vec![],
+            },
+            Flight {
+                from_client: false,
+                plain: answer,
+                records: vec![],
+            },
+        ];
+        vec![tls12, refused, tls13, starttls, http]
     }
 
     struct Rng(u64);
@@ -693,7 +896,7 @@ mod tests {
 
     /// Serialises a flight, re-framing consecutive handshake bytes into records of random size.
     fn frame(f: &Flight, rng: &mut Option<Rng>) -> Vec<u8> {
-        let mut out = Vec::new();
+        let mut out = f.plain.clone();
         let mut i = 0;
         while i < f.records.len() {
             let (ct, p) = &f.records[i];
@@ -835,12 +1038,82 @@ mod tests {
         let t = census_of(&sc[2], None).totals;
         assert_eq!((t.hellos, t.failed_handshakes), (2, 0));
         assert_eq!(t.negotiated.get(&crate::tls::Version::TLS13), Some(&1));
+        let t = census_of(&sc[3], None).totals;
+        assert_eq!((t.hellos, t.failed_handshakes), (1, 1));
+        assert_eq!(t.alerts.get(&70), Some(&1));
+        assert_eq!(t.started[Start::StarttlsSmtp.index()], 1);
+        let c = census_of(&sc[4], None);
+        assert!(c.clients.is_empty() && c.totals.is_empty(), "{c:?}");
+    }
+
+    #[test]
+    fn connections_joined_midstream_are_not_watched_for_upgrades() {
+        // The first bytes seen from the client happen to look like a SOCKS5 greeting (the
+        // tail of a hello whose start was missed); the server's ServerHello must still count.
+        let c: IpAddr = "10.9.8.7".parse().unwrap();
+        let s: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut e = Engine::new(EngineConfig::default());
+        let sh = hs(2, &server_hello_body(0x0303, [3; 32], &[]));
+        let mut sh_rec = vec![CT_HS, 3, 3, 0, sh.len() as u8];
+        sh_rec.extend_from_slice(&sh);
+        let segs: [(bool, u32, &[u8]); 2] = [
+            (true, 7000, &[5, 1, 0, 0x13, 0x01, 0x00, 0x2f]),
+            (false, 9000, &sh_rec),
+        ];
+        for (i, (from_client, seq, payload)) in segs.into_iter().enumerate() {
+            let (src, dst, sport, dport) = if from_client {
+                (c, s, 40000, 443)
+            } else {
+                (s, c, 443, 40000)
+            };
+            let sg = Segment {
+                src,
+                dst,
+                sport,
+                dport,
+                seq,
+                flags: TcpFlags(TcpFlags::ACK),
+                payload,
+                truncated: false,
+            };
+            e.segment(1_000 + i as u64, &sg, &mut ());
+        }
+        e.finish(&mut ());
+        let t = &e.census().clients[&c];
+        assert_eq!(t.negotiated.get(&crate::tls::Version::TLS12), Some(&1));
+        assert_eq!(t.started[Start::Direct.index()], 1);
+    }
+
+    #[test]
+    fn a_hello_at_the_start_of_a_direction_counts_while_the_other_side_is_plaintext() {
+        // A client trying implicit TLS against a plaintext SMTP server: its hello is TLS
+        // from its first byte, and fails.
+        let ch = hs(1, &client_hello_body(0x0301, &[0x002f], &[]));
+        let say = |from_client: bool, text: &str| Flight {
+            from_client,
+            plain: text.as_bytes().to_vec(),
+            records: vec![],
+        };
+        let flights = vec![
+            say(false, "220 mx.example ESMTP\r\n"),
+            Flight {
+                from_client: true,
+                plain: Vec::new(),
+                records: vec![(CT_HS, ch)],
+            },
+            say(false, "500 5.5.2 Error: command not recognized\r\n"),
+        ];
+        for seed in [None, Some(7), Some(99)] {
+            let t = census_of(&flights, seed).totals;
+            assert_eq!((t.hellos, t.failed_handshakes), (1, 1), "{seed:?}");
+            assert_eq!(t.started[Start::Direct.index()], 1);
+        }
     }
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]
-        fn resplitting_records_and_segments_gives_the_same_census(which in 0usize..3, seed in any::<u64>()) {
+        fn resplitting_records_and_segments_gives_the_same_census(which in 0usize..5, seed in any::<u64>()) {
             let sc = scenarios();
             let base = census_of(&sc[which], None);
             let split = census_of(&sc[which], Some(seed));

@@ -743,6 +743,7 @@ impl Serialize for Hw<'_> {
         let s = e.s;
         let mut m = ser.serialize_map(None)?;
         m.serialize_entry("outcome", e.outcome.name())?;
+        m.serialize_entry("started", s.start.name())?;
         m.serialize_entry("hellos", &Hellos(&s.hellos, e.policies, e.policy_names))?;
         m.serialize_entry("hrr", &s.hrr)?;
         if let Some(sh) = s.server_hello {

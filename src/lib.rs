@@ -8,6 +8,7 @@
 //! capture (savefile / libpcap) ─► engine (one per worker, owns its connections)
 //!     wire::decode ─► flow (bounded table, reassembly of the first bytes of each direction)
 //!     ─► tls (pure incremental extraction) ─► tally (per-client census) ─► report
+//!                                     └─ once per settled connection ─► metrics (/metrics)
 //! ```
 //!
 //! Everything below `capture` is pure: no I/O, no clock (time is the packet timestamp), no
@@ -19,6 +20,7 @@ pub mod engine;
 pub mod events;
 pub mod flow;
 pub mod merge;
+pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
@@ -26,4 +28,5 @@ pub mod replay;
 pub mod report;
 pub mod tally;
 pub mod tls;
+pub mod upgrade;
 pub mod wire;

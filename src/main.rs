@@ -2,22 +2,27 @@
 
 use anyhow::Context;
 use clap::{CommandFactory, Parser};
-use hellowatch::cli::{Cli, Command, ManArgs, MergeArgs, ReplayArgs};
+use hellowatch::cli::{Cli, Command, ManArgs, MergeArgs, ReplayArgs, ReportArgs, check_listen};
+use hellowatch::engine::Counters;
 use hellowatch::events::{Delivery, Dest, EventLog};
+use hellowatch::metrics::Metrics;
+use hellowatch::metrics::http::MetricsServer;
 use hellowatch::replay::InputSummary;
 use hellowatch::report::{self, Format, ReportOptions};
 use hellowatch::tally::Census;
 use std::io::{IsTerminal, Write};
-use std::path::Path;
+use std::net::SocketAddr;
 use std::process::ExitCode;
 
-/// Exit status for bad input (a file that cannot be read or is not a capture, bad flags).
+/// Exit status for bad input (a file that cannot be read or is not a capture, bad flags, an
+/// interface that cannot be captured on).
 const EXIT_BAD_INPUT: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Replay(args) => replay(&args),
+        Command::Live(args) => live::live(&args),
         Command::Merge(args) => merge(&args),
         Command::Completions(a) => {
             clap_complete::generate(
@@ -42,6 +47,32 @@ fn failure(e: impl std::fmt::Display) -> ExitCode {
     ExitCode::FAILURE
 }
 
+/// The event log of `--events`, if given: `Lossless` for replay, `Lossy` for live.
+fn open_events(
+    analysis: &hellowatch::cli::AnalysisArgs,
+    report: &ReportArgs,
+    delivery: Delivery,
+    policies: &[hellowatch::policy::Policy],
+) -> Result<Option<EventLog>, ExitCode> {
+    let Some(dest) = analysis.events_dest() else {
+        return Ok(None);
+    };
+    if dest == Dest::Stdout && report.output.is_none() {
+        return Err(bad_input(
+            "--events - writes the events to standard output: give --output PATH for the report",
+        ));
+    }
+    EventLog::open(&dest, delivery, policies)
+        .map(Some)
+        .map_err(failure)
+}
+
+/// Starts the metrics server on `addr`, refusing a non-loopback address as root unless allowed.
+fn serve(addr: SocketAddr, allow_root: bool, metrics: &Metrics) -> Result<MetricsServer, String> {
+    check_listen(addr, nix::unistd::Uid::effective().is_root(), allow_root)?;
+    MetricsServer::start(addr, metrics.clone()).map_err(|e| e.to_string())
+}
+
 fn replay(args: &ReplayArgs) -> ExitCode {
     let cfg = match args.limits.engine_config() {
         Ok(c) => c,
@@ -51,8 +82,14 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return bad_input(e),
     };
-    let events_dest = args.analysis.events_dest();
-    if events_dest == Some(Dest::Stdout) && args.output.is_none() {
+    let metrics = match args.metrics.config() {
+        Ok(mut c) => {
+            c.policies = hellowatch::policy::Policies::new(&policies);
+            args.wants_metrics().then(|| Metrics::new(c))
+        }
+        Err(e) => return bad_input(e),
+    };
+    if args.analysis.events_dest() == Some(Dest::Stdout) && args.report.output.is_none() {
         return bad_input(
             "--events - writes the events to standard output: give --output PATH for the report",
         );
@@ -61,18 +98,31 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         Ok(f) => f,
         Err(e) => return bad_input(e),
     };
-    let events = match events_dest.map(|d| EventLog::open(&d, Delivery::Lossless, &policies)) {
-        Some(Ok(log)) => Some(log),
-        Some(Err(e)) => return failure(e),
-        None => None,
+    let events = match open_events(&args.analysis, &args.report, Delivery::Lossless, &policies) {
+        Ok(e) => e,
+        Err(code) => return code,
     };
+    // Listen before replaying, so a long replay can be watched.
+    let server = match (&metrics, args.metrics.listen) {
+        (Some(m), Some(addr)) => match serve(addr, args.metrics.allow_root_listen, m) {
+            Ok(s) => Some(s),
+            Err(e) => return bad_input(e),
+        },
+        _ => None,
+    };
+    let workers = args.workers.get();
     let mut bar = (!args.quiet && std::io::stderr().is_terminal())
         .then(|| hellowatch::progress::ReplayBar::new(files.iter().map(|f| f.len() as u64).sum()));
     let out = hellowatch::replay::replay_with_progress(
         &files,
         cfg,
-        args.workers.get(),
-        |_| events.as_ref().map(EventLog::sink),
+        workers,
+        |i| {
+            (
+                metrics.as_ref().map(|m| m.sink(i)),
+                events.as_ref().map(EventLog::sink),
+            )
+        },
         &mut |p| {
             if let Some(b) = bar.as_mut() {
                 b.update(p);
@@ -82,35 +132,121 @@ fn replay(args: &ReplayArgs) -> ExitCode {
     if let Some(b) = &bar {
         b.finish();
     }
+    if let Some(m) = &metrics {
+        m.publish_capture(&out.capture, None);
+    }
     let hellowatch::replay::Outcome {
         census,
         counters,
         input,
         sinks,
+        ..
     } = out;
     drop(sinks); // hands the last event lines to the writer
     let events_done = events.map(EventLog::finish).transpose();
+    let opts = ReportOptions { policies };
+    let done = finish(args, &census, &counters, &input, &opts, metrics.as_ref());
+    if let Err(e) = events_done {
+        return failure(e);
+    }
+    if let Err(e) = done.and_then(|()| match &server {
+        Some(s) if args.hold => hold(s),
+        _ => Ok(()),
+    }) {
+        eprintln!("hellowatch: {e:#}");
+        return ExitCode::FAILURE;
+    }
+    if let Some(s) = server {
+        s.stop();
+    }
+    ExitCode::SUCCESS
+}
+
+/// Warnings, the report, the metrics file.
+fn finish(
+    args: &ReplayArgs,
+    census: &Census,
+    counters: &Counters,
+    input: &InputSummary,
+    opts: &ReportOptions,
+    metrics: Option<&Metrics>,
+) -> anyhow::Result<()> {
     if !args.quiet {
         for w in &input.warnings {
             eprintln!("hellowatch: warning: {w}");
         }
     }
-    let opts = ReportOptions { policies };
-    let written = write_report(
-        args.format,
-        args.output.as_deref(),
-        &census,
-        &input,
-        &opts,
-        &|| report::to_json_with(&census, &counters, &input, &opts),
+    let mut sink = open_output(&args.report)?;
+    let json = || report::to_json_with(census, counters, input, opts);
+    write_report(
+        &mut sink,
+        format_of(&args.report),
+        census,
+        counters,
+        input,
+        opts,
+        &json,
+    )?;
+    if let (Some(m), Some(path)) = (metrics, &args.metrics_file) {
+        m.write_textfile(path)?;
+    }
+    Ok(())
+}
+
+/// `--hold`: keeps the metrics server up until SIGTERM or SIGINT.
+fn hold(server: &MetricsServer) -> anyhow::Result<()> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .context("cannot install signal handlers")?;
+    eprintln!(
+        "hellowatch: replay done; serving http://{}/metrics until SIGTERM or SIGINT",
+        server.local_addr()
     );
-    if let Err(e) = events_done {
-        return failure(e);
+    signals.forever().next();
+    Ok(())
+}
+
+/// The report format: the flag, else a table on a terminal and JSON otherwise.
+fn format_of(args: &ReportArgs) -> Format {
+    let to_terminal = args.output.is_none() && std::io::stdout().is_terminal();
+    args.format.unwrap_or(if to_terminal {
+        Format::Table
+    } else {
+        Format::Json
+    })
+}
+
+/// Where the report goes: `--output PATH` (created now) or standard output.
+fn open_output(args: &ReportArgs) -> anyhow::Result<Box<dyn Write>> {
+    Ok(match &args.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
+    })
+}
+
+/// Writes the report; `json` makes the JSON document (replays and merges differ there).
+fn write_report(
+    sink: &mut dyn Write,
+    format: Format,
+    census: &Census,
+    counters: &Counters,
+    input: &InputSummary,
+    opts: &ReportOptions,
+    json: &dyn Fn() -> serde_json::Value,
+) -> anyhow::Result<()> {
+    let mut sink = sink;
+    match format {
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut sink, &json())?;
+            writeln!(sink)?;
+        }
+        Format::Table => report::write_table_with(&mut sink, census, counters, input, opts)?,
+        Format::Csv => report::write_csv_with(&mut sink, census, opts)?,
     }
-    match written {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => failure(format!("{e:#}")),
-    }
+    sink.flush().context("cannot write the report")?;
+    Ok(())
 }
 
 fn merge(args: &MergeArgs) -> ExitCode {
@@ -126,14 +262,18 @@ fn merge(args: &MergeArgs) -> ExitCode {
     }
     let opts = ReportOptions { policies };
     let input = merged.input_summary();
-    match write_report(
-        args.format,
-        args.output.as_deref(),
-        &merged.census,
-        &input,
-        &opts,
-        &|| merged.to_json(&opts),
-    ) {
+    let written = open_output(&args.report).and_then(|mut sink| {
+        write_report(
+            &mut sink,
+            format_of(&args.report),
+            &merged.census,
+            &Counters::default(),
+            &input,
+            &opts,
+            &|| merged.to_json(&opts),
+        )
+    });
+    match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => failure(format!("{e:#}")),
     }
@@ -159,34 +299,193 @@ fn man(args: &ManArgs) -> ExitCode {
     }
 }
 
-fn write_report(
-    format: Option<Format>,
-    output: Option<&Path>,
-    census: &Census,
-    input: &InputSummary,
-    opts: &ReportOptions,
-    json: &dyn Fn() -> serde_json::Value,
-) -> anyhow::Result<()> {
-    let to_terminal = output.is_none() && std::io::stdout().is_terminal();
-    let format = format.unwrap_or(if to_terminal {
-        Format::Table
-    } else {
-        Format::Json
-    });
-    let mut sink: Box<dyn Write> = match output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot write {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
-    };
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut sink, &json())?;
-            writeln!(sink)?;
-        }
-        Format::Table => report::write_table_with(&mut sink, census, input, opts)?,
-        Format::Csv => report::write_csv_with(&mut sink, census, opts)?,
+#[cfg(not(feature = "live"))]
+mod live {
+    use super::EXIT_BAD_INPUT;
+    use hellowatch::cli::LiveUnavailable;
+    use std::process::ExitCode;
+
+    pub(crate) fn live(_: &LiveUnavailable) -> ExitCode {
+        eprintln!(
+            "hellowatch: live capture is not in this build; rebuild with --features live (needs libpcap-dev)"
+        );
+        ExitCode::from(EXIT_BAD_INPUT)
     }
-    sink.flush().context("cannot write the report")?;
-    Ok(())
+}
+
+#[cfg(feature = "live")]
+mod live {
+    use super::{EXIT_BAD_INPUT, format_of, open_events, open_output, serve, write_report};
+    use hellowatch::capture::live::{self, LiveCapture, LiveOutcome, Progress};
+    use hellowatch::cli::LiveArgs;
+    use hellowatch::events::{Delivery, EventLog};
+    use hellowatch::metrics::{Metrics, PcapStats};
+    use hellowatch::report::{self, ReportOptions};
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::process::ExitCode;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    /// Exit status of a second SIGINT/SIGTERM while the first one is being handled.
+    const EXIT_INTERRUPTED: i32 = 130;
+
+    fn bad(e: impl std::fmt::Display) -> ExitCode {
+        eprintln!("hellowatch: {e}");
+        ExitCode::from(EXIT_BAD_INPUT)
+    }
+
+    /// Wall-clock time in ns: on a live link, packet time is wall time.
+    fn now_ns() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+    }
+
+    pub(crate) fn live(args: &LiveArgs) -> ExitCode {
+        let cfg = match args.limits.engine_config() {
+            Ok(c) => c,
+            Err(e) => return bad(e),
+        };
+        let lcfg = match args.live_config() {
+            Ok(c) => c,
+            Err(e) => return bad(e),
+        };
+        let policies = match args.analysis.policies() {
+            Ok(p) => p,
+            Err(e) => return bad(e),
+        };
+        let metrics = match args.metrics.config() {
+            Ok(mut c) => {
+                c.policies = hellowatch::policy::Policies::new(&policies);
+                Metrics::new(c)
+            }
+            Err(e) => return bad(e),
+        };
+        let cap = match LiveCapture::open(&lcfg) {
+            Ok(c) => c,
+            Err(e) => return bad(e),
+        };
+        // The report file and the listener are set up before capturing (and before dropping
+        // privileges), so a bad path or address fails now, not after weeks of capture. The
+        // root check counts the planned privilege drop: after `--user` the listener thread no
+        // longer runs as root (setuid applies to every thread).
+        let mut sink = match open_output(&args.report) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("hellowatch: {e:#}");
+                return ExitCode::FAILURE;
+            }
+        };
+        // Live never waits for the disk: lines the writer cannot take are dropped and counted.
+        let events = match open_events(&args.analysis, &args.report, Delivery::Lossy, &policies) {
+            Ok(e) => e,
+            Err(code) => return code,
+        };
+        let allow_root = args.metrics.allow_root_listen || lcfg.user.is_some();
+        let server = match args.listen() {
+            Some(addr) => match serve(addr, allow_root, &metrics) {
+                Ok(s) => Some(s),
+                Err(e) => return bad(e),
+            },
+            None => None,
+        };
+        if let Some(user) = &lcfg.user {
+            if let Err(e) = live::drop_privileges(user) {
+                return bad(e);
+            }
+        }
+        // First signal: stop gracefully. A second one while stopping: exit at once.
+        let stop = Arc::new(AtomicBool::new(false));
+        for sig in [SIGINT, SIGTERM] {
+            let registered = signal_hook::flag::register_conditional_shutdown(
+                sig,
+                EXIT_INTERRUPTED,
+                Arc::clone(&stop),
+            )
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)));
+            if let Err(e) = registered {
+                return bad(format_args!("cannot handle signals: {e}"));
+            }
+        }
+        let workers = args.workers();
+        let (iface, link) = cap.describe();
+        eprintln!(
+            "hellowatch: capturing on {iface} (link type {link}, snaplen {}, buffer {} bytes, \
+             {workers} worker(s)){}; SIGINT or SIGTERM stops and writes the census",
+            lcfg.snaplen,
+            lcfg.buffer_size,
+            server
+                .as_ref()
+                .map(|s| format!(", metrics on http://{}/metrics", s.local_addr()))
+                .unwrap_or_default()
+        );
+        let publish = |p: &Progress<'_>| {
+            let mut c = p.counters.clone();
+            c.queue_drops = p.queue_drops;
+            let pcap = PcapStats {
+                received: p.capture.received,
+                dropped: p.capture.dropped,
+                if_dropped: p.capture.if_dropped,
+            };
+            metrics.publish_capture(&c, Some(pcap));
+            metrics.advance(now_ns());
+        };
+        let out = live::run(
+            cap,
+            cfg,
+            workers,
+            &stop,
+            |i| (metrics.sink(i), events.as_ref().map(EventLog::sink)),
+            publish,
+        );
+        let LiveOutcome {
+            census,
+            counters,
+            mut input,
+            sinks,
+            error,
+        } = out;
+        drop(sinks); // hands the last event lines to the writer
+        let events_done = events.map(EventLog::finish).transpose();
+        if let Ok(Some(st)) = &events_done {
+            if st.dropped() > 0 {
+                input.warnings.push(format!(
+                    "event log: {} of {} lines dropped (the writer could not keep up)",
+                    st.dropped(),
+                    st.dropped() + st.written()
+                ));
+            }
+        }
+        for w in &input.warnings {
+            eprintln!("hellowatch: warning: {w}");
+        }
+        let opts = ReportOptions { policies };
+        let mut written = write_report(
+            &mut sink,
+            format_of(&args.report),
+            &census,
+            &counters,
+            &input,
+            &opts,
+            &|| report::to_json_with(&census, &counters, &input, &opts),
+        );
+        if let (Ok(()), Some(path)) = (&written, &args.metrics_file) {
+            written = metrics.write_textfile(path).map_err(Into::into);
+        }
+        if let Some(s) = server {
+            s.stop();
+        }
+        if let Err(e) = &events_done {
+            eprintln!("hellowatch: {e}");
+            return ExitCode::FAILURE;
+        }
+        match (written, &error) {
+            (Ok(()), None) => ExitCode::SUCCESS,
+            (Ok(()), Some(_)) => ExitCode::FAILURE,
+            (Err(e), _) => {
+                eprintln!("hellowatch: {e:#}");
+                ExitCode::FAILURE
+            }
+        }
+    }
 }

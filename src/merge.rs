@@ -132,6 +132,7 @@ impl Merged {
             packets: num("packets"),
             bytes: num("bytes"),
             warnings: strings("warnings"),
+            capture: None,
         }
     }
 }

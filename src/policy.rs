@@ -55,6 +55,36 @@ impl fmt::Display for Policy {
     }
 }
 
+/// At most [`MAX_POLICIES`] policies in the order given: a `Copy` set for configurations.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Policies {
+    items: [Option<Policy>; MAX_POLICIES],
+}
+
+impl Policies {
+    /// The first [`MAX_POLICIES`] of `list`.
+    pub fn new(list: &[Policy]) -> Self {
+        let mut p = Policies::default();
+        for (slot, v) in p.items.iter_mut().zip(list) {
+            *slot = Some(*v);
+        }
+        p
+    }
+
+    /// The policies, with their position (a stable index below [`MAX_POLICIES`]).
+    pub fn iter(&self) -> impl Iterator<Item = (usize, Policy)> + '_ {
+        self.items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, p)| p.map(|p| (i, p)))
+    }
+
+    /// No policy.
+    pub fn is_empty(&self) -> bool {
+        self.items.iter().all(Option::is_none)
+    }
+}
+
 /// What a server enforcing a policy would do with one hello.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Verdict {

@@ -99,8 +99,10 @@ pub struct InputSummary {
     pub packets: u64,
     /// Captured bytes read.
     pub bytes: u64,
-    /// Problems met, each prefixed with its file.
+    /// Problems met, each prefixed with its file (or interface).
     pub warnings: Vec<String>,
+    /// Live capture only: the interface and libpcap's packet statistics.
+    pub capture: Option<crate::capture::CaptureStats>,
 }
 
 /// The result of a replay.
@@ -110,6 +112,11 @@ pub struct Outcome<S> {
     pub census: Census,
     /// Coverage counters.
     pub counters: Counters,
+    /// The part of `counters` counted by the pipeline's dispatcher rather than by the engines
+    /// (packets, bytes, decode errors, queue drops); all zero when one worker ran everything
+    /// on the calling thread. Engines publish theirs through [`SettleSink::tick`], so
+    /// `capture` plus every worker's published counters equals `counters`.
+    pub capture: Counters,
     /// Input summary.
     pub input: InputSummary,
     /// The per-worker sinks, after the last connection settled.
@@ -187,10 +194,12 @@ pub fn replay_with_progress<S: SettleSink + Send>(
         return Outcome {
             census: engine.census().clone(),
             counters: engine.counters().clone(),
+            capture: Counters::default(),
             input,
             sinks: vec![sink.inner],
         };
     }
+    let mut capture = Counters::default();
     let (census, counters, sinks) = pipeline::run(cfg, workers, make_sink, |d| {
         for f in files {
             reading.start_file(f);
@@ -201,11 +210,14 @@ pub fn replay_with_progress<S: SettleSink + Send>(
             note(f, st);
             reading.end_file();
         }
+        capture = d.counters.clone();
+        capture.queue_drops += d.queue_drops;
     });
     reading.report();
     Outcome {
         census,
         counters,
+        capture,
         input,
         sinks: sinks.into_iter().map(|s| s.inner).collect(),
     }

@@ -150,3 +150,70 @@ fn bad_limits_are_usage_errors() {
     let out = common::run(&["replay"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[cfg(not(feature = "live"))]
+#[test]
+fn live_without_the_feature_says_how_to_enable_it() {
+    for args in [
+        &["live"][..],
+        &["live", "-i", "eth0", "--promisc"],
+        &["live", "--help"],
+    ] {
+        let out = common::run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(
+            err.contains("--features live") && err.contains("libpcap-dev"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[cfg(feature = "live")]
+#[test]
+fn live_setup_errors_exit_2_with_one_line() {
+    for (args, expect) in [
+        (&["live", "-i", "hw-no-such-if0"][..], "hw-no-such-if0"),
+        (&["live", "-i", "lo", "--snaplen", "10"], "--snaplen"),
+        (
+            &["live", "-i", "lo", "--buffer-size", "100"],
+            "--buffer-size",
+        ),
+        (&["live", "-i", "lo", "--max-flows", "0"], "--max-flows"),
+    ] {
+        let out = common::run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.contains(expect), "{err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[cfg(feature = "live")]
+#[test]
+fn live_bad_filter_or_user_exit_2_when_capture_is_allowed() {
+    // Opening `lo` needs root or CAP_NET_RAW; without it the open error comes first.
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipping: opening an interface needs root");
+        return;
+    }
+    for (args, expect) in [
+        (
+            &["live", "-i", "lo", "-f", "tcp port nonsense"][..],
+            "bad filter",
+        ),
+        (
+            &["live", "-i", "lo", "--user", "hw-no-such-user"],
+            "no such user",
+        ),
+    ] {
+        let out = common::run(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "one line: {err}");
+        assert!(err.contains(expect), "{err}");
+    }
+}

@@ -1,21 +1,12 @@
 //! The public conformance corpus (`../shared/conformance`, when present): every capture's
-//! per-client census must equal the tshark-derived expectation.
+//! per-client census must equal the tshark-derived expectation, including the six whose TLS
+//! starts after a protocol upgrade (SMTP and IMAP STARTTLS, LDAP StartTLS, MySQL SSL, HTTP
+//! CONNECT, SOCKS).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
 use serde_json::Value;
-
-/// Captures whose TLS starts after a plaintext protocol upgrade (STARTTLS, CONNECT, SOCKS,
-/// database SSL requests): not recognised yet (issue 7), so not compared here.
-const NEEDS_UPGRADE_DETECTION: [&str; 6] = [
-    "arkime-smtp-starttls",
-    "mercury-imap2",
-    "arkime-ldap-ssl",
-    "arkime-mysql-tls",
-    "arkime-https-connect",
-    "arkime-socks-https-example",
-];
 
 #[test]
 fn conformance_corpus_is_exact() {
@@ -34,9 +25,6 @@ fn conformance_corpus_is_exact() {
     let mut compared = 0;
     for (exp_path, cap) in &cases {
         let stem = exp_path.file_stem().unwrap().to_str().unwrap();
-        if NEEDS_UPGRADE_DETECTION.contains(&stem) {
-            continue;
-        }
         let exp: Value = serde_json::from_slice(&std::fs::read(exp_path).unwrap()).unwrap();
         let got = common::replay_json(&[cap], &[]);
         let d = common::diff(&exp["clients"], &got["clients"]);
@@ -51,7 +39,7 @@ fn conformance_corpus_is_exact() {
         failures.len(),
         failures.join("\n")
     );
-    assert_eq!(compared, cases.len() - NEEDS_UPGRADE_DETECTION.len());
+    assert_eq!(compared, cases.len());
 }
 
 #[test]

@@ -18,10 +18,13 @@ use std::path::PathBuf;
 /// (this repository) or `conformance` (`../shared/conformance/captures`, skipped when absent).
 /// Together they cover every outcome but `closed_after_client_hello` and `alert_only`, SSLv2
 /// and SSLv2-compatible hellos, a HelloRetryRequest, a TLS 1.3 draft over IPv6, a server
-/// choosing less than offered, and a RST after the ClientHello.
-const GOLDEN: [(&str, &str); 14] = [
+/// choosing less than offered, a RST after the ClientHello, fallback retries, and TLS after
+/// STARTTLS and after an HTTP CONNECT.
+const GOLDEN: [(&str, &str); 16] = [
     ("captures", "demo-legacy-mix.pcap"),
     ("captures", "fallback-scsv.pcap"),
+    ("captures", "upgrades/smtp-starttls.pcap"),
+    ("captures", "upgrades/http-connect.pcap"),
     ("captures", "tls13-hrr.pcap"),
     ("captures", "curl-alpn.pcap"),
     ("conformance", "flowtest-tls_version_error.pcap"),
@@ -50,7 +53,10 @@ fn capture(dir: &str, file: &str) -> Option<PathBuf> {
 }
 
 fn golden_path(file: &str) -> PathBuf {
-    let stem = file.rsplit_once('.').map_or(file, |(s, _)| s);
+    let stem = file
+        .rsplit_once('.')
+        .map_or(file, |(s, _)| s)
+        .replace('/', "-");
     common::root()
         .join("tests/golden")
         .join(format!("events-{stem}.jsonl"))

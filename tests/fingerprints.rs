@@ -53,14 +53,6 @@ fn read_snapshot(text: &str) -> Vec<SnapStream> {
         .collect()
 }
 
-/// Captures whose TLS starts after an HTTP CONNECT or SOCKS exchange: hellowatch sees their
-/// handshakes once protocol upgrades are detected (issue 7); until then they may be missing,
-/// but any JA4 that is there must be FoxIO's.
-const BEHIND_A_PROXY: [&str; 2] = [
-    "arkime-https-connect.pcap",
-    "arkime-socks-https-example.pcap",
-];
-
 /// Where the JA4 specification and FoxIO's Rust tool differ, hellowatch follows the
 /// specification: the ALPN value `0xba 0xad` is not alphanumeric, so the spec takes the first
 /// and last hex digit of `baad` ("bd"); the Rust tool prints "99" (FoxIO-LLC/ja4#178, where the
@@ -123,7 +115,6 @@ fn ja4_equals_foxio_snapshots() {
                     v.remove(i);
                     compared += 1;
                 }
-                None if BEHIND_A_PROXY.contains(&file) => {}
                 other => failures.push(format!(
                     "{file} {key:?}: FoxIO {want}, hellowatch {other:?}"
                 )),
@@ -131,8 +122,8 @@ fn ja4_equals_foxio_snapshots() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
-    // 143 TCP streams with a JA4 in the snapshots, 4 of them behind a proxy.
-    assert!(compared >= 139, "only {compared} streams compared");
+    // Every TCP stream with a JA4 in the snapshots (4 of them behind an HTTP or SOCKS proxy).
+    assert_eq!(compared, 143, "streams compared");
 }
 
 #[test]

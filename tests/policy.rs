@@ -194,3 +194,81 @@ fn fallback_retries_are_not_legacy_only_clients() {
         .collect();
     assert_eq!(scsv.iter().filter(|s| **s).count(), 2, "{scsv:?}");
 }
+
+/// `--policy` with `--metrics-file`: the policy counters equal the JSON report's policy
+/// objects (totals, and each legacy client's series).
+#[test]
+fn policy_metrics_equal_the_report() {
+    let caps = [demo(), common::root().join("captures/fallback-scsv.pcap")];
+    let dir = common::prom::tmpdir("policy-metrics");
+    let report = dir.join("r.json");
+    let prom_file = dir.join("m.prom");
+    let mut args: Vec<String> = vec!["replay".into()];
+    args.extend(caps.iter().map(|p| p.display().to_string()));
+    args.extend(
+        [
+            "--format",
+            "json",
+            "-o",
+            report.to_str().unwrap(),
+            "--metrics-file",
+            prom_file.to_str().unwrap(),
+        ]
+        .map(String::from),
+    );
+    args.extend(POLICIES.map(String::from));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = common::run(&refs);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
+    let samples = common::prom::parse_exposition(&std::fs::read_to_string(&prom_file).unwrap());
+    let value = |name: &str, labels: &[(&str, &str)]| -> f64 {
+        samples
+            .iter()
+            .find(|(n, l, _)| {
+                n == name
+                    && l.len() == labels.len()
+                    && labels
+                        .iter()
+                        .all(|(k, v)| l.get(*k).map(String::as_str) == Some(*v))
+            })
+            .map_or(0.0, |(_, _, v)| *v)
+    };
+    for p in ["min=tls1.2", "min=tls1.3"] {
+        let t = &r["totals"]["policy"][p];
+        assert_eq!(
+            value("hellowatch_policy_would_fail_total", &[("policy", p)]),
+            t["hellos_would_fail"].as_f64().unwrap(),
+            "{p}"
+        );
+        assert_eq!(
+            value("hellowatch_policy_fallback_retries_total", &[("policy", p)]),
+            t["fallback_retries"].as_f64().unwrap(),
+            "{p}"
+        );
+        for (ip, c) in r["clients"].as_object().unwrap() {
+            if c["legacy"] != true {
+                continue;
+            }
+            assert_eq!(
+                value(
+                    "hellowatch_legacy_client_policy_would_fail_total",
+                    &[("client", ip.as_str()), ("policy", p)]
+                ),
+                c["policy"][p]["hellos_would_fail"].as_f64().unwrap(),
+                "{ip} {p}"
+            );
+        }
+    }
+    assert_eq!(
+        value(
+            "hellowatch_policy_would_fail_total",
+            &[("policy", "min=tls1.2")]
+        ),
+        5.0
+    );
+}

@@ -9,6 +9,7 @@ fn all_captures() -> Vec<PathBuf> {
     let mut v = Vec::new();
     for dir in [
         common::root().join("captures"),
+        common::root().join("captures/upgrades"),
         common::root().join("../shared/conformance/captures"),
         common::root().join("../shared/conformance/robustness"),
     ] {

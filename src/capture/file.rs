@@ -202,6 +202,21 @@ fn describe(e: &pcap_parser::nom::Err<PcapError<&[u8]>>) -> &'static str {
     }
 }
 
+/// The warning for a parse error at `rem`, after which reading stops.
+fn stopped_at(
+    what: &str,
+    e: &pcap_parser::nom::Err<PcapError<&[u8]>>,
+    data: &[u8],
+    rem: &[u8],
+) -> String {
+    format!(
+        "{} {what} at byte {} ({} bytes left); stopped reading there",
+        describe(e),
+        offset(data, rem),
+        rem.len()
+    )
+}
+
 /// Offset of `rest` within `all`.
 fn offset(all: &[u8], rest: &[u8]) -> usize {
     all.len().saturating_sub(rest.len())
@@ -268,12 +283,7 @@ fn read_pcap<'a>(
                 progress(offset(data, rem));
             }
             Err(e) => {
-                st.warnings.push(format!(
-                    "{} record at byte {} ({} bytes left); stopped reading there",
-                    describe(&e),
-                    offset(data, rem),
-                    rem.len()
-                ));
+                st.warnings.push(stopped_at("record", &e, data, rem));
                 break;
             }
         }
@@ -330,12 +340,7 @@ fn read_pcapng<'a>(
         let (next, block) = match r {
             Ok(x) => x,
             Err(e) => {
-                st.warnings.push(format!(
-                    "{} block at byte {} ({} bytes left); stopped reading there",
-                    describe(&e),
-                    offset(data, rem),
-                    rem.len()
-                ));
+                st.warnings.push(stopped_at("block", &e, data, rem));
                 break;
             }
         };

@@ -1,6 +1,8 @@
 //! Packet sources: savefiles (always) and live interfaces (cargo feature `live`).
 
 pub mod file;
+#[cfg(feature = "live")]
+pub mod live;
 
 use crate::wire::LinkType;
 use std::path::PathBuf;
@@ -37,4 +39,69 @@ pub enum CaptureError {
         /// Why.
         why: &'static str,
     },
+}
+
+/// Bytes of libpcap's ring slot header before the captured bytes on Linux (TPACKET_V2, which
+/// libpcap uses in immediate mode: 52-byte frame header and address, 256 bytes of room for a
+/// link header, 4 for a VLAN tag, less the link header itself).
+const RING_SLOT_OVERHEAD: u32 = 68;
+
+/// Default bytes captured per packet on a live interface: 16,316, so each slot of the kernel
+/// ring is exactly 16 KiB. In immediate mode Linux libpcap gives every packet a fixed slot of
+/// the snap length (plus its header), so the snap length decides how many packets the kernel
+/// buffer holds: 8,192 with the default buffer, where 65,535 would give 2,045 slots (and
+/// twice the memory, slots being rounded up to a power of two). Every ordinary or jumbo frame
+/// is captured whole; only receive-offload aggregates (GRO, up to 64 KiB of one connection's
+/// back-to-back segments) beyond it are cut, which is counted in `truncated_segments`.
+pub const DEFAULT_SNAPLEN: u32 = 16 * 1024 - RING_SLOT_OVERHEAD;
+
+/// Smallest snap length accepted: Ethernet + VLAN + IPv6 + TCP headers with options, and the
+/// first bytes of a TLS record.
+pub const MIN_SNAPLEN: u32 = 256;
+
+/// Largest snap length accepted (libpcap's own maximum).
+pub const MAX_SNAPLEN: u32 = 262_144;
+
+/// Default kernel capture buffer (bytes): 128 MiB, 8,192 packets with the default snap
+/// length, which rides out scheduling stalls of tens of milliseconds at a few hundred thousand
+/// packets per second. libpcap's own default (2 MiB, 128 packets) drops heavily under bursts.
+pub const DEFAULT_BUFFER_SIZE: u32 = 128 << 20;
+
+/// Smallest kernel buffer accepted (bytes).
+pub const MIN_BUFFER_SIZE: u32 = 4096;
+
+/// Largest kernel buffer accepted (bytes; libpcap takes an `int`).
+pub const MAX_BUFFER_SIZE: u32 = i32::MAX as u32;
+
+/// What to capture live, validated (see `cli::LiveArgs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LiveConfig {
+    /// Interface name (`any` for all interfaces on Linux).
+    pub interface: String,
+    /// BPF filter expression, compiled by libpcap.
+    pub filter: Option<String>,
+    /// Bytes captured per packet.
+    pub snaplen: u32,
+    /// Kernel capture buffer (bytes).
+    pub buffer_size: u32,
+    /// Put the interface in promiscuous mode.
+    pub promisc: bool,
+    /// Drop root privileges to this user once the capture is open.
+    pub user: Option<String>,
+}
+
+/// Packet statistics of a live capture, as libpcap reports them (`pcap_stats`), accumulated
+/// into 64 bits (libpcap's own counters are 32-bit and wrap on long runs).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CaptureStats {
+    /// The interface.
+    pub interface: String,
+    /// Link type name (libpcap's, e.g. `EN10MB`, `LINUX_SLL2`).
+    pub link_type: String,
+    /// Packets that passed the filter (on Linux including the ones dropped below).
+    pub received: u64,
+    /// Packets dropped because the kernel buffer was full (hellowatch did not read fast enough).
+    pub dropped: u64,
+    /// Packets dropped by the interface or its driver.
+    pub if_dropped: u64,
 }

@@ -9,6 +9,7 @@ pub mod reassembly;
 
 use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN, ServerFacts};
 use crate::tls::{DirParser, Version};
+use crate::upgrade::{Recogniser, Start};
 use reassembly::Stream;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -97,6 +98,21 @@ impl FlowKey {
         }
     }
 
+    /// The key of a decoded segment, and the side its sender is on.
+    #[inline]
+    pub fn of(seg: &crate::wire::Segment<'_>) -> (FlowKey, usize) {
+        FlowKey::new(
+            Endpoint {
+                ip: seg.src,
+                port: seg.sport,
+            },
+            Endpoint {
+                ip: seg.dst,
+                port: seg.dport,
+            },
+        )
+    }
+
     /// Endpoint on `side` (0 or 1).
     pub fn end(&self, side: usize) -> Endpoint {
         let i = side & 1;
@@ -142,6 +158,10 @@ pub struct Handshake {
     /// Bit `i` set: kept alert `i` was fatal (level 2); the parser accepts only levels 1
     /// and 2, so one bit per alert is exact.
     pub fatal_alerts: u8,
+    /// How TLS began (after which plaintext upgrade, if any).
+    pub start: Start,
+    /// Side that sent the upgrade request (the TLS client), when TLS began after one.
+    pub upgrade_client: Option<usize>,
 }
 
 impl Handshake {
@@ -179,6 +199,11 @@ pub struct Dir {
     pub stream: Stream,
     /// TLS parser.
     pub parser: DirParser,
+    /// The bytes go to the connection's upgrade [`Recogniser`], not to the parser (which waits,
+    /// reset, for the first TLS byte).
+    pub plain: bool,
+    /// The recogniser consumed plaintext bytes of this direction.
+    pub plain_used: bool,
 }
 
 /// Per-connection TLS state, allocated when the first payload arrives.
@@ -188,6 +213,8 @@ pub struct TlsState {
     pub dirs: [Dir; 2],
     /// Handshake facts.
     pub hs: Handshake,
+    /// Upgrade recognition, once a direction started with plaintext.
+    pub upgrade: Option<Box<Recogniser>>,
 }
 
 /// Lifecycle of a connection entry.
@@ -446,6 +473,6 @@ mod size_tests {
         assert!(entry <= 96, "slab entry grew to {entry} bytes");
         assert!(index <= 64, "index entry grew to {index} bytes");
         assert!(align_of::<FlowKey>() <= 8);
-        assert!(tls <= 320, "TlsState grew to {tls} bytes");
+        assert!(tls <= 384, "TlsState grew to {tls} bytes");
     }
 }

@@ -7,6 +7,7 @@ use crate::engine::Counters;
 use crate::replay::InputSummary;
 use crate::tally::{Census, ClientTally};
 use crate::tls::{Anomaly, Version, alert_name};
+use crate::upgrade::Start;
 use crate::wire::DecodeError;
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
@@ -57,8 +58,18 @@ fn tally_json(t: &ClientTally) -> Map<String, Value> {
     o.insert("negotiated".into(), version_map(&t.negotiated));
     o.insert("alerts".into(), alert_map(&t.alerts));
     o.insert("failed_handshakes".into(), json!(t.failed_handshakes));
+    o.insert("started".into(), started_map(t));
     extra::tally_extra_json(t, &mut o);
     o
+}
+
+/// Connections by how TLS began (`"direct"`, `"starttls-smtp"`, …), zero counts left out.
+fn started_map(t: &ClientTally) -> Value {
+    let mut o = Map::new();
+    for (s, n) in t.started() {
+        o.insert(s.name().into(), json!(n));
+    }
+    Value::Object(o)
 }
 
 /// Clients in address order (IPv4 before IPv6).
@@ -77,6 +88,10 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
     let mut an = Map::new();
     for a in Anomaly::ALL {
         an.insert(a.name().into(), json!(k.anomalies[a.index()]));
+    }
+    let mut up = Map::new();
+    for s in Start::ALL.iter().skip(1) {
+        up.insert(s.name().into(), json!(k.upgrades[s.index()]));
     }
     json!({
         "tcp_segments": k.tcp_segments,
@@ -98,6 +113,9 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
         "queue_drops": k.queue_drops,
         "clients_dropped": c.clients_dropped,
         "anomalies": an,
+        "upgrades": up,
+        "upgrades_refused": k.upgrades_refused,
+        "plaintext_inspect_limit": k.plaintext_inspect_limit,
     })
 }
 
@@ -136,15 +154,28 @@ pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
 /// The JSON report with options (policies add `"policy"` objects to clients and totals).
 pub fn to_json_with(c: &Census, k: &Counters, input: &InputSummary, opts: &ReportOptions) -> Value {
     let (clients, totals) = census_json(c, opts);
+    let mut inp = json!({
+        "files": input.files,
+        "packets": input.packets,
+        "bytes": input.bytes,
+        "warnings": input.warnings,
+    });
+    if let (Some(cap), Some(o)) = (&input.capture, inp.as_object_mut()) {
+        o.insert(
+            "capture".into(),
+            json!({
+                "interface": cap.interface,
+                "link_type": cap.link_type,
+                "received": cap.received,
+                "dropped": cap.dropped,
+                "if_dropped": cap.if_dropped,
+            }),
+        );
+    }
     json!({
         "clients": clients,
         "totals": totals,
-        "input": {
-            "files": input.files,
-            "packets": input.packets,
-            "bytes": input.bytes,
-            "warnings": input.warnings,
-        },
+        "input": inp,
         "coverage": coverage_json(k, c),
     })
 }
@@ -158,6 +189,18 @@ fn compact_versions(m: &BTreeMap<Version, u64>) -> String {
         .map(|(v, n)| format!("{v}:{n}"))
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+fn compact_started(t: &ClientTally) -> String {
+    let v: Vec<String> = t
+        .started()
+        .map(|(s, n)| format!("{}:{n}", s.name()))
+        .collect();
+    if v.is_empty() {
+        "-".into()
+    } else {
+        v.join(" ")
+    }
 }
 
 fn compact_alerts(m: &BTreeMap<u8, u64>) -> String {
@@ -178,8 +221,13 @@ fn table_order(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
 }
 
 /// The table report.
-pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::Result<()> {
-    write_table_with(w, c, input, &ReportOptions::default())
+pub fn write_table(
+    w: &mut impl Write,
+    c: &Census,
+    k: &Counters,
+    input: &InputSummary,
+) -> io::Result<()> {
+    write_table_with(w, c, k, input, &ReportOptions::default())
 }
 
 /// The table report with options (a column per policy, a summary per policy, and the
@@ -187,19 +235,30 @@ pub fn write_table(w: &mut impl Write, c: &Census, input: &InputSummary) -> io::
 pub fn write_table_with(
     w: &mut impl Write,
     c: &Census,
+    k: &Counters,
     input: &InputSummary,
     opts: &ReportOptions,
 ) -> io::Result<()> {
     let rows = table_order(c);
     let legacy = rows.iter().filter(|(_, t)| t.is_legacy()).count();
+    let source = match &input.capture {
+        Some(cap) => format!("live on {}", cap.interface),
+        None => format!("{} file(s)", input.files.len()),
+    };
     writeln!(
         w,
-        "hellowatch: {} file(s), {} packets; {} clients, {} legacy (offered or negotiated below TLS 1.2, or failed)",
-        input.files.len(),
+        "hellowatch: {source}, {} packets; {} clients, {} legacy (offered or negotiated below TLS 1.2, or failed)",
         input.packets,
         rows.len(),
         legacy
     )?;
+    if let Some(cap) = &input.capture {
+        writeln!(
+            w,
+            "capture: {} received, dropped {} (kernel buffer) + {} (interface) + {} (hellowatch queues)",
+            cap.received, cap.dropped, cap.if_dropped, k.queue_drops
+        )?;
+    }
     let header = [
         "",
         "CLIENT",
@@ -208,6 +267,7 @@ pub fn write_table_with(
         "NEGOTIATED",
         "FAILED",
         "ALERTS",
+        "STARTED",
     ];
     let mut cells: Vec<Vec<String>> = vec![header.map(String::from).to_vec()];
     extra::policy_headers(opts, &mut cells);
@@ -224,6 +284,7 @@ pub fn write_table_with(
             compact_versions(&t.negotiated),
             t.failed_handshakes.to_string(),
             compact_alerts(&t.alerts),
+            compact_started(t),
         ];
         extra::policy_cells(t, opts, &mut row);
         cells.push(row);
@@ -278,6 +339,7 @@ pub fn write_csv_with(w: impl Write, c: &Census, opts: &ReportOptions) -> io::Re
         "negotiated",
         "failed_handshakes",
         "alerts",
+        "started",
     ]
     .map(String::from)
     .to_vec();
@@ -299,6 +361,10 @@ pub fn write_csv_with(w: impl Write, c: &Census, opts: &ReportOptions) -> io::Re
             map(&t.negotiated),
             t.failed_handshakes.to_string(),
             alerts,
+            t.started()
+                .map(|(s, n)| format!("{}={n}", s.name()))
+                .collect::<Vec<_>>()
+                .join(";"),
         ];
         extra::csv_cells(t, opts, &mut row);
         out.write_record(&row)?;

@@ -4,6 +4,7 @@
 
 use crate::tally::{Census, ClientTally, Sample};
 use crate::tls::{Version, alert_name};
+use crate::upgrade::Start;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -86,6 +87,26 @@ fn sample(o: Option<&Map<String, Value>>, key: &str, at: &str) -> Result<Sample,
     Ok(s)
 }
 
+/// Connections by how TLS began (`"started": {"direct": n, "starttls-smtp": n, …}`).
+fn started(o: &Map<String, Value>, at: &str) -> Result<[u64; Start::COUNT], ReportParseError> {
+    let mut out = [0u64; Start::COUNT];
+    if let Some(m) = object(o, "started", at)? {
+        for (name, n) in m {
+            let s = Start::ALL
+                .iter()
+                .find(|s| s.name() == name)
+                .ok_or_else(|| bad(format!("{at}.started: unknown start '{name}'")))?;
+            let n = n
+                .as_u64()
+                .ok_or_else(|| bad(format!("{at}.started.{name} is not a count")))?;
+            if let Some(slot) = out.get_mut(s.index()) {
+                *slot += n;
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// A client (or totals) object back into a tally.
 pub fn tally_from_json(o: &Map<String, Value>, at: &str) -> Result<ClientTally, ReportParseError> {
     let mut alerts = BTreeMap::new();
@@ -123,6 +144,7 @@ pub fn tally_from_json(o: &Map<String, Value>, at: &str) -> Result<ClientTally, 
         legacy_ja4: sample(legacy, "ja4", &lh_at)?,
         legacy_ja3: sample(legacy, "ja3", &lh_at)?,
         legacy_server_names: sample(legacy, "server_names", &lh_at)?,
+        started: started(o, at)?,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod sample;
 use crate::flow::Endpoint;
 use crate::tls::Version;
 use crate::tls::fingerprint::{Ja3, Ja4};
+use crate::upgrade::Start;
 pub use outcome::Outcome;
 pub use sample::{SAMPLE_KEYS, Sample};
 use std::collections::{BTreeMap, HashMap};
@@ -211,9 +212,9 @@ pub struct ConnSummary {
     pub client_endpoint: Option<Endpoint>,
     /// The other endpoint.
     pub server_endpoint: Option<Endpoint>,
-    /// Packet time of the connection's first and last packet (ns since the Unix epoch).
+    /// Packet time (ns since the Unix epoch) of the connection's first packet.
     pub first_seen_ns: u64,
-    /// See `first_seen_ns`.
+    /// Packet time (ns) of the connection's last packet: when the client was last seen.
     pub last_seen_ns: u64,
     /// The last ServerHello that is not a HelloRetryRequest.
     pub server_hello: Option<ServerFacts>,
@@ -223,6 +224,8 @@ pub struct ConnSummary {
     pub fin: [bool; 2],
     /// The connection was joined mid-stream (no SYN seen).
     pub midstream: bool,
+    /// How TLS began: at byte 0, or after which plaintext upgrade.
+    pub start: Start,
 }
 
 impl ConnSummary {
@@ -270,6 +273,8 @@ pub struct ClientTally {
     pub legacy_ja3: Sample,
     /// Server names (SNI) of the hellos of legacy connections.
     pub legacy_server_names: Sample,
+    /// Connections by how TLS began, indexed by [`Start::index`].
+    pub started: [u64; Start::COUNT],
 }
 
 impl ClientTally {
@@ -310,6 +315,18 @@ impl ClientTally {
         for (d, _) in &s.alerts {
             *self.alerts.entry(*d).or_default() += 1;
         }
+        if let Some(n) = self.started.get_mut(s.start.index()) {
+            *n += 1;
+        }
+    }
+
+    /// Connections by how TLS began, in [`Start::ALL`] order, zero counts left out.
+    pub fn started(&self) -> impl Iterator<Item = (Start, u64)> + '_ {
+        Start::ALL
+            .iter()
+            .zip(self.started)
+            .filter(|(_, n)| *n > 0)
+            .map(|(s, n)| (*s, n))
     }
 
     /// Adds another tally's counts.
@@ -332,6 +349,9 @@ impl ClientTally {
         }
         for (k, v) in &o.alerts {
             *self.alerts.entry(*k).or_default() += v;
+        }
+        for (a, b) in self.started.iter_mut().zip(o.started) {
+            *a += b;
         }
     }
 

@@ -243,7 +243,14 @@ impl DirParser {
 
     /// Decides what the stream is. `None`: need more bytes.
     fn start(&mut self, buf: &[u8], h: &mut impl Handler) -> Option<usize> {
-        let (b0, b1) = (*buf.first()?, *buf.get(1)?);
+        let b0 = *buf.first()?;
+        if b0 & 0x80 == 0 && !(CT_CCS..=CT_APPDATA).contains(&b0) {
+            // Neither a TLS record nor SSLv2: decided on the first byte (a one-byte answer
+            // such as PostgreSQL's `S` must not wait for more).
+            self.state = State::Done(Stop::NotTls);
+            return Some(0);
+        }
+        let b1 = *buf.get(1)?;
         if b0 & 0x80 != 0 {
             // SSLv2 record format.
             let mt = *buf.get(2)?;
@@ -725,6 +732,18 @@ mod tests {
         let mut p = DirParser::new();
         p.feed(&record(23, &[0; 10]), &mut h);
         assert_eq!(p.stopped(), Some(Stop::Encrypted));
+    }
+
+    #[test]
+    fn one_byte_decides_not_tls() {
+        for first in [b'S', b'N', 0, 5, 0x30] {
+            let mut p = DirParser::new();
+            p.feed(&[first], &mut Rec::default());
+            assert_eq!(p.stopped(), Some(Stop::NotTls), "{first:#x}");
+        }
+        let mut p = DirParser::new();
+        p.feed(&[22], &mut Rec::default());
+        assert_eq!(p.stopped(), None, "a handshake record type waits for more");
     }
 
     #[test]

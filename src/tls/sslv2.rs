@@ -43,30 +43,49 @@ fn u16_at(b: &[u8], at: usize) -> Option<usize> {
     Some(usize::from(u16::from_be_bytes([s[0], s[1]])))
 }
 
-/// Parses an SSLv2-format CLIENT-HELLO at the start of `buf`.
-pub fn parse_client_hello(buf: &[u8]) -> V2<ClientHello<'_>> {
+/// A framed SSLv2 message: its bytes, the record's total length, and four u16 fields.
+type Framed<'a> = (&'a [u8], usize, [usize; 4]);
+
+/// Frames the SSLv2 record at the start of `buf` and checks that it holds message type `mt`
+/// with at least `min_len` bytes; returns the message and the record's total length, and the
+/// four big-endian u16 fields at `fields`.
+fn message(buf: &[u8], mt: u8, min_len: usize, fields: [usize; 4]) -> Result<Framed<'_>, V2<()>> {
     let Some((hl, len)) = record(buf) else {
-        return if buf.len() < 2 {
+        return Err(if buf.len() < 2 {
             V2::Incomplete
         } else {
             V2::No
-        };
+        });
     };
-    let Some(msg) = buf.get(hl..hl + len) else {
-        return V2::Incomplete;
-    };
-    // msg_type(1) version(2) cipher_specs_length(2) session_id_length(2) challenge_length(2)
-    if msg.first() != Some(&MT_CLIENT_HELLO) || len < 9 {
-        return V2::No;
+    let msg = buf.get(hl..hl + len).ok_or(V2::Incomplete)?;
+    if msg.first() != Some(&mt) || len < min_len {
+        return Err(V2::No);
     }
-    let (Some(version), Some(cs_len), Some(sid_len), Some(ch_len)) = (
-        u16_at(msg, 1),
-        u16_at(msg, 3),
-        u16_at(msg, 5),
-        u16_at(msg, 7),
-    ) else {
-        return V2::No;
-    };
+    let mut out = [0; 4];
+    for (o, at) in out.iter_mut().zip(fields) {
+        *o = u16_at(msg, at).ok_or(V2::No)?;
+    }
+    Ok((msg, hl + len, out))
+}
+
+impl V2<()> {
+    fn cast<T>(self) -> V2<T> {
+        match self {
+            V2::Incomplete => V2::Incomplete,
+            _ => V2::No,
+        }
+    }
+}
+
+/// Parses an SSLv2-format CLIENT-HELLO at the start of `buf`.
+pub fn parse_client_hello(buf: &[u8]) -> V2<ClientHello<'_>> {
+    // msg_type(1) version(2) cipher_specs_length(2) session_id_length(2) challenge_length(2)
+    let (msg, total, [version, cs_len, sid_len, ch_len]) =
+        match message(buf, MT_CLIENT_HELLO, 9, [1, 3, 5, 7]) {
+            Ok(m) => m,
+            Err(e) => return e.cast(),
+        };
+    let len = msg.len();
     let consistent = cs_len % 3 == 0
         && cs_len > 0
         && (sid_len == 0 || sid_len == 16 || sid_len == 32)
@@ -93,35 +112,20 @@ pub fn parse_client_hello(buf: &[u8]) -> V2<ClientHello<'_>> {
             fallback_scsv,
             record_version: None,
         },
-        hl + len,
+        total,
     )
 }
 
 /// Parses an SSLv2 SERVER-HELLO at the start of `buf`.
 pub fn parse_server_hello(buf: &[u8]) -> V2<ServerHello> {
-    let Some((hl, len)) = record(buf) else {
-        return if buf.len() < 2 {
-            V2::Incomplete
-        } else {
-            V2::No
-        };
-    };
-    let Some(msg) = buf.get(hl..hl + len) else {
-        return V2::Incomplete;
-    };
     // msg_type(1) session_id_hit(1) certificate_type(1) server_version(2)
     // certificate_length(2) cipher_specs_length(2) connection_id_length(2)
-    if msg.first() != Some(&MT_SERVER_HELLO) || len < 11 {
-        return V2::No;
-    }
-    let (Some(version), Some(cert_len), Some(cs_len), Some(cid_len)) = (
-        u16_at(msg, 3),
-        u16_at(msg, 5),
-        u16_at(msg, 7),
-        u16_at(msg, 9),
-    ) else {
-        return V2::No;
-    };
+    let (msg, total, [version, cert_len, cs_len, cid_len]) =
+        match message(buf, MT_SERVER_HELLO, 11, [3, 5, 7, 9]) {
+            Ok(m) => m,
+            Err(e) => return e.cast(),
+        };
+    let len = msg.len();
     if 11 + cert_len + cs_len + cid_len != len || cs_len % 3 != 0 {
         return V2::No;
     }
@@ -136,7 +140,7 @@ pub fn parse_server_hello(buf: &[u8]) -> V2<ServerHello> {
             downgrade_sentinel: false,
             sslv2_format: true,
         },
-        hl + len,
+        total,
     )
 }
 

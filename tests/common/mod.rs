@@ -3,6 +3,8 @@
 //! client addresses normalised).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+pub mod prom;
+
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;

@@ -1,0 +1,422 @@
+#!/usr/bin/env bash
+# make-upgrade-captures.sh - regenerate every capture in this directory: TLS that
+# begins after a plaintext protocol upgrade (STARTTLS and friends, proxies,
+# database SSL requests), plus the negative cases (a refused STARTTLS, a
+# refused CONNECT, a rejected SOCKS request, a ClientHello sent as the body of
+# an HTTP POST).
+#
+# Real software wherever Debian has a server that runs without ceremony:
+#   Dovecot (IMAP, POP3), PostgreSQL 15 (server and psql), tinyproxy (HTTP
+#   CONNECT), Dante (SOCKS4/5), OpenSSL s_server behind the proxies; clients
+#   are OpenSSL s_client (-starttls smtp|imap|pop3|ftp|xmpp|ldap|postgres|
+#   mysql|nntp|sieve), psql and curl.
+# For SMTP, FTP, XMPP, LDAP, MySQL, NNTP, ManageSieve, SOCKS5 with a password
+# and the HTTP POST sink, servers.py (next to this script) speaks just enough
+# of the plaintext protocol and then wraps the socket with Python's ssl module:
+# the TLS stacks on both ends are real (OpenSSL), only the prelude is scripted.
+#
+# Needs root (tcpdump on lo, servers on their standard ports so that tshark's
+# dissectors recognise the protocols: 21 25 80 110 119 143 389 443 1080 3128
+# 3306 4190 5222 5432, all on 127.0.0.1 only).  On Debian 12:
+#   apt-get install -y tcpdump openssl curl python3 iproute2 dovecot-imapd \
+#       dovecot-pop3d postgresql tinyproxy dante-server
+#
+# Usage:   captures/upgrades/make-upgrade-captures.sh          # writes here
+#          OUT=/some/dir captures/upgrades/make-upgrade-captures.sh
+# Idempotent: every capture is overwritten, and written only when all of them
+# succeeded.  Every client's outcome is checked.  The expected census files in
+# expected/ describe these handshakes; re-check them after a regeneration with
+# tshark (README.md).
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+OUT="${OUT:-$HERE}"
+PY="${PYTHON:-python3}"
+SERVERS="$HERE/servers.py"
+PORTS=(21 25 80 110 119 143 389 443 1080 3128 3306 4190 5222 5432)
+
+die() { echo "make-upgrade-captures: error: $*" >&2; exit 1; }
+log() { echo "make-upgrade-captures: $*" >&2; }
+need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found (install: $2)"; }
+need tcpdump    "apt-get install -y tcpdump"
+need openssl    "apt-get install -y openssl"
+need curl       "apt-get install -y curl"
+need "$PY"      "apt-get install -y python3"
+need ss         "apt-get install -y iproute2"
+need dovecot    "apt-get install -y dovecot-imapd dovecot-pop3d"
+need tinyproxy  "apt-get install -y tinyproxy"
+need danted     "apt-get install -y dante-server"
+need psql       "apt-get install -y postgresql"
+PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+[ -x "$PGBIN/initdb" ] || die "PostgreSQL server not found (install: apt-get install -y postgresql)"
+[ "$(id -u)" = 0 ] || die "must run as root (tcpdump on lo, servers on ports below 1024)"
+
+for p in "${PORTS[@]}"; do
+    [ -z "$(ss -Hltn "sport = :$p")" ] || die "port $p is already in use"
+done
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/hellowatch-upgrades.XXXXXX")"
+chmod 755 "$WORK"
+STAGE="$WORK/out"
+mkdir "$STAGE" "$WORK/www"
+echo "hello from a hellowatch upgrade capture" >"$WORK/www/hello.txt"
+SERVER_PIDS=()
+TCPDUMP_PID=""
+PG_DATA=""
+
+stop_pid() {  # PID SIGNAL: signal, wait up to 10 s, then SIGKILL
+    local pid=$1 sig=$2 i
+    kill "-$sig" "$pid" 2>/dev/null || return 0
+    for i in $(seq 100); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.1
+    done
+    kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+    return 0
+}
+
+cleanup() {
+    local rc=$?
+    set +e
+    [ -n "$TCPDUMP_PID" ] && stop_pid "$TCPDUMP_PID" INT
+    for p in "${SERVER_PIDS[@]}"; do stop_pid "$p" TERM; done
+    [ -n "$PG_DATA" ] && runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null 2>&1
+    if [ "$rc" != 0 ]; then
+        log "failed; last logs:"
+        tail -n 5 "$WORK"/*.log >&2 2>/dev/null
+    fi
+    rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj /CN=localhost \
+    -keyout "$WORK/rsa.key" -out "$WORK/rsa.crt" 2>/dev/null
+chmod 644 "$WORK/rsa.key"   # readable by the servers' unprivileged users; removed on exit
+
+wait_listen() {  # PORT
+    local i
+    for i in $(seq 600); do
+        [ -n "$(ss -Hltn "sport = :$1")" ] && return 0
+        sleep 0.1
+    done
+    die "server on port $1 did not start"
+}
+
+wait_closed() {  # PORT: the server has exited
+    local i
+    for i in $(seq 300); do
+        [ -z "$(ss -Hltn "sport = :$1")" ] && return 0
+        sleep 0.1
+    done
+    die "server on port $1 did not exit"
+}
+
+# pyserver NAME PORT servers.py-args...: a one-shot server (exits after --count)
+pyserver() {
+    local name=$1 port=$2
+    shift 2
+    "$PY" "$SERVERS" "$name" --port "$port" --cert "$WORK/rsa.crt" --key "$WORK/rsa.key" \
+        "$@" >"$WORK/$name.log" 2>&1 &
+    SERVER_PIDS+=("$!")
+    wait_listen "$port"
+}
+
+capture_start() {  # FILE PORT
+    local f="$STAGE/$1" i
+    rm -f "$f"
+    log "capturing $1"
+    tcpdump -i lo --immediate-mode -s 0 -B 32768 -U -Z root -w "$f" \
+        "tcp port $2 and net 127.0.0.0/8" 2>"$WORK/tcpdump.log" &
+    TCPDUMP_PID=$!
+    for i in $(seq 600); do
+        grep -aq "listening on" "$WORK/tcpdump.log" 2>/dev/null && break
+        kill -0 "$TCPDUMP_PID" 2>/dev/null || die "tcpdump exited: $(cat "$WORK/tcpdump.log")"
+        sleep 0.1
+    done
+    grep -aq "listening on" "$WORK/tcpdump.log" || die "tcpdump did not start: $(cat -v "$WORK/tcpdump.log")"
+    sleep 0.5
+}
+
+capture_stop() {
+    sleep 1
+    stop_pid "$TCPDUMP_PID" INT
+    TCPDUMP_PID=""
+    grep -q "^0 packets dropped by kernel" "$WORK/tcpdump.log" \
+        || die "tcpdump dropped packets: $(cat "$WORK/tcpdump.log")"
+}
+
+# starttls SRC PORT PROTO EXPECT s_client-options...
+#   EXPECT: the negotiated protocol (TLSv1, TLSv1.1, TLSv1.2, TLSv1.3), or
+#   "fail" for a handshake that must not complete.  stdin is /dev/null: the
+#   client completes the handshake, sees EOF and closes.
+starttls() {
+    local src=$1 port=$2 proto=$3 expect=$4 out="$WORK/s_client.log"
+    shift 4
+    timeout 30 openssl s_client -brief -connect "127.0.0.1:$port" -bind "$src" \
+        -starttls "$proto" "$@" </dev/null >"$out" 2>&1 || true
+    if [ "$expect" = fail ]; then
+        grep -q "^Protocol version:" "$out" && die "s_client $proto: handshake completed"
+    else
+        grep -q "^Protocol version: $expect\$" "$out" \
+            || die "s_client $proto: wanted $expect: $(grep -E 'Protocol|error' "$out" | head -n 3)"
+    fi
+    echo "s_client -starttls $proto $src -> :$port: $expect" >&2
+}
+
+# curlc SRC URL EXPECT curl-options...: EXPECT a TLS version, or "fail:TEXT"
+curlc() {
+    local src=$1 url=$2 expect=$3 out="$WORK/curl.log"
+    shift 3
+    if curl -v -sS -k --interface "$src" -o /dev/null "$@" "$url" >"$out" 2>&1; then
+        case "$expect" in
+            fail:*) die "curl $url succeeded, wanted ${expect#fail:}" ;;
+        esac
+        grep -q "SSL connection using $expect " "$out" \
+            || die "curl $url: wanted $expect: $(grep 'SSL connection' "$out")"
+    else
+        case "$expect" in
+            fail:*) grep -q "${expect#fail:}" "$out" || die "curl $url: $(tail -n 2 "$out")" ;;
+            *) die "curl $url failed: $(tail -n 3 "$out")" ;;
+        esac
+    fi
+    echo "curl $src $* $url: $expect" >&2
+}
+
+# The TLS server behind the proxies (the proxy-to-server leg is not captured).
+(cd "$WORK/www" && exec openssl s_server -accept 127.0.0.1:443 -cert "$WORK/rsa.crt" \
+    -key "$WORK/rsa.key" -WWW </dev/null >"$WORK/s_server.log" 2>&1) &
+SERVER_PIDS+=("$!")
+wait_listen 443
+
+# === SMTP STARTTLS (servers.py; a TLS 1.0-only client, like an old MTA) ======
+#   127.0.0.25  EHLO, STARTTLS, 220, TLS 1.0 (legacy)
+pyserver smtp 25 --legacy
+capture_start smtp-starttls.pcap 25
+starttls 127.0.0.25 25 smtp TLSv1 -tls1 -cipher DEFAULT:@SECLEVEL=0
+capture_stop
+wait_closed 25
+
+# === SMTP STARTTLS refused: 454, then s_client sends its ClientHello anyway ===
+#   127.0.0.26  the hello is plaintext garbage to the server: counts nothing
+pyserver smtp-refuse 25
+capture_start smtp-starttls-refused.pcap 25
+starttls 127.0.0.26 25 smtp fail
+capture_stop
+wait_closed 25
+
+# === IMAP and POP3 (Dovecot) =================================================
+#   127.0.0.143  IMAP  ". STARTTLS" / ". OK", TLS 1.3
+#   127.0.0.110  POP3  STLS / +OK, a TLS 1.1-only client (legacy)
+mkdir -p "$WORK/dovecot/run" "$WORK/dovecot/state" "$WORK/dovecot/mail"
+cat >"$WORK/dovecot.conf" <<EOF
+protocols = imap pop3
+listen = 127.0.0.1
+base_dir = $WORK/dovecot/run
+state_dir = $WORK/dovecot/state
+log_path = $WORK/dovecot.log
+ssl = yes
+ssl_cert = <$WORK/rsa.crt
+ssl_key = <$WORK/rsa.key
+ssl_min_protocol = TLSv1
+ssl_cipher_list = DEFAULT:@SECLEVEL=0
+passdb {
+  driver = static
+  args = password=unused
+}
+userdb {
+  driver = static
+  args = uid=nobody gid=nogroup home=$WORK/dovecot/mail
+}
+service imap-login {
+  inet_listener imap {
+    address = 127.0.0.1
+    port = 143
+  }
+  inet_listener imaps {
+    port = 0
+  }
+}
+service pop3-login {
+  inet_listener pop3 {
+    address = 127.0.0.1
+    port = 110
+  }
+  inet_listener pop3s {
+    port = 0
+  }
+}
+EOF
+dovecot -F -c "$WORK/dovecot.conf" >"$WORK/dovecot-stderr.log" 2>&1 &
+DOVECOT_PID=$!
+SERVER_PIDS+=("$DOVECOT_PID")
+wait_listen 143
+wait_listen 110
+capture_start imap-starttls.pcap 143
+starttls 127.0.0.143 143 imap TLSv1.3
+capture_stop
+capture_start pop3-stls.pcap 110
+starttls 127.0.0.110 110 pop3 TLSv1.1 -tls1_1 -cipher DEFAULT:@SECLEVEL=0
+capture_stop
+stop_pid "$DOVECOT_PID" TERM
+
+# === FTP AUTH TLS, XMPP, LDAP, MySQL, NNTP, ManageSieve (servers.py) =========
+#   127.0.0.21   FTP   AUTH TLS / 234, TLS 1.2-only client
+#   127.0.0.52   XMPP  <starttls/> / <proceed/>, TLS 1.3
+#   127.0.0.89   LDAP  StartTLS extended operation / success, TLS 1.3
+#   127.0.0.33   MySQL SSL request right behind the greeting, TLS 1.1-only (legacy)
+#   127.0.0.119  NNTP  CAPABILITIES, STARTTLS / 382, TLS 1.3
+#   127.0.0.41   ManageSieve STARTTLS / OK, TLS 1.2-only client
+pyserver ftp 21
+capture_start ftp-auth-tls.pcap 21
+starttls 127.0.0.21 21 ftp TLSv1.2 -tls1_2
+capture_stop
+pyserver xmpp 5222
+capture_start xmpp-starttls.pcap 5222
+starttls 127.0.0.52 5222 xmpp TLSv1.3 -xmpphost localhost
+capture_stop
+pyserver ldap 389
+capture_start ldap-starttls.pcap 389
+starttls 127.0.0.89 389 ldap TLSv1.3
+capture_stop
+pyserver mysql 3306 --legacy
+capture_start mysql-ssl.pcap 3306
+starttls 127.0.0.33 3306 mysql TLSv1.1 -tls1_1 -cipher DEFAULT:@SECLEVEL=0
+capture_stop
+pyserver nntp 119
+capture_start nntp-starttls.pcap 119
+starttls 127.0.0.119 119 nntp TLSv1.3
+capture_stop
+pyserver sieve 4190
+capture_start sieve-starttls.pcap 4190
+starttls 127.0.0.41 4190 sieve TLSv1.2 -tls1_2
+capture_stop
+
+# === PostgreSQL 15: psql (libpq, sslmode=require) and s_client ==============
+#   127.0.0.1   psql: SSLRequest / S, TLS 1.3, then a query
+#   127.0.0.54  s_client -starttls postgres, TLS 1.2-only client
+PG_DATA="$WORK/pg/data"
+mkdir -p "$WORK/pg"
+cp "$WORK/rsa.crt" "$WORK/rsa.key" "$WORK/pg/"
+chown -R postgres "$WORK/pg"
+chmod 600 "$WORK/pg/rsa.key"
+runuser -u postgres -- "$PGBIN/initdb" -D "$PG_DATA" -A trust -U postgres >"$WORK/initdb.log" 2>&1
+cat >>"$PG_DATA/postgresql.conf" <<EOF
+listen_addresses = '127.0.0.1'
+port = 5432
+unix_socket_directories = '$WORK/pg'
+ssl = on
+ssl_cert_file = '$WORK/pg/rsa.crt'
+ssl_key_file = '$WORK/pg/rsa.key'
+EOF
+echo "hostssl all all 127.0.0.0/8 trust" >"$PG_DATA/pg_hba.conf"
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_DATA" -l "$WORK/pg/postgres.log" -w start >/dev/null
+capture_start postgres-ssl.pcap 5432
+got="$(psql "host=127.0.0.1 port=5432 user=postgres dbname=postgres sslmode=require gssencmode=disable" \
+    -Atc "select version from pg_stat_ssl where pid = pg_backend_pid()")"
+[ "$got" = TLSv1.3 ] || die "psql: wanted TLSv1.3, got '$got'"
+echo "psql sslmode=require -> :5432: $got" >&2
+starttls 127.0.0.54 5432 postgres TLSv1.2 -tls1_2
+capture_stop
+runuser -u postgres -- "$PGBIN/pg_ctl" -D "$PG_DATA" -m fast -w stop >/dev/null
+PG_DATA=""
+
+# === HTTP CONNECT through tinyproxy =========================================
+#   127.0.0.31  curl -x: CONNECT 127.0.0.1:443 / 200, TLS 1.3
+#   127.0.0.32  curl -x to a proxy that wants credentials: 407, curl gives up
+#               (no TLS)
+cat >"$WORK/tinyproxy.conf" <<EOF
+Port 3128
+Listen 127.0.0.1
+Timeout 30
+MaxClients 4
+Allow 127.0.0.0/8
+ConnectPort 443
+DisableViaHeader Yes
+EOF
+sed 's/^DisableViaHeader Yes$/DisableViaHeader Yes\nBasicAuth hellowatch secret/' \
+    "$WORK/tinyproxy.conf" >"$WORK/tinyproxy-auth.conf"
+tinyproxy -d -c "$WORK/tinyproxy.conf" >"$WORK/tinyproxy.log" 2>&1 &
+TP_PID=$!
+SERVER_PIDS+=("$TP_PID")
+wait_listen 3128
+capture_start http-connect.pcap 3128
+curlc 127.0.0.31 https://127.0.0.1/hello.txt TLSv1.3 -x http://127.0.0.1:3128
+capture_stop
+stop_pid "$TP_PID" TERM
+wait_closed 3128
+tinyproxy -d -c "$WORK/tinyproxy-auth.conf" >"$WORK/tinyproxy-auth.log" 2>&1 &
+TP_PID=$!
+SERVER_PIDS+=("$TP_PID")
+wait_listen 3128
+capture_start http-connect-407.pcap 3128
+curlc 127.0.0.32 https://127.0.0.1/hello.txt "fail:response 407" -x http://127.0.0.1:3128
+capture_stop
+stop_pid "$TP_PID" TERM
+
+# === SOCKS through Dante (no authentication) ================================
+#   127.0.0.4  curl --socks4, TLS 1.2-only client (curl --tls-max 1.2)
+#   127.0.0.5  curl --socks5-hostname, TLS 1.3
+#   127.0.0.7  curl --socks4a: Dante rejects the request (0x5b); no TLS
+cat >"$WORK/danted.conf" <<EOF
+logoutput: stderr
+internal: 127.0.0.1 port = 1080
+external: 127.0.0.1
+clientmethod: none
+socksmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass {
+  from: 127.0.0.0/8 to: 0.0.0.0/0
+}
+socks pass {
+  from: 127.0.0.0/8 to: 0.0.0.0/0
+  command: connect
+  protocol: tcp
+}
+EOF
+danted -f "$WORK/danted.conf" >"$WORK/danted.log" 2>&1 &
+DANTE_PID=$!
+SERVER_PIDS+=("$DANTE_PID")
+wait_listen 1080
+capture_start socks4.pcap 1080
+curlc 127.0.0.4 https://127.0.0.1/hello.txt TLSv1.2 --socks4 127.0.0.1:1080 --tls-max 1.2
+capture_stop
+capture_start socks5.pcap 1080
+curlc 127.0.0.5 https://localhost/hello.txt TLSv1.3 --socks5-hostname 127.0.0.1:1080
+capture_stop
+capture_start socks4a-rejected.pcap 1080
+curlc 127.0.0.7 https://localhost/hello.txt "fail:request rejected" --socks4a 127.0.0.1:1080
+capture_stop
+stop_pid "$DANTE_PID" TERM
+wait_closed 1080
+
+# === SOCKS5 with username/password (servers.py relays to s_server) ==========
+#   127.0.0.6  curl --socks5 hellowatch:secret@, TLS 1.3
+pyserver socks5auth 1080 --target 127.0.0.1:443
+capture_start socks5-auth.pcap 1080
+curlc 127.0.0.6 https://127.0.0.1/hello.txt TLSv1.3 --socks5 hellowatch:secret@127.0.0.1:1080
+capture_stop
+wait_closed 1080
+
+# === A byte-perfect ClientHello as the body of an HTTP POST ==================
+#   The hello is recorded first (not captured) from s_client talking to a sink,
+#   then curl POSTs it to a plain HTTP server.  127.0.0.80: counts nothing.
+pyserver sink 44999 --out "$WORK/clienthello.bin"
+timeout 20 openssl s_client -connect 127.0.0.1:44999 </dev/null >/dev/null 2>&1 || true
+wait_closed 44999
+[ "$(head -c 3 "$WORK/clienthello.bin" | od -An -tx1 | tr -d ' ')" = 160301 ] \
+    || die "the sink did not record a ClientHello record"
+pyserver http-post 80
+capture_start post-clienthello.pcap 80
+curl -sS --interface 127.0.0.80 -o /dev/null -H "Content-Type: application/octet-stream" \
+    --data-binary @"$WORK/clienthello.bin" http://127.0.0.1/upload \
+    || die "curl POST failed"
+echo "curl POST $(stat -c %s "$WORK/clienthello.bin")-byte ClientHello -> :80" >&2
+capture_stop
+
+n=$(ls "$STAGE"/*.pcap | wc -l)
+mv "$STAGE"/*.pcap "$OUT/"
+log "wrote $n captures to $OUT"

@@ -1,0 +1,515 @@
+//! `hellowatch live` on a real interface: each test creates two network namespaces joined by a
+//! veth pair, runs `hellowatch live` on the client's end, drives real traffic across the link
+//! (OpenSSL handshakes; a tcpreplay burst) and stops hellowatch with SIGTERM.
+//!
+//! Needs root, `ip` (iproute2), `openssl`, `ss` and `tcpreplay`. Without them each test prints
+//! why it skips and passes, unless `HELLOWATCH_REQUIRE_NETNS=1` (set by `.ci/run`) makes a
+//! missing prerequisite a failure, so CI cannot skip silently.
+#![cfg(feature = "live")]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use nix::sys::signal::Signal;
+use nix::unistd::{Pid, User};
+use serde_json::{Value, json};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const SERVER: &str = "10.199.1.1";
+const LEGACY_PORT: &str = "4433";
+const STRICT_PORT: &str = "4434";
+
+fn on_path(tool: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+        .unwrap_or(false)
+}
+
+/// `None` when the test can run; otherwise why not (or a panic when CI requires it).
+fn skip_reason(tools: &[&str]) -> Option<String> {
+    let reason = if !nix::unistd::geteuid().is_root() {
+        Some("needs root (network namespaces)".to_string())
+    } else {
+        tools
+            .iter()
+            .find(|t| !on_path(t))
+            .map(|t| format!("needs `{t}` on PATH"))
+    };
+    let reason = reason?;
+    if std::env::var_os("HELLOWATCH_REQUIRE_NETNS").is_some_and(|v| v == "1") {
+        panic!("HELLOWATCH_REQUIRE_NETNS=1 but the test cannot run: {reason}");
+    }
+    eprintln!("skipping live namespace test: {reason}");
+    Some(reason)
+}
+
+fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Two namespaces `hw-<tag><pid>-c` / `-s` joined by veth `hw<tag><pid>c` / `s`: client end
+/// 10.199.1.2 (and .10–.13 for separate clients), server end 10.199.1.1. Everything it
+/// started is killed and both namespaces are deleted on drop, also when a test fails.
+struct Net {
+    ns_c: String,
+    ns_s: String,
+    if_c: String,
+    if_s: String,
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+impl Net {
+    fn new(tag: &str) -> Net {
+        let pid = std::process::id();
+        let net = Net {
+            ns_c: format!("hw-{tag}{pid}-c"),
+            ns_s: format!("hw-{tag}{pid}-s"),
+            if_c: format!("hw{tag}{pid}c"),
+            if_s: format!("hw{tag}{pid}s"),
+            dir: std::env::temp_dir().join(format!("hellowatch-netns-{tag}{pid}")),
+            children: Vec::new(),
+        };
+        net.delete_namespaces();
+        std::fs::create_dir_all(&net.dir).unwrap();
+        run_ok(Command::new("ip").args(["netns", "add", &net.ns_c]));
+        run_ok(Command::new("ip").args(["netns", "add", &net.ns_s]));
+        run_ok(Command::new("ip").args([
+            "link", "add", &net.if_c, "netns", &net.ns_c, "type", "veth", "peer", "name",
+            &net.if_s, "netns", &net.ns_s,
+        ]));
+        for a in ["2", "10", "11", "12", "13"] {
+            let addr = format!("10.199.1.{a}/24");
+            run_ok(
+                Command::new("ip").args(["-n", &net.ns_c, "addr", "add", &addr, "dev", &net.if_c]),
+            );
+        }
+        let addr = format!("{SERVER}/24");
+        run_ok(Command::new("ip").args(["-n", &net.ns_s, "addr", "add", &addr, "dev", &net.if_s]));
+        for (ns, dev) in [(&net.ns_c, &net.if_c), (&net.ns_s, &net.if_s)] {
+            run_ok(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
+            run_ok(Command::new("ip").args(["-n", ns, "link", "set", dev, "up"]));
+        }
+        net
+    }
+
+    fn delete_namespaces(&self) {
+        for ns in [&self.ns_c, &self.ns_s] {
+            let _ = Command::new("ip")
+                .args(["netns", "del", ns])
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+
+    /// `ip netns exec NS PROGRAM`.
+    fn exec(&self, ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", ns]).arg(program);
+        c
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        self.delete_namespaces();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A running `hellowatch live` in the client namespace; its stderr lines arrive on `lines`.
+struct Live {
+    pid: u32,
+    index: usize,
+    lines: mpsc::Receiver<String>,
+    output: PathBuf,
+}
+
+fn start_live(net: &mut Net, args: &[&str]) -> Live {
+    let output = net.path("report.json");
+    let mut child = net
+        .exec(&net.ns_c, common::bin())
+        .args(["live", "-i", &net.if_c, "--format", "json", "--output"])
+        .arg(&output)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let pid = child.id();
+    net.children.push(child);
+    let live = Live {
+        pid,
+        index: net.children.len() - 1,
+        lines,
+        output,
+    };
+    // `ip netns exec` execs hellowatch, so the pid is hellowatch's.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut seen = String::new();
+    while Instant::now() < deadline {
+        match live.lines.recv_timeout(Duration::from_millis(100)) {
+            Ok(l) if l.contains("capturing on") => return live,
+            Ok(l) => {
+                seen.push_str(&l);
+                seen.push('\n');
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    panic!("hellowatch live did not start capturing: {seen}");
+}
+
+fn signal(pid: u32, sig: Signal) {
+    let pid = Pid::from_raw(i32::try_from(pid).unwrap());
+    nix::sys::signal::kill(pid, sig).unwrap_or_else(|e| panic!("kill {pid} {sig}: {e}"));
+}
+
+/// SIGTERM, then wait (bounded) for the exit; returns the status, the JSON report, stderr and
+/// how long the stop took.
+fn stop_live(net: &mut Net, live: Live) -> (ExitStatus, Value, String, Duration) {
+    let t0 = Instant::now();
+    signal(live.pid, Signal::SIGTERM);
+    let child = &mut net.children[live.index];
+    let status = loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(30),
+            "hellowatch did not exit within 30 s of SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let took = t0.elapsed();
+    // The reader thread ends when hellowatch's stderr closes.
+    let mut stderr = Vec::new();
+    while let Ok(l) = live.lines.recv_timeout(Duration::from_secs(5)) {
+        stderr.push(l);
+    }
+    let report = std::fs::read(&live.output).unwrap();
+    let report: Value = serde_json::from_slice(&report)
+        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", String::from_utf8_lossy(&report)));
+    (status, report, stderr.join("\n"), took)
+}
+
+fn start_server(net: &mut Net, port: &str, opts: &[&str]) {
+    let (cert, key) = (net.path("cert.pem"), net.path("key.pem"));
+    let child = net
+        .exec(&net.ns_s, "openssl")
+        .args(["s_server", "-accept", port, "-cert"])
+        .arg(&cert)
+        .arg("-key")
+        .arg(&key)
+        .args(opts)
+        .arg("-WWW")
+        .current_dir(&net.dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    net.children.push(child);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while Instant::now() < deadline {
+        let filter = format!("sport = :{port}");
+        let out = run_ok(net.exec(&net.ns_s, "ss").args(["-Hltn", &filter]));
+        if !out.trim().is_empty() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("openssl s_server on port {port} did not start");
+}
+
+/// One `openssl s_client` handshake from `src`; asserts the outcome OpenSSL reports (`expect`
+/// is `Protocol version: …` or the alert text) so a broken setup fails here, not in the census.
+fn handshake(net: &Net, src: &str, port: &str, expect: &str, opts: &[&str]) {
+    let connect = format!("{SERVER}:{port}");
+    let out = net
+        .exec(&net.ns_c, "openssl")
+        .args(["s_client", "-brief", "-connect", &connect, "-bind", src])
+        .args(opts)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains(expect),
+        "s_client from {src} to port {port}: wanted '{expect}', got: {text}"
+    );
+}
+
+#[test]
+fn live_census_of_real_handshakes_across_a_veth_pair() {
+    if skip_reason(&["ip", "openssl", "ss"]).is_some() {
+        return;
+    }
+    let mut net = Net::new("a");
+    run_ok(
+        Command::new("openssl")
+            .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj"])
+            .args(["/CN=hellowatch-test", "-days", "2", "-keyout"])
+            .arg(net.path("key.pem"))
+            .arg("-out")
+            .arg(net.path("cert.pem"))
+            .stderr(Stdio::null()),
+    );
+    // TLS 1.0 .. 1.3 (SECLEVEL=0 is needed for TLS < 1.2 with OpenSSL 3); TLS 1.2 only.
+    start_server(
+        &mut net,
+        LEGACY_PORT,
+        &["-cipher", "DEFAULT:@SECLEVEL=0", "-min_protocol", "TLSv1"],
+    );
+    start_server(&mut net, STRICT_PORT, &["-tls1_2"]);
+    // Also: capture keeps working after root is dropped right after the open, and the event
+    // log (opened before the drop) gets one line per connection.
+    let events = net.path("events.jsonl");
+    let live = start_live(
+        &mut net,
+        &[
+            "-f",
+            "tcp",
+            "--workers",
+            "2",
+            "--user",
+            "nobody",
+            "--events",
+            events.to_str().unwrap(),
+            "--policy",
+            "min=tls1.2",
+        ],
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", live.pid)).unwrap();
+    let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
+    let nobody = User::from_name("nobody").unwrap().unwrap().uid.to_string();
+    assert!(
+        uids.split_whitespace().skip(1).all(|u| u == nobody),
+        "hellowatch still runs as {uids}"
+    );
+    let legacy = ["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"];
+    handshake(
+        &net,
+        "10.199.1.10",
+        LEGACY_PORT,
+        "Protocol version: TLSv1\n",
+        &legacy,
+    );
+    handshake(
+        &net,
+        "10.199.1.11",
+        LEGACY_PORT,
+        "Protocol version: TLSv1.2",
+        &["-tls1_2"],
+    );
+    handshake(
+        &net,
+        "10.199.1.12",
+        LEGACY_PORT,
+        "Protocol version: TLSv1.3",
+        &["-tls1_3"],
+    );
+    handshake(
+        &net,
+        "10.199.1.13",
+        STRICT_PORT,
+        "alert protocol version",
+        &legacy,
+    );
+    // Let the connections finish closing, so the last packet is read before the stop.
+    std::thread::sleep(Duration::from_millis(300));
+    let (status, report, stderr, took) = stop_live(&mut net, live);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    assert!(
+        took < Duration::from_secs(5),
+        "stopping on a quiet link took {took:?}"
+    );
+    let expected = json!({
+        "10.199.1.10": {"hellos": 1, "offered_max": {"tls1.0": 1}, "offered_versions": {"tls1.0": 1},
+                        "negotiated": {"tls1.0": 1}},
+        "10.199.1.11": {"hellos": 1, "offered_max": {"tls1.2": 1}, "offered_versions": {"tls1.2": 1},
+                        "negotiated": {"tls1.2": 1}},
+        "10.199.1.12": {"hellos": 1, "offered_max": {"tls1.3": 1}, "offered_versions": {"tls1.3": 1},
+                        "negotiated": {"tls1.3": 1}},
+        "10.199.1.13": {"hellos": 1, "offered_max": {"tls1.0": 1}, "offered_versions": {"tls1.0": 1},
+                        "alerts": {"protocol_version": 1}, "failed_handshakes": 1},
+    });
+    let diff = common::diff(&expected, &report["clients"]);
+    assert!(diff.is_empty(), "census differs:\n{}", diff.join("\n"));
+    assert_eq!(report["totals"]["connections"], 4);
+    assert_eq!(report["totals"]["legacy_clients"], 2);
+    let cap = &report["input"]["capture"];
+    assert_eq!(cap["interface"], net.if_c.as_str());
+    assert_eq!(cap["link_type"], "EN10MB");
+    assert_eq!(cap["dropped"], 0);
+    assert_eq!(report["coverage"]["queue_drops"], 0);
+    // Every packet the filter passed was read and decoded as TCP.
+    assert!(report["input"]["packets"].as_u64().unwrap() > 20);
+    assert_eq!(report["input"]["packets"], cap["received"]);
+    assert_eq!(
+        report["coverage"]["tcp_segments"],
+        report["input"]["packets"]
+    );
+    assert!(!stderr.contains("warning"), "{stderr}");
+    assert_eq!(
+        report["totals"]["policy"]["min=tls1.2"]["clients_would_fail"],
+        2
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (ip, outcome, verdict) in [
+        ("10.199.1.10", "established", "would_fail"),
+        ("10.199.1.11", "established", "pass"),
+        ("10.199.1.12", "established", "pass"),
+        ("10.199.1.13", "alert_before_server_hello", "would_fail"),
+    ] {
+        let e = lines
+            .iter()
+            .find(|e| e["source"]["ip"] == ip)
+            .unwrap_or_else(|| panic!("no event of {ip}"));
+        assert_eq!(e["hellowatch"]["outcome"], outcome, "{ip}");
+        assert_eq!(e["hellowatch"]["policy"]["min=tls1.2"], verdict, "{ip}");
+        assert!(e["tls"]["client"]["ja4"].as_str().is_some(), "{ip}");
+    }
+}
+
+/// A pcap of `n` TCP segments, each its own connection (so no offload can merge them), from
+/// the server's address to the client's.
+fn burst_pcap(path: &Path, n: u32) {
+    let mut f = Vec::new();
+    for v in [
+        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
+        &2u16.to_le_bytes(),
+        &4u16.to_le_bytes(),
+    ] {
+        f.extend_from_slice(v);
+    }
+    for v in [0u32, 0, 65_535, 1] {
+        f.extend_from_slice(&v.to_le_bytes());
+    }
+    for i in 0..n {
+        let payload = [b'x'; 100];
+        let mut tcp = Vec::new();
+        tcp.extend_from_slice(&(10_000 + (i % 50_000) as u16).to_be_bytes());
+        tcp.extend_from_slice(&443u16.to_be_bytes());
+        tcp.extend_from_slice(&i.to_be_bytes()); // seq
+        tcp.extend_from_slice(&0u32.to_be_bytes()); // ack
+        tcp.extend_from_slice(&[5 << 4, 0x18, 0x04, 0x00, 0, 0, 0, 0]);
+        tcp.extend_from_slice(&payload);
+        let total = (20 + tcp.len()) as u16;
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&(i as u16).to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 64, 6, 0, 0, 10, 199, 1, 1, 10, 199, 1, 2]);
+        let mut sum = 0u32;
+        for w in ip.chunks(2) {
+            sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
+        let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        frame.extend_from_slice(&ip);
+        frame.extend_from_slice(&tcp);
+        for v in [1u32, i, frame.len() as u32, frame.len() as u32] {
+            f.extend_from_slice(&v.to_le_bytes());
+        }
+        f.extend_from_slice(&frame);
+    }
+    std::fs::write(path, f).unwrap();
+}
+
+#[test]
+fn live_drops_are_counted_and_reported_not_silent() {
+    if skip_reason(&["ip", "tcpreplay"]).is_some() {
+        return;
+    }
+    const N: u64 = 5000;
+    let mut net = Net::new("d");
+    let burst = net.path("burst.pcap");
+    burst_pcap(&burst, N as u32);
+    // A kernel buffer of a few slots, and hellowatch frozen (SIGSTOP) while the burst is sent:
+    // the kernel must drop all but a handful, deterministically.
+    let live = start_live(
+        &mut net,
+        &[
+            "-f",
+            "tcp",
+            "--workers",
+            "1",
+            "--buffer-size",
+            "4096",
+            "--snaplen",
+            "256",
+        ],
+    );
+    signal(live.pid, Signal::SIGSTOP);
+    let sent = net
+        .exec(&net.ns_s, "tcpreplay")
+        .args(["-q", "--topspeed", "-i", &net.if_s])
+        .arg(&burst)
+        .output()
+        .unwrap();
+    signal(live.pid, Signal::SIGCONT);
+    assert!(
+        sent.status.success(),
+        "tcpreplay: {}",
+        String::from_utf8_lossy(&sent.stderr)
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    let (status, report, stderr, _) = stop_live(&mut net, live);
+    assert_eq!(status.code(), Some(0), "stderr: {stderr}");
+    let cap = &report["input"]["capture"];
+    let received = cap["received"].as_u64().unwrap();
+    let dropped = cap["dropped"].as_u64().unwrap();
+    let read = report["input"]["packets"].as_u64().unwrap();
+    assert_eq!(received, N, "every packet of the burst passed the filter");
+    assert!(
+        dropped > 0,
+        "a full kernel buffer must show as drops: {cap}"
+    );
+    // Exact accounting: what was read plus what was dropped is what arrived.
+    assert_eq!(read + dropped, received, "{cap}");
+    let warnings = report["input"]["warnings"].to_string();
+    assert!(warnings.contains("not analysed"), "{warnings}");
+    assert!(
+        stderr.contains("packets were not analysed")
+            && stderr.contains(&format!("kernel buffer full: {dropped}")),
+        "{stderr}"
+    );
+}
