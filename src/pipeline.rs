@@ -36,9 +36,15 @@ use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 /// Segments per batch.
 pub const BATCH_SIZE: usize = 256;
 
-/// Batches queued per worker: 128 × 256 = 32,768 segments, about 100 ms at 300,000 packets/s
-/// for one worker, so a worker descheduled on a busy machine does not cost live packets.
+/// Batches queued per worker in live capture: 128 × 256 = 32,768 segments, about 100 ms at
+/// 300,000 packets/s for one worker, so a worker descheduled on a busy machine does not cost
+/// live packets.
 pub const QUEUE_DEPTH: usize = 128;
+
+/// Batches queued per worker in replay, where a full queue only makes the reader wait: shallow,
+/// so the packets in flight (borrowed from the mapped file) stay well inside the window of
+/// pages the reader keeps resident ([`crate::capture::file::RELEASE_LAG`]).
+pub const REPLAY_QUEUE_DEPTH: usize = 8;
 
 /// Emptied batches kept per worker for reuse (beyond, they are freed; when none is left, a
 /// new one is allocated): the steady state allocates nothing, and a burst that filled the
@@ -332,6 +338,7 @@ impl<'a> Dispatcher<'a> {
 pub fn run<'a, S, F>(
     cfg: EngineConfig,
     workers: usize,
+    queue_depth: usize,
     make_sink: impl Fn(usize) -> S + Sync,
     produce: F,
 ) -> (Census, Counters, Vec<S>)
@@ -347,7 +354,7 @@ where
         let mut txs = Vec::with_capacity(workers);
         let mut handles = Vec::with_capacity(workers);
         for i in 0..workers {
-            let (tx, rx) = bounded::<Msg<'a>>(QUEUE_DEPTH);
+            let (tx, rx) = bounded::<Msg<'a>>(queue_depth.max(1));
             txs.push(tx);
             let recycle = recycle_tx.clone();
             let make_sink = &make_sink;

@@ -200,19 +200,20 @@ pub fn replay_with_progress<S: SettleSink + Send>(
         };
     }
     let mut capture = Counters::default();
-    let (census, counters, sinks) = pipeline::run(cfg, workers, make_sink, |d| {
-        for f in files {
-            reading.start_file(f);
-            let st = f.for_each(|p| {
-                d.send_blocking(p.ts_ns, p.link, p.data);
-                reading.packet(p.data.len());
-            });
-            note(f, st);
-            reading.end_file();
-        }
-        capture = d.counters.clone();
-        capture.queue_drops += d.queue_drops;
-    });
+    let (census, counters, sinks) =
+        pipeline::run(cfg, workers, pipeline::REPLAY_QUEUE_DEPTH, make_sink, |d| {
+            for f in files {
+                reading.start_file(f);
+                let st = f.for_each(|p| {
+                    d.send_blocking(p.ts_ns, p.link, p.data);
+                    reading.packet(p.data.len());
+                });
+                note(f, st);
+                reading.end_file();
+            }
+            capture = d.counters.clone();
+            capture.queue_drops += d.queue_drops;
+        });
     reading.report();
     Outcome {
         census,

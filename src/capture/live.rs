@@ -287,60 +287,61 @@ pub fn run<S: SettleSink + Send>(
     let mut acc = StatAccumulator::default();
     let mut error = None;
     let LiveCapture { cap, stats, .. } = &mut live;
-    let (census, counters, sinks) = pipeline::run(cfg, workers, make_sink, |d| {
-        let mut last_tick = Instant::now();
-        acc.update(cap, stats);
-        while !stop.load(Ordering::Relaxed) {
-            match cap.dispatch(Some(DISPATCH_BATCH), |p| {
-                d.try_send(ts_ns(p.header), link, p.data);
-            }) {
-                Ok(0) => {
-                    // The ring is empty: wait for a packet. Half-full batches are sent only
-                    // when the link has been quiet for a whole timeout (or at the next tick):
-                    // flushing whenever the ring runs dry would send one-packet batches at
-                    // moderate rates and fill the queues with them.
-                    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
-                    match poll(&mut fds, PollTimeout::from(POLL_TIMEOUT_MS)) {
-                        Ok(0) => d.flush(false),
-                        Ok(_) | Err(nix::Error::EINTR) => {}
-                        Err(e) => {
-                            error = Some(format!("poll: {e}"));
-                            break;
-                        }
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => {
-                    error = Some(e.to_string());
-                    break;
-                }
-            }
-            if last_tick.elapsed() >= TICK_INTERVAL {
-                last_tick = Instant::now();
-                d.flush(false);
-                d.tick(wall_ns());
-                acc.update(cap, stats);
-                on_tick(&Progress {
-                    capture: stats,
-                    counters: &d.counters,
-                    queue_drops: d.queue_drops,
-                });
-            }
-        }
-        if error.is_none() {
-            // Packets the kernel already holds were seen before the stop: count them.
-            let until = Instant::now() + DRAIN_LIMIT;
-            while Instant::now() < until {
+    let (census, counters, sinks) =
+        pipeline::run(cfg, workers, pipeline::QUEUE_DEPTH, make_sink, |d| {
+            let mut last_tick = Instant::now();
+            acc.update(cap, stats);
+            while !stop.load(Ordering::Relaxed) {
                 match cap.dispatch(Some(DISPATCH_BATCH), |p| {
                     d.try_send(ts_ns(p.header), link, p.data);
                 }) {
-                    Ok(n) if n > 0 => {}
-                    _ => break,
+                    Ok(0) => {
+                        // The ring is empty: wait for a packet. Half-full batches are sent only
+                        // when the link has been quiet for a whole timeout (or at the next tick):
+                        // flushing whenever the ring runs dry would send one-packet batches at
+                        // moderate rates and fill the queues with them.
+                        let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+                        match poll(&mut fds, PollTimeout::from(POLL_TIMEOUT_MS)) {
+                            Ok(0) => d.flush(false),
+                            Ok(_) | Err(nix::Error::EINTR) => {}
+                            Err(e) => {
+                                error = Some(format!("poll: {e}"));
+                                break;
+                            }
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        error = Some(e.to_string());
+                        break;
+                    }
+                }
+                if last_tick.elapsed() >= TICK_INTERVAL {
+                    last_tick = Instant::now();
+                    d.flush(false);
+                    d.tick(wall_ns());
+                    acc.update(cap, stats);
+                    on_tick(&Progress {
+                        capture: stats,
+                        counters: &d.counters,
+                        queue_drops: d.queue_drops,
+                    });
                 }
             }
-        }
-        acc.update(cap, stats);
-    });
+            if error.is_none() {
+                // Packets the kernel already holds were seen before the stop: count them.
+                let until = Instant::now() + DRAIN_LIMIT;
+                while Instant::now() < until {
+                    match cap.dispatch(Some(DISPATCH_BATCH), |p| {
+                        d.try_send(ts_ns(p.header), link, p.data);
+                    }) {
+                        Ok(n) if n > 0 => {}
+                        _ => break,
+                    }
+                }
+            }
+            acc.update(cap, stats);
+        });
     let mut input = InputSummary {
         packets: counters.packets,
         bytes: counters.bytes,
