@@ -20,13 +20,7 @@ use std::net::{IpAddr, Ipv4Addr};
 fn hello(v: Version) -> HelloFacts {
     let mut offered = VersionList::default();
     offered.push(v);
-    HelloFacts {
-        offered_max: Some(v),
-        offered,
-        legacy_version: v,
-        sslv2_format: false,
-        fallback_scsv: false,
-    }
+    HelloFacts::with_offered(offered, v)
 }
 
 /// Metrics holding `clients` legacy clients.
@@ -36,6 +30,7 @@ fn metrics(clients: u32) -> Metrics {
             max_clients: clients as usize,
             ..ClientConfig::default()
         },
+        ..MetricsConfig::default()
     });
     for i in 0..clients {
         let ip = IpAddr::V4(Ipv4Addr::from(0x0a00_0000 + i));

@@ -425,6 +425,23 @@ capture_start tls13-nanosec.pcap --time-stamp-precision=nano
 py --src 127.0.0.60 --dst 127.0.0.1 --port 44301 --expect TLSv1.3
 capture_stop
 
+# === 11. fallback-scsv.pcap =================================================
+# TLS_FALLBACK_SCSV (RFC 7507): a client that retries with a lower version
+# after a failed attempt marks the retry with the SCSV cipher suite 0x5600.
+#   127.0.0.70  python (its default minimum is TLS 1.2) -> TLS 1.0-only server:
+#               refused with a plaintext protocol_version alert; then the
+#               retry, s_client -tls1 -fallback_scsv: TLS 1.0 is the server's
+#               best, so the SCSV is no reason to refuse and TLS 1.0 is
+#               negotiated.
+#   127.0.0.71  s_client -tls1_2 -fallback_scsv -> strict server (TLS 1.2-1.3):
+#               the server has a better version, so it refuses the retry with a
+#               plaintext inappropriate_fallback alert.
+capture_start fallback-scsv.pcap
+py --src 127.0.0.70 --dst 127.0.0.1 --port 44304 --expect error:TLSV1_ALERT_PROTOCOL_VERSION
+ossl 127.0.0.70 127.0.0.1 44304 TLSv1 -tls1 -fallback_scsv -cipher 'DEFAULT:@SECLEVEL=0'
+ossl 127.0.0.71 127.0.0.1 44303 'alert:alert inappropriate fallback' -tls1_2 -fallback_scsv
+capture_stop
+
 # === 10. demo-legacy-mix-ng.pcapng ==========================================
 # The demo converted to pcapng (tcpdump writes only pcap).
 editcap -F pcapng "$STAGE/demo-legacy-mix.pcap" "$STAGE/demo-legacy-mix-ng.pcapng"

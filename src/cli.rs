@@ -6,6 +6,7 @@ use crate::metrics::clients::{
     ClientConfig, DEFAULT_CLIENT_SERIES_IDLE_SECS, DEFAULT_MAX_CLIENT_SERIES, Grouping,
 };
 use crate::metrics::{DEFAULT_PORT, MetricsConfig};
+use crate::policy::{MAX_POLICIES, Policy};
 use crate::report::Format;
 use clap::{Args, Parser, Subcommand};
 use std::net::{Ipv4Addr, SocketAddr};
@@ -33,9 +34,24 @@ fn parse_workers(s: &str) -> Result<NonZeroUsize, String> {
     Ok(n)
 }
 
+fn parse_policy(s: &str) -> Result<Policy, String> {
+    s.parse::<Policy>().map_err(|e| e.to_string())
+}
+
 /// Passive TLS handshake sniffer: which clients offer or negotiate legacy TLS.
 #[derive(Debug, Parser)]
-#[command(name = "hellowatch", version, about, long_about = None)]
+#[command(
+    name = "hellowatch",
+    version,
+    about,
+    long_about = None,
+    after_help = "Examples:\n  \
+        hellowatch replay captures/demo-legacy-mix.pcap --policy min=tls1.2\n  \
+        hellowatch replay mirror.pcapng --events handshakes.jsonl --format json -o census.json\n  \
+        hellowatch merge monday.json tuesday.json --format table\n  \
+        hellowatch completions bash > /etc/bash_completion.d/hellowatch\n  \
+        hellowatch man replay | man -l -"
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -51,17 +67,21 @@ pub enum Command {
         hellowatch replay monday.pcapng tuesday.pcapng --format json --output census.json\n  \
         hellowatch replay mirror-*.pcap --format csv > clients.csv\n  \
         hellowatch replay monday.pcap --metrics-file /var/lib/node_exporter/textfile/hellowatch.prom\n  \
-        hellowatch replay monday.pcap --listen 127.0.0.1:12451 --hold\n\n\
+        hellowatch replay monday.pcap --listen 127.0.0.1:12451 --hold\n  \
+        hellowatch replay big.pcap --policy min=tls1.2 --policy min=tls1.3\n  \
+        hellowatch replay big.pcap --events handshakes.jsonl --workers 4\n  \
+        hellowatch replay big.pcap --events - -o census.json | jq 'select(.hellowatch.outcome != \"established\")'\n\n\
         Exit status: 0 on success (a truncated or corrupt file still gives the census of what\n\
         was read, with a warning; with --hold, after SIGTERM or SIGINT), 2 when a file cannot\n\
         be opened or is not a capture, a flag is invalid or --listen cannot listen, 1 when the\n\
-        report or the metrics file cannot be written.")]
+        report, the events or the metrics file cannot be written.")]
     Replay(ReplayArgs),
     /// Sniff an interface until SIGINT/SIGTERM, then print the census.
     #[cfg(feature = "live")]
     #[command(after_help = "Examples:\n  \
         hellowatch live -i eth1 --promisc --format json --output census.json\n  \
-        hellowatch live -i any -f 'tcp port 443 or tcp port 8443' --user hellowatch\n\n\
+        hellowatch live -i any -f 'tcp port 443 or tcp port 8443' --user hellowatch\n  \
+        hellowatch live -i eth1 --events /var/log/hellowatch/handshakes.jsonl --policy min=tls1.2\n\n\
         Stops on SIGINT or SIGTERM: the queues are drained, open connections are settled and\n\
         the census is written; exit status 0. Packets dropped by the kernel buffer, the\n\
         interface or hellowatch's own queues are counted in the report. Exit status 2 when\n\
@@ -74,6 +94,29 @@ pub enum Command {
     #[cfg(not(feature = "live"))]
     #[command(disable_help_flag = true)]
     Live(LiveUnavailable),
+    /// Add JSON reports of several replays or sensors into one census.
+    #[command(after_help = "Examples:\n  \
+        hellowatch replay mon.pcap --format json -o mon.json   # on one machine\n  \
+        hellowatch replay tue.pcap --format json -o tue.json   # on another\n  \
+        hellowatch merge mon.json tue.json --format json -o week.json\n  \
+        hellowatch merge week*.json --policy min=tls1.2 --format table\n\n\
+        Reports add up in any order and grouping (merge of merges is fine). A connection split\n\
+        across two captures is counted in both halves; split captures between connections.\n\n\
+        Exit status: 0 on success, 2 when a file cannot be read or is not a hellowatch JSON\n\
+        report, 1 when the result cannot be written.")]
+    Merge(MergeArgs),
+    /// Print a shell completion script.
+    #[command(after_help = "Examples:\n  \
+        hellowatch completions bash > /etc/bash_completion.d/hellowatch\n  \
+        hellowatch completions zsh > \"${fpath[1]}/_hellowatch\"\n  \
+        hellowatch completions fish > ~/.config/fish/completions/hellowatch.fish")]
+    Completions(CompletionsArgs),
+    /// Print a man page (roff) for hellowatch or one of its subcommands.
+    #[command(after_help = "Examples:\n  \
+        hellowatch man > hellowatch.1 && man ./hellowatch.1\n  \
+        hellowatch man replay > hellowatch-replay.1\n  \
+        hellowatch man replay | man -l -")]
+    Man(ManArgs),
 }
 
 /// `hellowatch live` in a build without the `live` feature: takes any arguments, and the
@@ -83,6 +126,85 @@ pub struct LiveUnavailable {
     /// Ignored.
     #[arg(trailing_var_arg = true, allow_hyphen_values = true, hide = true)]
     pub args: Vec<std::ffi::OsString>,
+}
+
+/// The event log and policy what-ifs, shared by replay and live.
+#[derive(Debug, Args)]
+pub struct AnalysisArgs {
+    /// Write one JSON line per connection (ECS field names) to PATH, or to standard output
+    /// with `-`.
+    #[arg(long, value_name = "PATH")]
+    pub events: Option<String>,
+    /// Report which hellos and clients a server enforcing this policy would refuse
+    /// (repeatable; `min=tls1.2`, `min=tls1.3`, …).
+    #[arg(long = "policy", value_name = "min=VERSION", value_parser = parse_policy)]
+    pub policies: Vec<Policy>,
+}
+
+impl AnalysisArgs {
+    /// The policies, validated (at most [`MAX_POLICIES`], duplicates removed, in the order
+    /// given).
+    pub fn policies(&self) -> Result<Vec<Policy>, String> {
+        policies(&self.policies)
+    }
+
+    /// The event log destination, if any.
+    pub fn events_dest(&self) -> Option<crate::events::Dest> {
+        self.events.as_deref().map(crate::events::Dest::parse)
+    }
+}
+
+fn policies(given: &[Policy]) -> Result<Vec<Policy>, String> {
+    let mut out: Vec<Policy> = Vec::new();
+    for p in given {
+        if !out.contains(p) {
+            out.push(*p);
+        }
+    }
+    if out.len() > MAX_POLICIES {
+        return Err(format!("at most {MAX_POLICIES} --policy values"));
+    }
+    Ok(out)
+}
+
+/// `hellowatch merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// JSON reports (`hellowatch replay --format json`, or earlier merges).
+    #[arg(required = true, value_name = "REPORT")]
+    pub files: Vec<PathBuf>,
+    /// Report.
+    #[command(flatten)]
+    pub report: ReportArgs,
+    /// Evaluate this policy on the merged census (repeatable).
+    #[arg(long = "policy", value_name = "min=VERSION", value_parser = parse_policy)]
+    pub policies: Vec<Policy>,
+    /// Client entries kept in the merged census; more are counted in totals only.
+    #[arg(long, default_value_t = crate::tally::DEFAULT_MAX_CLIENTS, value_name = "N")]
+    pub max_clients: usize,
+}
+
+impl MergeArgs {
+    /// The policies, validated.
+    pub fn policies(&self) -> Result<Vec<Policy>, String> {
+        policies(&self.policies)
+    }
+}
+
+/// `hellowatch completions`.
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// `hellowatch man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// A subcommand (default: the main page).
+    #[arg(value_name = "SUBCOMMAND")]
+    pub subcommand: Option<String>,
 }
 
 /// Report format and destination, shared by replay and live.
@@ -196,6 +318,7 @@ impl MetricsArgs {
                 grouping: self.client_prefix.unwrap_or(Grouping::Address),
                 idle_ns: self.client_series_idle.saturating_mul(1_000_000_000),
             },
+            policies: crate::policy::Policies::default(),
         })
     }
 
@@ -224,6 +347,12 @@ pub struct ReplayArgs {
     /// node_exporter's textfile collector (which reads *.prom files).
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+    /// No progress bar and no warnings on standard error (warnings stay in the report).
+    #[arg(long, short)]
+    pub quiet: bool,
+    /// Event log and policies.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
     /// Limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -266,6 +395,9 @@ pub struct LiveArgs {
     /// Report.
     #[command(flatten)]
     pub report: ReportArgs,
+    /// Event log and policies.
+    #[command(flatten)]
+    pub analysis: AnalysisArgs,
     /// Limits.
     #[command(flatten)]
     pub limits: LimitArgs,

@@ -10,7 +10,9 @@ use crate::flow::{
     CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey, FlowTable,
     Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
-use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, add as count};
+use crate::tally::{
+    Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, ServerFacts, add as count,
+};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
 use crate::upgrade::{GiveUp, Start, Verdict};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
@@ -167,10 +169,32 @@ pub trait SettleSink {
     /// Periodically (live: about once a second; replay: at the end) with the worker's
     /// counters and the number of connections it tracks, for publishing.
     fn tick(&mut self, _counters: &Counters, _flows: usize) {}
+    /// Whether [`SettleSink::settled`] reads the fingerprints and cipher suites of every hello
+    /// ([`HelloFacts::fill_detail`]); otherwise only legacy connections carry them.
+    fn wants_detail(&self) -> bool {
+        false
+    }
 }
 
 impl SettleSink for () {
     fn settled(&mut self, _: &ConnSummary) {}
+}
+
+/// Two sinks fed together (e.g. metrics and the event log).
+impl<A: SettleSink, B: SettleSink> SettleSink for (A, B) {
+    fn settled(&mut self, s: &ConnSummary) {
+        self.0.settled(s);
+        self.1.settled(s);
+    }
+
+    fn tick(&mut self, counters: &Counters, flows: usize) {
+        self.0.tick(counters, flows);
+        self.1.tick(counters, flows);
+    }
+
+    fn wants_detail(&self) -> bool {
+        self.0.wants_detail() || self.1.wants_detail()
+    }
 }
 
 /// One worker's core.
@@ -199,16 +223,7 @@ struct Ctx<'a> {
 
 impl Handler for Ctx<'_> {
     fn client_hello(&mut self, ch: &ClientHello<'_>) {
-        self.hs.push_hello(
-            self.side,
-            HelloFacts {
-                offered_max: ch.offered_max(),
-                offered: ch.offered(),
-                legacy_version: ch.legacy_version,
-                sslv2_format: ch.sslv2_format,
-                fallback_scsv: ch.fallback_scsv,
-            },
-        );
+        self.hs.push_hello(self.side, HelloFacts::from_hello(ch));
     }
 
     fn server_hello(&mut self, sh: &ServerHello) {
@@ -217,11 +232,18 @@ impl Handler for Ctx<'_> {
         } else {
             self.hs.negotiated = Some(sh.version);
             self.hs.server_hello_from = Some(self.side);
+            self.hs.server_hello = Some(ServerFacts {
+                version: sh.version,
+                legacy_version: sh.legacy_version,
+                cipher: sh.cipher,
+                downgrade_sentinel: sh.downgrade_sentinel,
+                sslv2_format: sh.sslv2_format,
+            });
         }
     }
 
-    fn alert(&mut self, _level: u8, description: u8) {
-        self.hs.push_alert(self.side, description);
+    fn alert(&mut self, level: u8, description: u8) {
+        self.hs.push_alert(self.side, level, description);
     }
 
     fn other_handshake(&mut self, _msg_type: u8) {
@@ -607,9 +629,10 @@ impl Engine {
             return;
         };
         conn.phase = Phase::Settled;
-        let Some(tls) = conn.tls.take() else {
+        let Some(mut tls) = conn.tls.take() else {
             return;
         };
+        let hellos = std::mem::take(&mut tls.hs.hellos);
         let hs = &tls.hs;
         for d in &tls.dirs {
             self.buffered = self.buffered.saturating_sub(d.held());
@@ -643,18 +666,18 @@ impl Engine {
         let Some(cs) = client_side else {
             return;
         };
-        if !hs.hellos.is_empty() {
+        if !hellos.is_empty() {
             if conn.midstream {
-                count(&mut self.counters.hellos_midstream, hs.hellos.len() as u64);
+                count(&mut self.counters.hellos_midstream, hellos.len() as u64);
             }
             let spoke = tls.dirs.iter().filter(|d| !d.parser.untouched()).count();
             if spoke < 2 {
                 count(&mut self.counters.conns_one_sided, 1);
             }
         }
-        let summary = ConnSummary {
+        let mut summary = ConnSummary {
             client: Some(conn.addr(cs)),
-            hellos: hs.hellos.clone(),
+            hellos,
             negotiated: hs.negotiated,
             hrr: hs.hrr,
             alerts: hs
@@ -662,9 +685,35 @@ impl Engine {
                 .iter()
                 .map(|(d, s)| (*d, direction(*s, cs)))
                 .collect(),
+            alert_levels: (0..hs.alerts.len())
+                .map(|i| {
+                    if hs.fatal_alerts >> (i & 7) & 1 == 1 {
+                        2
+                    } else {
+                        1
+                    }
+                })
+                .collect(),
+            client_endpoint: Some(conn.key.end(cs)),
+            server_endpoint: Some(conn.key.end(cs ^ 1)),
+            first_seen_ns: conn.first_seen,
             last_seen_ns: conn.last_seen,
+            server_hello: hs.server_hello,
+            rst: conn.rst,
+            fin: [
+                conn.fin.get(cs & 1).copied().unwrap_or(false),
+                conn.fin.get((cs ^ 1) & 1).copied().unwrap_or(false),
+            ],
+            midstream: conn.midstream,
             start: hs.start,
         };
+        // Fingerprints are derived only where they are read: the census keeps them for
+        // legacy connections, a sink may want them for all.
+        if sink.wants_detail() || summary.is_legacy() {
+            for h in &mut summary.hellos {
+                h.fill_detail();
+            }
+        }
         self.census.add(&summary);
         sink.settled(&summary);
     }

@@ -17,9 +17,13 @@
 pub mod capture;
 pub mod cli;
 pub mod engine;
+pub mod events;
 pub mod flow;
+pub mod merge;
 pub mod metrics;
 pub mod pipeline;
+pub mod policy;
+pub mod progress;
 pub mod replay;
 pub mod report;
 pub mod tally;

@@ -1,13 +1,14 @@
 //! The `hellowatch` binary: parse flags, run, map errors to exit codes.
 
 use anyhow::Context;
-use clap::Parser;
-use hellowatch::cli::{Cli, Command, ReplayArgs, ReportArgs, check_listen};
-use hellowatch::engine::{Counters, SettleSink};
+use clap::{CommandFactory, Parser};
+use hellowatch::cli::{Cli, Command, ManArgs, MergeArgs, ReplayArgs, ReportArgs, check_listen};
+use hellowatch::engine::Counters;
+use hellowatch::events::{Delivery, Dest, EventLog};
 use hellowatch::metrics::Metrics;
 use hellowatch::metrics::http::MetricsServer;
-use hellowatch::replay::{InputSummary, Outcome};
-use hellowatch::report::{self, Format};
+use hellowatch::replay::InputSummary;
+use hellowatch::report::{self, Format, ReportOptions};
 use hellowatch::tally::Census;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -22,12 +23,48 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Replay(args) => replay(&args),
         Command::Live(args) => live::live(&args),
+        Command::Merge(args) => merge(&args),
+        Command::Completions(a) => {
+            clap_complete::generate(
+                a.shell,
+                &mut Cli::command(),
+                "hellowatch",
+                &mut std::io::stdout(),
+            );
+            ExitCode::SUCCESS
+        }
+        Command::Man(a) => man(&a),
     }
 }
 
 fn bad_input(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("hellowatch: {e}");
     ExitCode::from(EXIT_BAD_INPUT)
+}
+
+fn failure(e: impl std::fmt::Display) -> ExitCode {
+    eprintln!("hellowatch: {e}");
+    ExitCode::FAILURE
+}
+
+/// The event log of `--events`, if given: `Lossless` for replay, `Lossy` for live.
+fn open_events(
+    analysis: &hellowatch::cli::AnalysisArgs,
+    report: &ReportArgs,
+    delivery: Delivery,
+    policies: &[hellowatch::policy::Policy],
+) -> Result<Option<EventLog>, ExitCode> {
+    let Some(dest) = analysis.events_dest() else {
+        return Ok(None);
+    };
+    if dest == Dest::Stdout && report.output.is_none() {
+        return Err(bad_input(
+            "--events - writes the events to standard output: give --output PATH for the report",
+        ));
+    }
+    EventLog::open(&dest, delivery, policies)
+        .map(Some)
+        .map_err(failure)
 }
 
 /// Starts the metrics server on `addr`, refusing a non-loopback address as root unless allowed.
@@ -41,13 +78,29 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return bad_input(e),
     };
-    let metrics = match args.metrics.config() {
-        Ok(c) => args.wants_metrics().then(|| Metrics::new(c)),
+    let policies = match args.analysis.policies() {
+        Ok(p) => p,
         Err(e) => return bad_input(e),
     };
+    let metrics = match args.metrics.config() {
+        Ok(mut c) => {
+            c.policies = hellowatch::policy::Policies::new(&policies);
+            args.wants_metrics().then(|| Metrics::new(c))
+        }
+        Err(e) => return bad_input(e),
+    };
+    if args.analysis.events_dest() == Some(Dest::Stdout) && args.report.output.is_none() {
+        return bad_input(
+            "--events - writes the events to standard output: give --output PATH for the report",
+        );
+    }
     let files = match hellowatch::replay::open_all(&args.files) {
         Ok(f) => f,
         Err(e) => return bad_input(e),
+    };
+    let events = match open_events(&args.analysis, &args.report, Delivery::Lossless, &policies) {
+        Ok(e) => e,
+        Err(code) => return code,
     };
     // Listen before replaying, so a long replay can be watched.
     let server = match (&metrics, args.metrics.listen) {
@@ -58,18 +111,44 @@ fn replay(args: &ReplayArgs) -> ExitCode {
         _ => None,
     };
     let workers = args.workers.get();
-    let done = match &metrics {
-        Some(m) => {
-            let out = hellowatch::replay::replay(&files, cfg, workers, |i| m.sink(i));
-            m.publish_capture(&out.capture, None);
-            finish(args, &out, Some(m))
-        }
-        None => finish(
-            args,
-            &hellowatch::replay::replay(&files, cfg, workers, |_| ()),
-            None,
-        ),
-    };
+    let mut bar = (!args.quiet && std::io::stderr().is_terminal())
+        .then(|| hellowatch::progress::ReplayBar::new(files.iter().map(|f| f.len() as u64).sum()));
+    let out = hellowatch::replay::replay_with_progress(
+        &files,
+        cfg,
+        workers,
+        |i| {
+            (
+                metrics.as_ref().map(|m| m.sink(i)),
+                events.as_ref().map(EventLog::sink),
+            )
+        },
+        &mut |p| {
+            if let Some(b) = bar.as_mut() {
+                b.update(p);
+            }
+        },
+    );
+    if let Some(b) = &bar {
+        b.finish();
+    }
+    if let Some(m) = &metrics {
+        m.publish_capture(&out.capture, None);
+    }
+    let hellowatch::replay::Outcome {
+        census,
+        counters,
+        input,
+        sinks,
+        ..
+    } = out;
+    drop(sinks); // hands the last event lines to the writer
+    let events_done = events.map(EventLog::finish).transpose();
+    let opts = ReportOptions { policies };
+    let done = finish(args, &census, &counters, &input, &opts, metrics.as_ref());
+    if let Err(e) = events_done {
+        return failure(e);
+    }
     if let Err(e) = done.and_then(|()| match &server {
         Some(s) if args.hold => hold(s),
         _ => Ok(()),
@@ -84,21 +163,29 @@ fn replay(args: &ReplayArgs) -> ExitCode {
 }
 
 /// Warnings, the report, the metrics file.
-fn finish<S: SettleSink>(
+fn finish(
     args: &ReplayArgs,
-    out: &Outcome<S>,
+    census: &Census,
+    counters: &Counters,
+    input: &InputSummary,
+    opts: &ReportOptions,
     metrics: Option<&Metrics>,
 ) -> anyhow::Result<()> {
-    for w in &out.input.warnings {
-        eprintln!("hellowatch: warning: {w}");
+    if !args.quiet {
+        for w in &input.warnings {
+            eprintln!("hellowatch: warning: {w}");
+        }
     }
     let mut sink = open_output(&args.report)?;
+    let json = || report::to_json_with(census, counters, input, opts);
     write_report(
         &mut sink,
         format_of(&args.report),
-        &out.census,
-        &out.counters,
-        &out.input,
+        census,
+        counters,
+        input,
+        opts,
+        &json,
     )?;
     if let (Some(m), Some(path)) = (metrics, &args.metrics_file) {
         m.write_textfile(path)?;
@@ -139,25 +226,77 @@ fn open_output(args: &ReportArgs) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
+/// Writes the report; `json` makes the JSON document (replays and merges differ there).
 fn write_report(
     sink: &mut dyn Write,
     format: Format,
     census: &Census,
     counters: &Counters,
     input: &InputSummary,
+    opts: &ReportOptions,
+    json: &dyn Fn() -> serde_json::Value,
 ) -> anyhow::Result<()> {
     let mut sink = sink;
     match format {
         Format::Json => {
-            let v = report::to_json(census, counters, input);
-            serde_json::to_writer_pretty(&mut sink, &v)?;
+            serde_json::to_writer_pretty(&mut sink, &json())?;
             writeln!(sink)?;
         }
-        Format::Table => report::write_table(&mut sink, census, counters, input)?,
-        Format::Csv => report::write_csv(&mut sink, census)?,
+        Format::Table => report::write_table_with(&mut sink, census, counters, input, opts)?,
+        Format::Csv => report::write_csv_with(&mut sink, census, opts)?,
     }
     sink.flush().context("cannot write the report")?;
     Ok(())
+}
+
+fn merge(args: &MergeArgs) -> ExitCode {
+    let policies = match args.policies() {
+        Ok(p) => p,
+        Err(e) => return bad_input(e),
+    };
+    let mut merged = hellowatch::merge::Merged::new(args.max_clients.max(1));
+    for f in &args.files {
+        if let Err(e) = merged.add_file(f) {
+            return bad_input(e);
+        }
+    }
+    let opts = ReportOptions { policies };
+    let input = merged.input_summary();
+    let written = open_output(&args.report).and_then(|mut sink| {
+        write_report(
+            &mut sink,
+            format_of(&args.report),
+            &merged.census,
+            &Counters::default(),
+            &input,
+            &opts,
+            &|| merged.to_json(&opts),
+        )
+    });
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failure(format!("{e:#}")),
+    }
+}
+
+fn man(args: &ManArgs) -> ExitCode {
+    let top = Cli::command();
+    let page = match &args.subcommand {
+        None => top,
+        Some(name) => match top.find_subcommand(name) {
+            // The page is named `hellowatch-SUB`; clap wants a 'static name and this runs once.
+            Some(c) => c
+                .clone()
+                .name(&*Box::leak(format!("hellowatch-{name}").into_boxed_str()))
+                .version(env!("CARGO_PKG_VERSION")),
+            None => return bad_input(format!("no subcommand '{name}'")),
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    match clap_mangen::Man::new(page).render(&mut out) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => failure(e),
+    }
 }
 
 #[cfg(not(feature = "live"))]
@@ -176,10 +315,12 @@ mod live {
 
 #[cfg(feature = "live")]
 mod live {
-    use super::{EXIT_BAD_INPUT, format_of, open_output, serve, write_report};
-    use hellowatch::capture::live::{self, LiveCapture, Progress};
+    use super::{EXIT_BAD_INPUT, format_of, open_events, open_output, serve, write_report};
+    use hellowatch::capture::live::{self, LiveCapture, LiveOutcome, Progress};
     use hellowatch::cli::LiveArgs;
+    use hellowatch::events::{Delivery, EventLog};
     use hellowatch::metrics::{Metrics, PcapStats};
+    use hellowatch::report::{self, ReportOptions};
     use signal_hook::consts::{SIGINT, SIGTERM};
     use std::process::ExitCode;
     use std::sync::Arc;
@@ -209,8 +350,15 @@ mod live {
             Ok(c) => c,
             Err(e) => return bad(e),
         };
+        let policies = match args.analysis.policies() {
+            Ok(p) => p,
+            Err(e) => return bad(e),
+        };
         let metrics = match args.metrics.config() {
-            Ok(c) => Metrics::new(c),
+            Ok(mut c) => {
+                c.policies = hellowatch::policy::Policies::new(&policies);
+                Metrics::new(c)
+            }
             Err(e) => return bad(e),
         };
         let cap = match LiveCapture::open(&lcfg) {
@@ -227,6 +375,11 @@ mod live {
                 eprintln!("hellowatch: {e:#}");
                 return ExitCode::FAILURE;
             }
+        };
+        // Live never waits for the disk: lines the writer cannot take are dropped and counted.
+        let events = match open_events(&args.analysis, &args.report, Delivery::Lossy, &policies) {
+            Ok(e) => e,
+            Err(code) => return code,
         };
         let allow_root = args.metrics.allow_root_listen || lcfg.user.is_some();
         let server = match args.listen() {
@@ -277,16 +430,44 @@ mod live {
             metrics.publish_capture(&c, Some(pcap));
             metrics.advance(now_ns());
         };
-        let out = live::run(cap, cfg, workers, &stop, |i| metrics.sink(i), publish);
-        for w in &out.input.warnings {
+        let out = live::run(
+            cap,
+            cfg,
+            workers,
+            &stop,
+            |i| (metrics.sink(i), events.as_ref().map(EventLog::sink)),
+            publish,
+        );
+        let LiveOutcome {
+            census,
+            counters,
+            mut input,
+            sinks,
+            error,
+        } = out;
+        drop(sinks); // hands the last event lines to the writer
+        let events_done = events.map(EventLog::finish).transpose();
+        if let Ok(Some(st)) = &events_done {
+            if st.dropped() > 0 {
+                input.warnings.push(format!(
+                    "event log: {} of {} lines dropped (the writer could not keep up)",
+                    st.dropped(),
+                    st.dropped() + st.written()
+                ));
+            }
+        }
+        for w in &input.warnings {
             eprintln!("hellowatch: warning: {w}");
         }
+        let opts = ReportOptions { policies };
         let mut written = write_report(
             &mut sink,
             format_of(&args.report),
-            &out.census,
-            &out.counters,
-            &out.input,
+            &census,
+            &counters,
+            &input,
+            &opts,
+            &|| report::to_json_with(&census, &counters, &input, &opts),
         );
         if let (Ok(()), Some(path)) = (&written, &args.metrics_file) {
             written = metrics.write_textfile(path).map_err(Into::into);
@@ -294,7 +475,11 @@ mod live {
         if let Some(s) = server {
             s.stop();
         }
-        match (written, &out.error) {
+        if let Err(e) = &events_done {
+            eprintln!("hellowatch: {e}");
+            return ExitCode::FAILURE;
+        }
+        match (written, &error) {
             (Ok(()), None) => ExitCode::SUCCESS,
             (Ok(()), Some(_)) => ExitCode::FAILURE,
             (Err(e), _) => {

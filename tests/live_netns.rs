@@ -298,10 +298,23 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
         &["-cipher", "DEFAULT:@SECLEVEL=0", "-min_protocol", "TLSv1"],
     );
     start_server(&mut net, STRICT_PORT, &["-tls1_2"]);
-    // Also: capture keeps working after root is dropped right after the open.
+    // Also: capture keeps working after root is dropped right after the open, and the event
+    // log (opened before the drop) gets one line per connection.
+    let events = net.path("events.jsonl");
     let live = start_live(
         &mut net,
-        &["-f", "tcp", "--workers", "2", "--user", "nobody"],
+        &[
+            "-f",
+            "tcp",
+            "--workers",
+            "2",
+            "--user",
+            "nobody",
+            "--events",
+            events.to_str().unwrap(),
+            "--policy",
+            "min=tls1.2",
+        ],
     );
     let status = std::fs::read_to_string(format!("/proc/{}/status", live.pid)).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
@@ -374,6 +387,30 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
         report["input"]["packets"]
     );
     assert!(!stderr.contains("warning"), "{stderr}");
+    assert_eq!(
+        report["totals"]["policy"]["min=tls1.2"]["clients_would_fail"],
+        2
+    );
+    let lines: Vec<Value> = std::fs::read_to_string(&events)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 4, "{lines:?}");
+    for (ip, outcome, verdict) in [
+        ("10.199.1.10", "established", "would_fail"),
+        ("10.199.1.11", "established", "pass"),
+        ("10.199.1.12", "established", "pass"),
+        ("10.199.1.13", "alert_before_server_hello", "would_fail"),
+    ] {
+        let e = lines
+            .iter()
+            .find(|e| e["source"]["ip"] == ip)
+            .unwrap_or_else(|| panic!("no event of {ip}"));
+        assert_eq!(e["hellowatch"]["outcome"], outcome, "{ip}");
+        assert_eq!(e["hellowatch"]["policy"]["min=tls1.2"], verdict, "{ip}");
+        assert!(e["tls"]["client"]["ja4"].as_str().is_some(), "{ip}");
+    }
 }
 
 /// A pcap of `n` TCP segments, each its own connection (so no offload can merge them), from

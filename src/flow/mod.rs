@@ -9,7 +9,7 @@
 
 pub mod reassembly;
 
-use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN};
+use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN, ServerFacts};
 use crate::tls::{DirParser, Version};
 use crate::upgrade::{Recogniser, Start};
 use reassembly::Stream;
@@ -155,6 +155,11 @@ pub struct Handshake {
     pub offered_tls13: [bool; 2],
     /// Per side: a handshake message other than a hello was sent.
     pub other_handshake: [bool; 2],
+    /// The last non-HRR ServerHello.
+    pub server_hello: Option<ServerFacts>,
+    /// Bit `i` set: kept alert `i` was fatal (level 2); the parser accepts only levels 1
+    /// and 2, so one bit per alert is exact.
+    pub fatal_alerts: u8,
     /// How TLS began (after which plaintext upgrade, if any).
     pub start: Start,
     /// Side that sent the upgrade request (the TLS client), when TLS began after one.
@@ -176,14 +181,20 @@ impl Handshake {
         }
     }
 
-    pub(crate) fn push_alert(&mut self, side: usize, desc: u8) {
+    pub(crate) fn push_alert(&mut self, side: usize, level: u8, desc: u8) {
         if self.alerts.len() < MAX_ALERTS_PER_CONN {
+            if level == 2 {
+                self.fatal_alerts |= 1 << (self.alerts.len() & 7);
+            }
             self.alerts.push((desc, side));
         } else {
             self.alerts_dropped = self.alerts_dropped.saturating_add(1);
         }
     }
 }
+
+// `Handshake::fatal_alerts` has one bit per kept alert.
+const _: () = assert!(MAX_ALERTS_PER_CONN <= 8);
 
 /// One direction: reassembly plus parser.
 #[derive(Debug, Default)]
@@ -247,6 +258,8 @@ pub struct Conn {
     pub key: FlowKey,
     /// Last packet time (ns).
     pub last_seen: u64,
+    /// First packet time (ns).
+    pub first_seen: u64,
     /// Initial sequence number per side, from SYN / SYN-ACK.
     pub isn: [Option<u32>; 2],
     /// Side (0/1) that sent the SYN (without ACK), if seen or inferred from a SYN-ACK.
@@ -268,6 +281,7 @@ impl Conn {
         Conn {
             key,
             last_seen: now,
+            first_seen: now,
             isn: [None; 2],
             initiator: None,
             fin: [false; 2],

@@ -12,6 +12,7 @@
 //! Work happens once per settled connection (not per packet), under the caller's lock.
 
 use super::names::{AlertLabel, VersionLabel};
+use crate::policy::{MAX_POLICIES, Policies, Verdict};
 use crate::tally::ConnSummary;
 use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use std::collections::{BTreeSet, HashMap};
@@ -104,10 +105,22 @@ pub struct ClientCounts {
     pub alerts: Vec<(AlertLabel, u64)>,
     /// Packet time (ns) of the last packet of the client's last connection.
     pub last_seen_ns: u64,
+    /// Hellos each policy would refuse (fallback retries apart), by [`Policies::iter`] index.
+    pub policy_would_fail: [u64; MAX_POLICIES],
 }
 
 impl ClientCounts {
-    fn add(&mut self, s: &ConnSummary) {
+    fn add(&mut self, s: &ConnSummary, policies: &Policies) {
+        for (i, p) in policies.iter() {
+            let n = s
+                .hellos
+                .iter()
+                .filter(|h| p.verdict(h) == Verdict::WouldFail)
+                .count() as u64;
+            if let Some(c) = self.policy_would_fail.get_mut(i) {
+                *c += n;
+            }
+        }
         for h in &s.hellos {
             if let Some(c) = self
                 .hellos
@@ -230,6 +243,8 @@ pub struct ClientTable {
     dropped: u64,
     expired: u64,
     history_dropped: u64,
+    /// Policies counted per client.
+    policies: Policies,
 }
 
 impl ClientTable {
@@ -237,6 +252,7 @@ impl ClientTable {
     pub fn new(cfg: ClientConfig) -> Self {
         ClientTable {
             cfg,
+            policies: Policies::default(),
             legacy: Tier::default(),
             recent: Tier::default(),
             newest_ns: 0,
@@ -244,6 +260,12 @@ impl ClientTable {
             expired: 0,
             history_dropped: 0,
         }
+    }
+
+    /// Counts, per client, the hellos these policies would refuse.
+    pub fn with_policies(mut self, policies: Policies) -> Self {
+        self.policies = policies;
+        self
     }
 
     /// Counts one settled connection of client `ip`.
@@ -255,12 +277,12 @@ impl ClientTable {
         let k = ClientKey::new(ip, self.cfg.grouping);
         let legacy = makes_legacy(s);
         if let Some(mut c) = self.legacy.remove(&k) {
-            c.add(s);
+            c.add(s, &self.policies);
             self.legacy.insert(k, c);
             return;
         }
         let mut c = self.recent.remove(&k).unwrap_or_default();
-        c.add(s);
+        c.add(s, &self.policies);
         if legacy {
             if self.legacy.len() >= self.cfg.max_clients && self.legacy.pop_oldest().is_some() {
                 self.dropped += 1;
@@ -344,13 +366,7 @@ mod tests {
             ip.parse().unwrap(),
             ConnSummary {
                 client: ip.parse().ok(),
-                hellos: vec![HelloFacts {
-                    offered_max: Some(max),
-                    offered,
-                    legacy_version: max,
-                    sslv2_format: false,
-                    fallback_scsv: false,
-                }],
+                hellos: vec![HelloFacts::with_offered(offered, max)],
                 negotiated,
                 alerts: if negotiated.is_none() {
                     vec![(70, Direction::FromServer)]

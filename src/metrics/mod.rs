@@ -26,6 +26,7 @@ pub mod names;
 pub mod text;
 
 use crate::engine::{Counters, SettleSink};
+use crate::policy::{MAX_POLICIES, Policies, Verdict};
 use crate::tally::{ConnSummary, Direction};
 use crate::tls::Anomaly;
 use crate::wire::DecodeError;
@@ -83,6 +84,8 @@ pub enum MetricsError {
 pub struct MetricsConfig {
     /// Per-client series.
     pub clients: ClientConfig,
+    /// `--policy` what-ifs counted per hello (aggregate and per legacy client).
+    pub policies: Policies,
 }
 
 /// libpcap's statistics (`pcap_stats`), as it reports them.
@@ -106,6 +109,9 @@ struct Aggregates {
     connections: Counter,
     /// By [`AlertLabel::index`], then from client / from server.
     alerts: [[Counter; 2]; AlertLabel::COUNT],
+    /// By [`Policies::iter`] index: hellos refused, fallback retries refused.
+    policy_would_fail: [Counter; MAX_POLICIES],
+    policy_fallback: [Counter; MAX_POLICIES],
 }
 
 impl Default for Aggregates {
@@ -117,6 +123,8 @@ impl Default for Aggregates {
             failed: Counter::default(),
             connections: Counter::default(),
             alerts: std::array::from_fn(|_| Default::default()),
+            policy_would_fail: Default::default(),
+            policy_fallback: Default::default(),
         }
     }
 }
@@ -152,6 +160,7 @@ struct CaptureSlot {
 #[derive(Debug)]
 struct Shared {
     agg: Aggregates,
+    policies: Policies,
     clients: Mutex<ClientTable>,
     workers: Mutex<Vec<WorkerSlot>>,
     capture: Mutex<CaptureSlot>,
@@ -187,6 +196,15 @@ impl Shared {
         for (d, dir) in &s.alerts {
             if let Some(pair) = a.alerts.get(AlertLabel::of(*d).index()) {
                 inc(pair, dir_index(*dir));
+            }
+        }
+        for (i, p) in self.policies.iter() {
+            for h in &s.hellos {
+                match p.verdict(h) {
+                    Verdict::WouldFail => inc(&a.policy_would_fail, i),
+                    Verdict::FallbackRetry => inc(&a.policy_fallback, i),
+                    Verdict::Pass => {}
+                }
             }
         }
         lock(&self.clients).record(ip, s);
@@ -232,7 +250,8 @@ impl Metrics {
     pub fn new(cfg: MetricsConfig) -> Self {
         let shared = Arc::new(Shared {
             agg: Aggregates::default(),
-            clients: Mutex::new(ClientTable::new(cfg.clients)),
+            policies: cfg.policies,
+            clients: Mutex::new(ClientTable::new(cfg.clients).with_policies(cfg.policies)),
             workers: Mutex::new(Vec::new()),
             capture: Mutex::new(CaptureSlot::default()),
         });
@@ -419,7 +438,16 @@ impl HellowatchCollector {
                 alerts.push((([(L_DESCRIPTION, label)], [(L_DIRECTION, dir)]), c.get()));
             }
         }
-        counters(enc, &ALERTS, alerts)
+        counters(enc, &ALERTS, alerts)?;
+        let pol = |cs: &[Counter; MAX_POLICIES]| {
+            self.0
+                .policies
+                .iter()
+                .map(|(i, p)| ([(L_POLICY, p)], cs.get(i).map_or(0, Counter::get)))
+                .collect::<Vec<_>>()
+        };
+        counters(enc, &POLICY_WOULD_FAIL, pol(&a.policy_would_fail))?;
+        counters(enc, &POLICY_FALLBACK_RETRIES, pol(&a.policy_fallback))
     }
 
     fn clients(&self, enc: &mut DescriptorEncoder<'_>) -> Res {
@@ -465,6 +493,17 @@ impl HellowatchCollector {
                 c.alerts
                     .iter()
                     .map(move |(d, n)| ((client(k), [(L_DESCRIPTION, *d)]), *n))
+            }),
+        )?;
+        let policies = self.0.policies;
+        counters(
+            enc,
+            &CLIENT_SERIES_POLICY_WOULD_FAIL,
+            snap.iter().flat_map(|(k, c)| {
+                policies.iter().filter_map(move |(i, p)| {
+                    let n = c.policy_would_fail.get(i).copied().unwrap_or(0);
+                    (n > 0).then(|| ((client(k), [(L_POLICY, p)]), n))
+                })
             }),
         )?;
         if !snap.is_empty() {
@@ -583,13 +622,7 @@ mod tests {
         }
         ConnSummary {
             client: ip.parse().ok(),
-            hellos: vec![HelloFacts {
-                offered_max: list.max(),
-                offered: list,
-                legacy_version: Version::TLS12,
-                sslv2_format: false,
-                fallback_scsv: false,
-            }],
+            hellos: vec![HelloFacts::with_offered(list, Version::TLS12)],
             negotiated,
             alerts: if negotiated.is_none() {
                 vec![(70, Direction::FromServer), (17, Direction::FromClient)]
@@ -789,6 +822,7 @@ mod tests {
                 idle_ns: 60 * S,
                 ..ClientConfig::default()
             },
+            ..MetricsConfig::default()
         });
         m.record(&summary(
             "2001:db8::7",
@@ -817,7 +851,10 @@ mod tests {
 
     #[test]
     fn every_declared_metric_is_exported() {
-        let m = Metrics::new(MetricsConfig::default());
+        let m = Metrics::new(MetricsConfig {
+            policies: Policies::new(&["min=tls1.2".parse().unwrap()]),
+            ..MetricsConfig::default()
+        });
         m.record(&summary("10.0.0.2", &[Version::TLS10], None, S));
         m.record(&summary(
             "10.0.0.2",

@@ -90,6 +90,8 @@ pub const L_REASON: &str = "reason";
 pub const L_STAGE: &str = "stage";
 /// Label: anomaly kind ([`Anomaly`] names).
 pub const L_KIND: &str = "kind";
+/// Label: a `--policy` (`min=tls1.2`); at most [`crate::policy::MAX_POLICIES`] values.
+pub const L_POLICY: &str = "policy";
 
 // ---- Census: aggregate counters, updated once per settled connection. ----
 
@@ -173,6 +175,24 @@ pub const CLIENT_SERIES_DROPPED: MetricDef = counter(
     "hellowatch_legacy_client_series_dropped_total",
     "Legacy clients whose per-client series were dropped because --max-client-series was reached (least recently seen first).",
     &[],
+);
+/// Hellos a policy would refuse (fallback retries apart).
+pub const POLICY_WOULD_FAIL: MetricDef = counter(
+    "hellowatch_policy_would_fail_total",
+    "ClientHellos a server enforcing the policy (--policy min=VERSION) would refuse, fallback retries (TLS_FALLBACK_SCSV) not included.",
+    &[L_POLICY],
+);
+/// Refused hellos that are fallback retries.
+pub const POLICY_FALLBACK_RETRIES: MetricDef = counter(
+    "hellowatch_policy_fallback_retries_total",
+    "ClientHellos a server enforcing the policy would refuse that carry TLS_FALLBACK_SCSV: retries after a failed attempt, not legacy-only clients.",
+    &[L_POLICY],
+);
+/// Per legacy client: hellos a policy would refuse.
+pub const CLIENT_SERIES_POLICY_WOULD_FAIL: MetricDef = counter(
+    "hellowatch_legacy_client_policy_would_fail_total",
+    "Per legacy client: ClientHellos a server enforcing the policy would refuse, fallback retries not included.",
+    &[L_CLIENT, L_POLICY],
 );
 /// Legacy clients expired after `--client-series-idle` of packet time.
 pub const CLIENT_SERIES_EXPIRED: MetricDef = counter(
@@ -359,17 +379,20 @@ pub const BUILD_INFO: MetricDef = gauge(
 );
 
 /// Every metric, in exposition order.
-pub const ALL: [MetricDef; 43] = [
+pub const ALL: [MetricDef; 46] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
     FAILED,
     CONNECTIONS,
     ALERTS,
+    POLICY_WOULD_FAIL,
+    POLICY_FALLBACK_RETRIES,
     CLIENT_SERIES_HELLOS,
     CLIENT_SERIES_NEGOTIATED,
     CLIENT_SERIES_FAILED,
     CLIENT_SERIES_ALERTS,
+    CLIENT_SERIES_POLICY_WOULD_FAIL,
     CLIENT_SERIES_LAST_SEEN,
     CLIENT_SERIES_CLIENTS,
     CLIENT_SERIES_DROPPED,
@@ -565,6 +588,12 @@ pub fn direction_label(d: Direction) -> &'static str {
 impl EncodeLabelValue for Direction {
     fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
         e.write_str(direction_label(*self))
+    }
+}
+
+impl EncodeLabelValue for crate::policy::Policy {
+    fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        write!(e, "{self}")
     }
 }
 

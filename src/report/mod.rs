@@ -1,5 +1,8 @@
 //! Reports of a census: JSON (a contract other tools read), a table for people, CSV.
 
+pub mod extra;
+pub mod parse;
+
 use crate::engine::Counters;
 use crate::replay::InputSummary;
 use crate::tally::{Census, ClientTally};
@@ -56,6 +59,7 @@ fn tally_json(t: &ClientTally) -> Map<String, Value> {
     o.insert("alerts".into(), alert_map(&t.alerts));
     o.insert("failed_handshakes".into(), json!(t.failed_handshakes));
     o.insert("started".into(), started_map(t));
+    extra::tally_extra_json(t, &mut o);
     o
 }
 
@@ -121,12 +125,20 @@ pub fn coverage_json(k: &Counters, c: &Census) -> Value {
     })
 }
 
-/// The JSON report (the shape is a contract: tests and other tools read it).
-pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
+/// Options of a report beyond the census itself.
+#[derive(Clone, Debug, Default)]
+pub struct ReportOptions {
+    /// Policies to evaluate (`--policy`).
+    pub policies: Vec<crate::policy::Policy>,
+}
+
+/// The `"clients"` and `"totals"` objects of the JSON report.
+pub fn census_json(c: &Census, opts: &ReportOptions) -> (Value, Value) {
     let mut clients = Map::new();
     for (ip, t) in sorted_clients(c) {
         let mut o = tally_json(t);
         o.insert("legacy".into(), json!(t.is_legacy()));
+        extra::client_policy_json(t, opts, &mut o);
         clients.insert(ip.to_string(), Value::Object(o));
     }
     let mut totals = tally_json(&c.totals);
@@ -136,6 +148,18 @@ pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
         json!(c.clients.values().filter(|t| t.is_legacy()).count()),
     );
     totals.insert("connections".into(), json!(c.connections));
+    extra::totals_policy_json(c, opts, &mut totals);
+    (Value::Object(clients), Value::Object(totals))
+}
+
+/// The JSON report (the shape is a contract: tests and other tools read it).
+pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
+    to_json_with(c, k, input, &ReportOptions::default())
+}
+
+/// The JSON report with options (policies add `"policy"` objects to clients and totals).
+pub fn to_json_with(c: &Census, k: &Counters, input: &InputSummary, opts: &ReportOptions) -> Value {
+    let (clients, totals) = census_json(c, opts);
     let mut inp = json!({
         "files": input.files,
         "packets": input.packets,
@@ -209,6 +233,18 @@ pub fn write_table(
     k: &Counters,
     input: &InputSummary,
 ) -> io::Result<()> {
+    write_table_with(w, c, k, input, &ReportOptions::default())
+}
+
+/// The table report with options (a column per policy, a summary per policy, and the
+/// fingerprints and server names of legacy clients).
+pub fn write_table_with(
+    w: &mut impl Write,
+    c: &Census,
+    k: &Counters,
+    input: &InputSummary,
+    opts: &ReportOptions,
+) -> io::Result<()> {
     let rows = table_order(c);
     let legacy = rows.iter().filter(|(_, t)| t.is_legacy()).count();
     let source = match &input.capture {
@@ -239,9 +275,10 @@ pub fn write_table(
         "ALERTS",
         "STARTED",
     ];
-    let mut cells: Vec<[String; 8]> = vec![header.map(String::from)];
+    let mut cells: Vec<Vec<String>> = vec![header.map(String::from).to_vec()];
+    extra::policy_headers(opts, &mut cells);
     for (ip, t) in &rows {
-        cells.push([
+        let mut row = vec![
             if t.is_legacy() {
                 "!".into()
             } else {
@@ -254,9 +291,11 @@ pub fn write_table(
             t.failed_handshakes.to_string(),
             compact_alerts(&t.alerts),
             compact_started(t),
-        ]);
+        ];
+        extra::policy_cells(t, opts, &mut row);
+        cells.push(row);
     }
-    let mut width = [0usize; 8];
+    let mut width = vec![0usize; cells.first().map_or(0, Vec::len)];
     for r in &cells {
         for (w, s) in width.iter_mut().zip(r) {
             *w = (*w).max(s.chars().count());
@@ -264,7 +303,7 @@ pub fn write_table(
     }
     for r in &cells {
         let mut line = String::new();
-        for (i, (s, wd)) in r.iter().zip(width).enumerate() {
+        for (i, (s, wd)) in r.iter().zip(width.iter().copied()).enumerate() {
             let numeric = i == 2 || i == 5;
             if numeric {
                 line.push_str(&format!("{s:>wd$}  "));
@@ -274,6 +313,7 @@ pub fn write_table(
         }
         writeln!(w, "{}", line.trim_end())?;
     }
+    extra::write_table_footer(w, c, &rows, opts)?;
     for warn in &input.warnings {
         writeln!(w, "warning: {warn}")?;
     }
@@ -282,6 +322,12 @@ pub fn write_table(
 
 /// The CSV report.
 pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
+    write_csv_with(w, c, &ReportOptions::default())
+}
+
+/// The CSV report with options (extra columns at the end: fallback hellos, top fingerprint
+/// and server name of legacy connections, three columns per policy).
+pub fn write_csv_with(w: impl Write, c: &Census, opts: &ReportOptions) -> io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     let map = |m: &BTreeMap<Version, u64>| {
         m.iter()
@@ -290,7 +336,7 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
             .collect::<Vec<_>>()
             .join(";")
     };
-    out.write_record([
+    let mut header: Vec<String> = [
         "client",
         "legacy",
         "hellos",
@@ -300,7 +346,11 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
         "failed_handshakes",
         "alerts",
         "started",
-    ])?;
+    ]
+    .map(String::from)
+    .to_vec();
+    extra::csv_headers(opts, &mut header);
+    out.write_record(&header)?;
     for (ip, t) in table_order(c) {
         let alerts = t
             .alerts
@@ -308,7 +358,7 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
             .map(|(d, n)| format!("{}={n}", alert_label(*d)))
             .collect::<Vec<_>>()
             .join(";");
-        out.write_record([
+        let mut row = vec![
             ip.to_string(),
             t.is_legacy().to_string(),
             t.hellos.to_string(),
@@ -321,7 +371,9 @@ pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
                 .map(|(s, n)| format!("{}={n}", s.name()))
                 .collect::<Vec<_>>()
                 .join(";"),
-        ])?;
+        ];
+        extra::csv_cells(t, opts, &mut row);
+        out.write_record(&row)?;
     }
     out.flush()
 }

@@ -7,8 +7,15 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod outcome;
+pub mod sample;
+
+use crate::flow::Endpoint;
 use crate::tls::Version;
+use crate::tls::fingerprint::{Ja3, Ja4};
 use crate::upgrade::Start;
+pub use outcome::Outcome;
+pub use sample::{SAMPLE_KEYS, Sample};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
@@ -47,6 +54,9 @@ fn add_version(m: &mut BTreeMap<Version, u64>, v: Version, n: u64, cap: usize) -
 pub(crate) fn add(counter: &mut u64, n: u64) {
     *counter = counter.saturating_add(n);
 }
+/// Cipher suites kept per hello (for the event log; [`HelloFacts::cipher_count`] has the
+/// real number).
+pub const MAX_CIPHERS_KEPT: usize = 128;
 
 /// Which endpoint of a connection sent something.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -57,8 +67,13 @@ pub enum Direction {
     FromServer,
 }
 
-/// One ClientHello as the census needs it.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+/// One ClientHello as the census and the event log need it.
+///
+/// The costly facts — fingerprints and the cipher suite list — are derived when the connection
+/// settles and only if something reads them ([`HelloFacts::fill_detail`]): the census for legacy
+/// connections, the event log for all. Until then the hello's cipher suite and extension bytes
+/// are kept (at most [`MAX_DEFERRED_HELLO`] bytes; a larger hello is fingerprinted at once).
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct HelloFacts {
     /// Highest offered version (none if `supported_versions` listed only GREASE).
     pub offered_max: Option<Version>,
@@ -70,6 +85,138 @@ pub struct HelloFacts {
     pub sslv2_format: bool,
     /// TLS_FALLBACK_SCSV present.
     pub fallback_scsv: bool,
+    /// Version field of the record that carried the hello (none for SSLv2 format).
+    pub record_version: Option<Version>,
+    /// Server name from SNI (at most [`crate::tls::hello::MAX_SNI_LEN`] bytes, invalid UTF-8
+    /// replaced by U+FFFD).
+    pub server_name: Option<Box<str>>,
+    /// JA3 fingerprint, after [`HelloFacts::fill_detail`] (none for SSLv2-format hellos).
+    pub ja3: Option<Ja3>,
+    /// JA4 fingerprint, after [`HelloFacts::fill_detail`] (none for SSLv2-format hellos).
+    pub ja4: Option<Ja4>,
+    /// After [`HelloFacts::fill_detail`]: the first [`MAX_CIPHERS_KEPT`] offered cipher
+    /// suites, GREASE removed, in wire order (SSLv2 format: the TLS suites among its cipher
+    /// specs).
+    pub ciphers: Box<[u16]>,
+    /// After [`HelloFacts::fill_detail`]: the number of offered cipher suites, GREASE removed.
+    pub cipher_count: u32,
+    /// Cipher suite bytes then extension bytes, until the detail is filled.
+    deferred: Option<Box<[u8]>>,
+    /// Where the extension bytes start in `deferred`.
+    deferred_ext_at: u32,
+}
+
+/// Largest hello (cipher suites plus extensions) whose fingerprints are deferred to the
+/// settlement of its connection; larger ones are fingerprinted when parsed.
+pub const MAX_DEFERRED_HELLO: usize = 16 * 1024;
+
+/// The offered cipher suites (GREASE removed): the first [`MAX_CIPHERS_KEPT`] and the count.
+fn cipher_list(suites: impl Iterator<Item = u16>) -> (Box<[u16]>, u32) {
+    let mut kept = Vec::new();
+    let mut count = 0u32;
+    for c in suites.filter(|c| !Version(*c).is_grease()) {
+        count = count.saturating_add(1);
+        if kept.len() < MAX_CIPHERS_KEPT {
+            kept.push(c);
+        }
+    }
+    (kept.into_boxed_slice(), count)
+}
+
+impl HelloFacts {
+    /// The facts of a parsed ClientHello; fingerprints and cipher suites wait for
+    /// [`HelloFacts::fill_detail`] (unless the hello is very large).
+    pub fn from_hello(ch: &crate::tls::ClientHello<'_>) -> Self {
+        let mut h = HelloFacts::with_offered(ch.offered(), ch.legacy_version);
+        h.sslv2_format = ch.sslv2_format;
+        h.fallback_scsv = ch.fallback_scsv;
+        h.record_version = ch.record_version;
+        h.server_name = ch
+            .sni
+            .map(|b| String::from_utf8_lossy(b).into_owned().into_boxed_str());
+        if ch.sslv2_format {
+            // 3-byte cipher specs; TLS suites are written as 0x00 followed by their 2 bytes.
+            // No fingerprint is defined for this format.
+            (h.ciphers, h.cipher_count) =
+                cipher_list(ch.cipher_suites.chunks_exact(3).filter_map(|s| match s {
+                    [0, a, b] => Some(u16::from_be_bytes([*a, *b])),
+                    _ => None,
+                }));
+            return h;
+        }
+        let n = ch.cipher_suites.len().saturating_add(ch.extensions.len());
+        match u32::try_from(ch.cipher_suites.len()) {
+            Ok(at) if n <= MAX_DEFERRED_HELLO => {
+                let mut raw = Vec::with_capacity(n);
+                raw.extend_from_slice(ch.cipher_suites);
+                raw.extend_from_slice(ch.extensions);
+                h.deferred = Some(raw.into_boxed_slice());
+                h.deferred_ext_at = at;
+            }
+            _ => h.fill_from(ch.cipher_suites, ch.extensions),
+        }
+        h
+    }
+
+    fn fill_from(&mut self, suites: &[u8], extensions: &[u8]) {
+        let (ja3, ja4) =
+            crate::tls::fingerprint::fingerprints_of(&crate::tls::fingerprint::HelloParts {
+                legacy_version: self.legacy_version,
+                offered: self.offered.as_slice(),
+                cipher_suites: suites,
+                extensions,
+            });
+        self.ja3 = Some(ja3);
+        self.ja4 = Some(ja4);
+        (self.ciphers, self.cipher_count) = cipher_list(
+            suites
+                .chunks_exact(2)
+                .map(|p| p.first_chunk::<2>().map_or(0, |c| u16::from_be_bytes(*c))),
+        );
+    }
+
+    /// Derives the fingerprints and the cipher suite list (once; later calls do nothing).
+    pub fn fill_detail(&mut self) {
+        if let Some(raw) = self.deferred.take() {
+            let at = usize::try_from(self.deferred_ext_at).unwrap_or(usize::MAX);
+            let (suites, exts) = raw.split_at(at.min(raw.len()));
+            self.fill_from(suites, exts);
+        }
+    }
+
+    /// Facts with the given versions and nothing else (tests, synthetic input).
+    pub fn with_offered(offered: crate::tls::VersionList, legacy_version: Version) -> Self {
+        HelloFacts {
+            offered_max: offered.max(),
+            offered,
+            legacy_version,
+            sslv2_format: false,
+            fallback_scsv: false,
+            record_version: None,
+            server_name: None,
+            ja3: None,
+            ja4: None,
+            ciphers: Box::default(),
+            cipher_count: 0,
+            deferred: None,
+            deferred_ext_at: 0,
+        }
+    }
+}
+
+/// The ServerHello that chose the version.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct ServerFacts {
+    /// Chosen version (`supported_versions`, else `legacy_version`).
+    pub version: Version,
+    /// `legacy_version` field.
+    pub legacy_version: Version,
+    /// Chosen cipher suite (SSLv2: 0).
+    pub cipher: u16,
+    /// ServerHello.random ends with an RFC 8446 downgrade sentinel.
+    pub downgrade_sentinel: bool,
+    /// SSLv2 SERVER-HELLO.
+    pub sslv2_format: bool,
 }
 
 /// Everything a settled connection contributes to the census.
@@ -86,10 +233,46 @@ pub struct ConnSummary {
     pub hrr: bool,
     /// Plaintext alert descriptions with their direction.
     pub alerts: Vec<(u8, Direction)>,
+    /// Level of each entry of `alerts` (1 warning, 2 fatal), same order.
+    pub alert_levels: Vec<u8>,
+    /// The client endpoint (address and port), when the client is known.
+    pub client_endpoint: Option<Endpoint>,
+    /// The other endpoint.
+    pub server_endpoint: Option<Endpoint>,
+    /// Packet time (ns since the Unix epoch) of the connection's first packet.
+    pub first_seen_ns: u64,
     /// Packet time (ns) of the connection's last packet: when the client was last seen.
     pub last_seen_ns: u64,
+    /// The last ServerHello that is not a HelloRetryRequest.
+    pub server_hello: Option<ServerFacts>,
+    /// A TCP RST was seen.
+    pub rst: bool,
+    /// A TCP FIN was seen from the client / from the server.
+    pub fin: [bool; 2],
+    /// The connection was joined mid-stream (no SYN seen).
+    pub midstream: bool,
     /// How TLS began: at byte 0, or after which plaintext upgrade.
     pub start: Start,
+}
+
+impl ConnSummary {
+    /// Whether the connection has anything the census counts (a hello, a ServerHello or a
+    /// plaintext alert, and a known client).
+    pub fn is_countable(&self) -> bool {
+        self.client.is_some()
+            && (!self.hellos.is_empty() || self.negotiated.is_some() || !self.alerts.is_empty())
+    }
+
+    /// A legacy connection: a hello offering at most a version below TLS 1.2, a negotiated
+    /// version below TLS 1.2, or hellos without a ServerHello (the definition behind
+    /// [`ClientTally::is_legacy`]).
+    pub fn is_legacy(&self) -> bool {
+        self.hellos
+            .iter()
+            .any(|h| h.offered_max.is_some_and(Version::is_legacy))
+            || self.negotiated.is_some_and(Version::is_legacy)
+            || (self.negotiated.is_none() && !self.hellos.is_empty())
+    }
 }
 
 /// Counts for one client (or the totals).
@@ -107,6 +290,16 @@ pub struct ClientTally {
     pub alerts: BTreeMap<u8, u64>,
     /// Connections with a ClientHello and no (non-HRR) ServerHello.
     pub failed_handshakes: u64,
+    /// Hellos carrying TLS_FALLBACK_SCSV (retries after a failed attempt).
+    pub fallback_hellos: u64,
+    /// Those hellos by highest offered version.
+    pub fallback_offered_max: BTreeMap<Version, u64>,
+    /// JA4 fingerprints of the hellos of legacy connections ([`ConnSummary::is_legacy`]).
+    pub legacy_ja4: Sample,
+    /// JA3 fingerprints of the hellos of legacy connections.
+    pub legacy_ja3: Sample,
+    /// Server names (SNI) of the hellos of legacy connections.
+    pub legacy_server_names: Sample,
     /// Connections by how TLS began, indexed by [`Start::index`].
     pub started: [u64; Start::COUNT],
 }
@@ -127,6 +320,25 @@ impl ClientTally {
             for v in h.offered.as_slice() {
                 let kept = add_version(&mut self.offered_versions, *v, 1, cap);
                 add(&mut dropped, u64::from(!kept));
+            }
+            if h.fallback_scsv {
+                add(&mut self.fallback_hellos, 1);
+                if let Some(m) = h.offered_max {
+                    add(self.fallback_offered_max.entry(m).or_default(), 1);
+                }
+            }
+        }
+        if s.is_legacy() {
+            for h in &s.hellos {
+                if let Some(f) = &h.ja4 {
+                    self.legacy_ja4.add(f.as_str(), 1);
+                }
+                if let Some(f) = &h.ja3 {
+                    self.legacy_ja3.add(f.as_str(), 1);
+                }
+                if let Some(n) = &h.server_name {
+                    self.legacy_server_names.add(n, 1);
+                }
             }
         }
         match s.negotiated {
@@ -166,10 +378,15 @@ impl ClientTally {
         add(&mut self.hellos, o.hellos);
         add(&mut self.failed_handshakes, o.failed_handshakes);
         let mut dropped = 0u64;
+        add(&mut self.fallback_hellos, o.fallback_hellos);
+        self.legacy_ja4.merge(&o.legacy_ja4);
+        self.legacy_ja3.merge(&o.legacy_ja3);
+        self.legacy_server_names.merge(&o.legacy_server_names);
         for (m, om) in [
             (&mut self.offered_max, &o.offered_max),
             (&mut self.offered_versions, &o.offered_versions),
             (&mut self.negotiated, &o.negotiated),
+            (&mut self.fallback_offered_max, &o.fallback_offered_max),
         ] {
             for (k, v) in om {
                 if !add_version(m, *k, *v, cap) {
@@ -241,7 +458,7 @@ impl Census {
     /// Counts one settled connection.
     pub fn add(&mut self, s: &ConnSummary) {
         let Some(ip) = s.client else { return };
-        if s.hellos.is_empty() && s.negotiated.is_none() && s.alerts.is_empty() {
+        if !s.is_countable() {
             return;
         }
         add(&mut self.connections, 1);
@@ -294,17 +511,35 @@ mod tests {
         for v in vs {
             offered.push(*v);
         }
-        HelloFacts {
-            offered_max: offered.max(),
-            offered,
-            legacy_version: Version::TLS12,
-            sslv2_format: false,
-            fallback_scsv: false,
-        }
+        HelloFacts::with_offered(offered, Version::TLS12)
     }
 
     fn ip(s: &str) -> Option<IpAddr> {
         s.parse().ok()
+    }
+
+    #[test]
+    fn fingerprints_wait_for_fill_detail_unless_the_hello_is_large() {
+        use crate::tls::hello::parse_client_hello;
+        use crate::tls::hello::tests::client_hello_body;
+        let body = client_hello_body(0x0303, &[0x1301, 0x0a0a, 0xc02f], &[(0, &[0, 0])]);
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        let mut h = HelloFacts::from_hello(&ch);
+        assert_eq!((h.ja3, h.ja4, h.cipher_count), (None, None, 0));
+        h.fill_detail();
+        let (ja3, ja4) = crate::tls::fingerprint::fingerprints(&ch);
+        assert_eq!((h.ja3, h.ja4), (ja3, ja4));
+        assert_eq!((&*h.ciphers, h.cipher_count), (&[0x1301, 0xc02f][..], 2));
+        let again = h.clone();
+        h.fill_detail();
+        assert_eq!(h, again, "filled once");
+        // A hello larger than the deferral bound is fingerprinted at once.
+        let big = vec![0u8; MAX_DEFERRED_HELLO];
+        let body = client_hello_body(0x0303, &[0x1301], &[(21, &big)]);
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        let h = HelloFacts::from_hello(&ch);
+        assert_eq!(h.ja4, crate::tls::fingerprint::fingerprints(&ch).1);
+        assert!(h.ja4.is_some());
     }
 
     #[test]

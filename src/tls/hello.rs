@@ -104,6 +104,10 @@ pub struct ClientHello<'a> {
     pub extensions: &'a [u8],
     /// TLS_FALLBACK_SCSV among the cipher suites.
     pub fallback_scsv: bool,
+    /// Version field of the TLS record that carried the start of this hello (`None` for an
+    /// SSLv2-format hello, or when parsed outside a record). Diagnostic only: RFC 8446 says
+    /// it must be ignored, and clients commonly send `0x0301`.
+    pub record_version: Option<Version>,
 }
 
 impl ClientHello<'_> {
@@ -154,7 +158,7 @@ fn be16(b: &[u8]) -> Option<u16> {
 
 /// Walks an extension block, calling `f(type, data)` for each well-framed extension. Returns
 /// false when the block does not frame exactly (the extensions before the fault are kept).
-fn for_each_extension<'a>(mut ext: &'a [u8], mut f: impl FnMut(u16, &'a [u8])) -> bool {
+pub(crate) fn for_each_extension<'a>(mut ext: &'a [u8], mut f: impl FnMut(u16, &'a [u8])) -> bool {
     while !ext.is_empty() {
         match parse_tls_extension_unknown(ext) {
             Ok((rest, TlsExtension::Unknown(ty, data))) => {
@@ -207,6 +211,7 @@ pub fn parse_client_hello<'a>(
         alpn: None,
         extensions,
         fallback_scsv,
+        record_version: None,
     };
     let mut bad_sv = false;
     let mut too_many = false;

@@ -12,6 +12,7 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod fingerprint;
 pub mod hello;
 pub mod sslv2;
 pub mod version;
@@ -165,6 +166,10 @@ pub struct DirParser {
     guarded: bool,
     /// Any complete record or SSLv2 message was consumed.
     touched: bool,
+    /// Version field of the record being read.
+    rec_version: u16,
+    /// Version field of the record where the hello being assembled started.
+    msg_rec_version: u16,
 }
 
 impl Default for DirParser {
@@ -182,6 +187,8 @@ impl DirParser {
             hs_skip: 0,
             guarded: false,
             touched: false,
+            rec_version: 0,
+            msg_rec_version: 0,
         }
     }
 
@@ -302,7 +309,7 @@ impl DirParser {
 
     /// Handles one complete record. `None`: need more bytes.
     fn record(&mut self, buf: &[u8], h: &mut impl Handler) -> Option<usize> {
-        let [ct, major, _minor, l0, l1] = *buf.first_chunk::<5>()?;
+        let [ct, major, minor, l0, l1] = *buf.first_chunk::<5>()?;
         let len = usize::from(u16::from_be_bytes([l0, l1]));
         if major != 3 || !(CT_CCS..=CT_APPDATA).contains(&ct) {
             if ct & 0x80 != 0 && !self.touched {
@@ -326,6 +333,7 @@ impl DirParser {
         }
         let payload = buf.get(5..)?.get(..len)?;
         self.touched = true;
+        self.rec_version = u16::from_be_bytes([major, minor]);
         match ct {
             CT_HANDSHAKE => {
                 if self.guarded {
@@ -377,8 +385,9 @@ impl DirParser {
         };
         let mut quiet = true;
         match hello::parse_client_hello(body, |_| quiet = false) {
-            Ok(ch) if quiet => {
+            Ok(mut ch) if quiet => {
                 self.guarded = false;
+                ch.record_version = Some(Version(self.rec_version));
                 h.client_hello(&ch);
             }
             _ => self.state = State::Done(Stop::Encrypted),
@@ -419,6 +428,7 @@ impl DirParser {
                 continue;
             }
             // At a message boundary inside this record.
+            self.msg_rec_version = self.rec_version;
             if p.len() < 4 {
                 self.hs.extend_from_slice(p);
                 if self.hs.len() == 4 {
@@ -484,7 +494,10 @@ impl DirParser {
         let body = msg.get(4..).unwrap_or(&[]);
         match msg.first() {
             Some(&HS_CLIENT_HELLO) => match hello::parse_client_hello(body, |a| h.anomaly(a)) {
-                Ok(ch) => h.client_hello(&ch),
+                Ok(mut ch) => {
+                    ch.record_version = Some(Version(self.msg_rec_version));
+                    h.client_hello(&ch);
+                }
                 Err(a) => h.anomaly(a),
             },
             Some(&HS_SERVER_HELLO) => match hello::parse_server_hello(body, |a| h.anomaly(a)) {

@@ -102,6 +102,7 @@ pub fn parse_client_hello(buf: &[u8]) -> V2<ClientHello<'_>> {
             alpn: None,
             extensions: &[],
             fallback_scsv,
+            record_version: None,
         },
         msg.len().saturating_add(hl),
     )

@@ -134,3 +134,55 @@ pub fn expectations(expected_dir: &Path, captures_dir: &Path) -> Vec<(PathBuf, P
     v.sort();
     v
 }
+
+/// A capture of the public conformance corpus, or `None` (with a note) when the corpus is
+/// not present.
+pub fn conformance_capture(name: &str) -> Option<PathBuf> {
+    let p = root().join("../shared/conformance/captures").join(name);
+    if p.is_file() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} not present", p.display());
+        None
+    }
+}
+
+/// A scratch directory for one test binary.
+pub fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hellowatch-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `hellowatch replay FILES… --events - -o /dev/null [extra…]`: the event lines.
+pub fn replay_events(files: &[&Path], extra: &[&str]) -> Vec<String> {
+    let out = Command::new(bin())
+        .arg("replay")
+        .args(files)
+        .args(["--events", "-", "-o", "/dev/null", "--quiet"])
+        .args(extra)
+        .output()
+        .expect("run hellowatch");
+    assert!(
+        out.status.success(),
+        "hellowatch failed on {files:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .expect("UTF-8 events")
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// Splits a little-endian µs pcap into (header, records).
+pub fn records(pcap: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let mut recs = Vec::new();
+    let mut off = 24;
+    while off + 16 <= pcap.len() {
+        let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().unwrap()) as usize;
+        recs.push(pcap[off..off + 16 + caplen].to_vec());
+        off += 16 + caplen;
+    }
+    (pcap[..24].to_vec(), recs)
+}

@@ -1,0 +1,991 @@
+//! The event log: one JSON line per connection, written when its handshake settles (or the
+//! connection closes, expires or the input ends).
+//!
+//! Fields follow the Elastic Common Schema where it has one (`@timestamp`, `event.*`,
+//! `source.*`, `destination.*`, `network.*`, `tls.*`); hellowatch's own facts are under
+//! `hellowatch.*`. The schema is documented in the README ("Event log") and held by
+//! `tests/events.rs`.
+//!
+//! Each worker owns an [`EventSink`] (a [`SettleSink`]) that serialises lines into its own
+//! buffer — no locks and no I/O on the worker — and hands full buffers (every
+//! [`FLUSH_AT`] bytes, and at every tick) to one writer thread over a bounded queue of
+//! [`QUEUE_DEPTH`] buffers. Emptied buffers come back and are reused.
+//! - [`Delivery::Lossless`] (replay): a full queue blocks the worker; no event is lost.
+//! - [`Delivery::Lossy`] (live): a full queue drops the buffer and counts its lines in
+//!   [`EventStats::dropped`]; workers never wait for the disk.
+//!
+//! Lines from one worker keep their order; lines of different workers interleave (whole
+//! lines, never mixed). With one worker the order is the order in which connections settled.
+
+use crate::engine::{Counters, SettleSink};
+use crate::policy::{Policy, Verdict};
+use crate::tally::outcome::ALERT_FATAL;
+use crate::tally::{ConnSummary, Direction, HelloFacts, Outcome, ServerFacts};
+use crate::tls::{Version, alert_name};
+use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq, Serializer};
+use serde_json::value::RawValue;
+use std::fmt;
+use std::io::{self, Write};
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, SystemTime};
+
+/// A worker hands its buffer to the writer once it holds this many bytes.
+pub const FLUSH_AT: usize = 64 * 1024;
+
+/// Buffers queued for the writer thread (so at most `QUEUE_DEPTH × FLUSH_AT` plus one line
+/// per buffer are in flight).
+pub const QUEUE_DEPTH: usize = 64;
+
+/// Value of `event.dataset`.
+pub const DATASET: &str = "hellowatch.handshake";
+
+/// What to do when the writer falls behind.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Wait (replay: nothing is lost).
+    Lossless,
+    /// Drop and count (live: capture never waits for the disk).
+    Lossy,
+}
+
+/// Where events go.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Dest {
+    /// Standard output (`--events -`).
+    Stdout,
+    /// A file, created or truncated.
+    File(PathBuf),
+}
+
+impl Dest {
+    /// `-` is standard output, anything else a path.
+    pub fn parse(s: &str) -> Dest {
+        if s == "-" {
+            Dest::Stdout
+        } else {
+            Dest::File(PathBuf::from(s))
+        }
+    }
+}
+
+impl fmt::Display for Dest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Dest::Stdout => f.write_str("standard output"),
+            Dest::File(p) => write!(f, "{}", p.display()),
+        }
+    }
+}
+
+/// Event log errors.
+#[derive(Debug, thiserror::Error)]
+pub enum EventsError {
+    /// The destination cannot be created.
+    #[error("cannot write events to {dest}: {source}")]
+    Open {
+        /// Destination.
+        dest: String,
+        /// Why.
+        source: io::Error,
+    },
+    /// Writing failed part-way.
+    #[error("writing events to {dest} failed: {source}")]
+    Write {
+        /// Destination.
+        dest: String,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    written: AtomicU64,
+    dropped: AtomicU64,
+}
+
+/// Counts of an event log, readable while it runs (for metrics).
+#[derive(Clone, Debug, Default)]
+pub struct EventStats(Arc<Shared>);
+
+impl EventStats {
+    /// Lines handed to the writer.
+    pub fn written(&self) -> u64 {
+        self.0.written.load(Ordering::Relaxed)
+    }
+
+    /// Lines dropped because the writer was behind ([`Delivery::Lossy`] only).
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+}
+
+/// The writer thread and the queue to it.
+#[derive(Debug)]
+pub struct EventLog {
+    tx: Sender<Vec<u8>>,
+    recycle: Receiver<Vec<u8>>,
+    writer: Option<JoinHandle<io::Result<()>>>,
+    stats: EventStats,
+    policies: Arc<[Policy]>,
+    delivery: Delivery,
+    dest: String,
+}
+
+fn writer_loop(
+    mut out: impl Write,
+    rx: &Receiver<Vec<u8>>,
+    recycle: &Sender<Vec<u8>>,
+) -> io::Result<()> {
+    let mut failed = None;
+    for mut chunk in rx {
+        if failed.is_none() {
+            if let Err(e) = out.write_all(&chunk) {
+                // Keep draining so workers never block on a dead writer.
+                failed = Some(e);
+            }
+        }
+        chunk.clear();
+        let _ = recycle.try_send(chunk);
+    }
+    match failed {
+        Some(e) => Err(e),
+        None => out.flush(),
+    }
+}
+
+impl EventLog {
+    /// Creates the destination and starts the writer thread. `policies` are evaluated for
+    /// every connection (`hellowatch.policy`).
+    pub fn open(dest: &Dest, delivery: Delivery, policies: &[Policy]) -> Result<Self, EventsError> {
+        let out: Box<dyn Write + Send> = match dest {
+            Dest::Stdout => Box::new(io::BufWriter::with_capacity(FLUSH_AT, io::stdout())),
+            Dest::File(p) => Box::new(io::BufWriter::with_capacity(
+                FLUSH_AT,
+                std::fs::File::create(p).map_err(|source| EventsError::Open {
+                    dest: dest.to_string(),
+                    source,
+                })?,
+            )),
+        };
+        Self::to_writer(out, &dest.to_string(), delivery, policies)
+    }
+
+    /// Like [`EventLog::open`], writing to `out` (named `dest` in errors).
+    pub fn to_writer(
+        out: Box<dyn Write + Send>,
+        dest: &str,
+        delivery: Delivery,
+        policies: &[Policy],
+    ) -> Result<Self, EventsError> {
+        let (tx, rx) = bounded::<Vec<u8>>(QUEUE_DEPTH);
+        let (recycle_tx, recycle) = bounded::<Vec<u8>>(QUEUE_DEPTH);
+        let writer = std::thread::Builder::new()
+            .name("hellowatch-events".into())
+            .spawn(move || writer_loop(out, &rx, &recycle_tx))
+            .map_err(|source| EventsError::Open {
+                dest: dest.to_string(),
+                source,
+            })?;
+        Ok(EventLog {
+            tx,
+            recycle,
+            writer: Some(writer),
+            stats: EventStats::default(),
+            policies: policies.into(),
+            delivery,
+            dest: dest.to_string(),
+        })
+    }
+
+    /// A sink for one worker.
+    pub fn sink(&self) -> EventSink {
+        EventSink {
+            tx: self.tx.clone(),
+            recycle: self.recycle.clone(),
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
+            lines: 0,
+            delivery: self.delivery,
+            stats: self.stats.clone(),
+            policies: Arc::clone(&self.policies),
+            names: Names::new(&self.policies),
+        }
+    }
+
+    /// Counts, shared with the sinks.
+    pub fn stats(&self) -> EventStats {
+        self.stats.clone()
+    }
+
+    /// Waits until everything handed over is written. Every sink must have been dropped
+    /// first (a sink still alive keeps the writer waiting for its lines).
+    pub fn finish(self) -> Result<EventStats, EventsError> {
+        let EventLog {
+            tx,
+            writer,
+            stats,
+            dest,
+            ..
+        } = self;
+        drop(tx);
+        let r = match writer.map(JoinHandle::join) {
+            Some(Ok(r)) => r,
+            Some(Err(_)) => Err(io::Error::other("the event writer thread panicked")),
+            None => Ok(()),
+        };
+        r.map_err(|source| EventsError::Write { dest, source })?;
+        Ok(stats)
+    }
+}
+
+/// One worker's end of the event log.
+#[derive(Debug)]
+pub struct EventSink {
+    tx: Sender<Vec<u8>>,
+    recycle: Receiver<Vec<u8>>,
+    buf: Vec<u8>,
+    lines: u64,
+    delivery: Delivery,
+    stats: EventStats,
+    policies: Arc<[Policy]>,
+    names: Names,
+}
+
+/// Distinct cipher suite lists whose JSON is kept per worker (then the cache starts over).
+pub const CIPHER_LIST_CACHE: usize = 1024;
+
+/// Cipher suite names already looked up, and the JSON of recent cipher suite lists: most
+/// connections offer one of a few lists, and writing a cached list skips both the name
+/// lookups and JSON string escaping. Also the policies' names.
+#[derive(Debug, Default)]
+struct Names {
+    ciphers: std::collections::HashMap<u16, CipherName, foldhash::fast::RandomState>,
+    lists: std::collections::HashMap<Box<[u16]>, Box<RawValue>, foldhash::fast::RandomState>,
+    policies: Vec<String>,
+}
+
+impl Names {
+    fn new(policies: &[Policy]) -> Self {
+        Names {
+            policies: policies.iter().map(Policy::to_string).collect(),
+            ..Names::default()
+        }
+    }
+
+    fn cipher(&mut self, id: u16) -> CipherName {
+        *self
+            .ciphers
+            .entry(id)
+            .or_insert_with(|| match tls_parser::TlsCipherSuite::from_id(id) {
+                Some(c) => CipherName::Known(c.name),
+                None => CipherName::Unknown(id),
+            })
+    }
+
+    /// Makes sure the JSON array of the names of `ids` is cached.
+    fn prepare(&mut self, ids: &[u16]) {
+        if self.lists.contains_key(ids) {
+            return;
+        }
+        if self.lists.len() >= CIPHER_LIST_CACHE {
+            self.lists.clear();
+        }
+        let names: Vec<CipherName> = ids.iter().map(|c| self.cipher(*c)).collect();
+        if let Some(raw) = serde_json::to_string(&names)
+            .ok()
+            .and_then(|j| RawValue::from_string(j).ok())
+        {
+            self.lists.insert(ids.into(), raw);
+        }
+    }
+
+    /// The cached JSON array of the names of `ids` (after [`Names::prepare`]).
+    fn list(&self, ids: &[u16]) -> Option<&RawValue> {
+        self.lists.get(ids).map(|r| &**r)
+    }
+}
+
+impl EventSink {
+    /// Hands the buffered lines to the writer (blocking when `block`).
+    fn hand_over(&mut self, block: bool) {
+        if self.buf.is_empty() {
+            return;
+        }
+        let chunk = std::mem::take(&mut self.buf);
+        let lines = std::mem::take(&mut self.lines);
+        let sent = if block {
+            self.tx.send(chunk).is_ok()
+        } else {
+            match self.tx.try_send(chunk) {
+                Ok(()) => true,
+                Err(TrySendError::Full(mut c) | TrySendError::Disconnected(mut c)) => {
+                    // Dropped: keep the buffer for the next lines.
+                    c.clear();
+                    self.buf = c;
+                    false
+                }
+            }
+        };
+        if sent {
+            self.buf = self
+                .recycle
+                .try_recv()
+                .unwrap_or_else(|_| Vec::with_capacity(FLUSH_AT + 4096));
+        }
+        let counter = if sent {
+            &self.stats.0.written
+        } else {
+            &self.stats.0.dropped
+        };
+        counter.fetch_add(lines, Ordering::Relaxed);
+    }
+
+    /// Hands everything buffered to the writer now.
+    pub fn flush(&mut self) {
+        self.hand_over(self.delivery == Delivery::Lossless);
+    }
+}
+
+impl SettleSink for EventSink {
+    fn settled(&mut self, s: &ConnSummary) {
+        if !s.is_countable() {
+            return;
+        }
+        // Writing into a Vec cannot fail; a serialisation error would leave a partial line,
+        // so the buffer is cut back to the last complete line.
+        let mark = self.buf.len();
+        self.names
+            .prepare(s.hellos.first().map_or(&[][..], |h| &h.ciphers));
+        let server_cipher = s.server_hello.map(|sh| self.names.cipher(sh.cipher));
+        let ev = Event::new(s, &self.policies, &self.names, server_cipher);
+        let mut ser = serde_json::Serializer::new(&mut self.buf);
+        if ev.serialize(&mut ser).is_ok() {
+            self.buf.push(b'\n');
+            self.lines += 1;
+        } else {
+            self.buf.truncate(mark);
+        }
+        if self.buf.len() >= FLUSH_AT {
+            self.flush();
+        }
+    }
+
+    fn tick(&mut self, _counters: &Counters, _flows: usize) {
+        self.flush();
+    }
+
+    fn wants_detail(&self) -> bool {
+        true
+    }
+}
+
+impl Drop for EventSink {
+    fn drop(&mut self) {
+        // The end of a run: wait for the writer whatever the delivery mode.
+        self.hand_over(true);
+    }
+}
+
+/// An optional sink (`--events` not given: `None`).
+impl<S: SettleSink> SettleSink for Option<S> {
+    fn settled(&mut self, s: &ConnSummary) {
+        if let Some(k) = self {
+            k.settled(s);
+        }
+    }
+
+    fn tick(&mut self, counters: &Counters, flows: usize) {
+        if let Some(k) = self {
+            k.tick(counters, flows);
+        }
+    }
+
+    fn wants_detail(&self) -> bool {
+        self.as_ref().is_some_and(SettleSink::wants_detail)
+    }
+}
+
+/// One event line as a borrowed view of a settled connection.
+struct Event<'a> {
+    s: &'a ConnSummary,
+    policies: &'a [Policy],
+    /// Names of `policies`, same order.
+    policy_names: &'a [String],
+    /// JSON array of the names of the first hello's cipher suites.
+    client_ciphers: Option<&'a RawValue>,
+    server_cipher: Option<CipherName>,
+    outcome: Outcome,
+    start: Ts,
+}
+
+impl<'a> Event<'a> {
+    fn new(
+        s: &'a ConnSummary,
+        policies: &'a [Policy],
+        names: &'a Names,
+        server_cipher: Option<CipherName>,
+    ) -> Self {
+        Event {
+            s,
+            policies,
+            policy_names: &names.policies,
+            client_ciphers: names.list(s.hellos.first().map_or(&[][..], |h| &h.ciphers)),
+            server_cipher,
+            outcome: Outcome::of(s),
+            start: Ts::new(s.first_seen_ns),
+        }
+    }
+}
+
+/// A packet time as RFC 3339 UTC with microseconds (`2023-11-14T22:13:20.123456Z`).
+#[derive(Copy, Clone)]
+struct Ts {
+    text: [u8; 32],
+    len: usize,
+}
+
+impl Ts {
+    fn new(ns: u64) -> Self {
+        let t = SystemTime::UNIX_EPOCH + Duration::from_nanos(ns);
+        let mut text = [0u8; 32];
+        let mut cur = io::Cursor::new(&mut text[..]);
+        let len = match write!(cur, "{}", humantime::format_rfc3339_micros(t)) {
+            Ok(()) => usize::try_from(cur.position()).unwrap_or(0),
+            Err(_) => 0,
+        };
+        Ts { text, len }
+    }
+
+    fn as_str(&self) -> &str {
+        std::str::from_utf8(self.text.get(..self.len).unwrap_or(&[])).unwrap_or_default()
+    }
+}
+
+impl Serialize for Ts {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.serialize_str(self.as_str())
+    }
+}
+
+/// A version by its census name (`tls1.2`, `0x7f1c`).
+struct V(Version);
+
+impl Serialize for V {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(&self.0)
+    }
+}
+
+/// A cipher suite by its IANA name, or `0x%04x` when unknown.
+#[derive(Copy, Clone, Debug)]
+enum CipherName {
+    Known(&'static str),
+    Unknown(u16),
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+impl Serialize for CipherName {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        match self {
+            CipherName::Known(n) => ser.serialize_str(n),
+            CipherName::Unknown(id) => {
+                let h = |s: u16| {
+                    HEX_DIGITS
+                        .get(usize::from(id >> s) & 0xf)
+                        .copied()
+                        .unwrap_or(b'0')
+                };
+                let text = [b'0', b'x', h(12), h(8), h(4), h(0)];
+                ser.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
+            }
+        }
+    }
+}
+
+/// ECS `tls.version` / `tls.version_protocol` of a version (`None` for drafts and unknown
+/// values, which only appear under `hellowatch.*`).
+fn ecs_version(v: Version) -> Option<(&'static str, &'static str)> {
+    Some(match v {
+        Version::SSL2 => ("2.0", "ssl"),
+        Version::SSL3 => ("3.0", "ssl"),
+        Version::TLS10 => ("1.0", "tls"),
+        Version::TLS11 => ("1.1", "tls"),
+        Version::TLS12 => ("1.2", "tls"),
+        Version::TLS13 => ("1.3", "tls"),
+        _ => return None,
+    })
+}
+
+struct Endpoint(Option<crate::flow::Endpoint>);
+
+impl Serialize for Endpoint {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(None)?;
+        if let Some(e) = self.0 {
+            m.serialize_entry("ip", &e.ip)?;
+            m.serialize_entry("port", &e.port)?;
+        }
+        m.end()
+    }
+}
+
+/// ECS `tls.client` from the first hello.
+struct TlsClient<'a>(&'a HelloFacts, Option<&'a RawValue>);
+
+impl Serialize for TlsClient<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut m = ser.serialize_map(None)?;
+        if let Some(n) = &h.server_name {
+            m.serialize_entry("server_name", n)?;
+        }
+        if let Some(f) = &h.ja3 {
+            m.serialize_entry("ja3", f.as_str())?;
+        }
+        if let Some(f) = &h.ja4 {
+            m.serialize_entry("ja4", f.as_str())?;
+        }
+        match self.1 {
+            Some(raw) => m.serialize_entry("supported_ciphers", raw)?,
+            None => m.serialize_entry("supported_ciphers", &[] as &[&str])?,
+        }
+        m.end()
+    }
+}
+
+struct Tls<'a>(&'a Event<'a>);
+
+impl Serialize for Tls<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("established", &(e.outcome == Outcome::Established))?;
+        if let Some((v, p)) = e.s.negotiated.and_then(ecs_version) {
+            m.serialize_entry("version", v)?;
+            m.serialize_entry("version_protocol", p)?;
+        }
+        if let (Some(sh), Some(c)) = (e.s.server_hello, e.server_cipher) {
+            if !sh.sslv2_format {
+                m.serialize_entry("cipher", &c)?;
+            }
+        }
+        if let Some(h) = e.s.hellos.first() {
+            m.serialize_entry("client", &TlsClient(h, e.client_ciphers))?;
+        }
+        m.end()
+    }
+}
+
+struct Versions<'a>(&'a [Version]);
+
+impl Serialize for Versions<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for v in self.0 {
+            seq.serialize_element(&V(*v))?;
+        }
+        seq.end()
+    }
+}
+
+struct Hello<'a>(&'a HelloFacts, &'a [Policy], &'a [String]);
+
+impl Serialize for Hello<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let h = self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("offered_versions", &Versions(h.offered.as_slice()))?;
+        if let Some(v) = h.offered_max {
+            m.serialize_entry("offered_max", &V(v))?;
+        }
+        m.serialize_entry("legacy_version", &V(h.legacy_version))?;
+        if let Some(v) = h.record_version {
+            m.serialize_entry("record_version", &V(v))?;
+        }
+        m.serialize_entry("sslv2_format", &h.sslv2_format)?;
+        m.serialize_entry("fallback_scsv", &h.fallback_scsv)?;
+        if let Some(n) = &h.server_name {
+            m.serialize_entry("server_name", n)?;
+        }
+        if let Some(f) = &h.ja3 {
+            m.serialize_entry("ja3", f.as_str())?;
+        }
+        if let Some(f) = &h.ja4 {
+            m.serialize_entry("ja4", f.as_str())?;
+        }
+        m.serialize_entry("cipher_count", &h.cipher_count)?;
+        if !self.1.is_empty() {
+            m.serialize_entry(
+                "policy",
+                &PolicyMap(self.1, self.2, |p: &Policy| Some(p.verdict(h))),
+            )?;
+        }
+        m.end()
+    }
+}
+
+struct Hellos<'a>(&'a [HelloFacts], &'a [Policy], &'a [String]);
+
+impl Serialize for Hellos<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut seq = ser.serialize_seq(Some(self.0.len()))?;
+        for h in self.0 {
+            seq.serialize_element(&Hello(h, self.1, self.2))?;
+        }
+        seq.end()
+    }
+}
+
+/// `{"min=tls1.2": "would_fail", …}`.
+struct PolicyMap<'a, F>(&'a [Policy], &'a [String], F);
+
+impl<F: Fn(&Policy) -> Option<Verdict>> Serialize for PolicyMap<'_, F> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(None)?;
+        for (p, name) in self.0.iter().zip(self.1) {
+            if let Some(v) = (self.2)(p) {
+                m.serialize_entry(name, v.name())?;
+            }
+        }
+        m.end()
+    }
+}
+
+struct Server(ServerFacts, Option<CipherName>);
+
+impl Serialize for Server {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let sh = &self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("negotiated", &V(sh.version))?;
+        m.serialize_entry("legacy_version", &V(sh.legacy_version))?;
+        if let (false, Some(c)) = (sh.sslv2_format, &self.1) {
+            m.serialize_entry("cipher", c)?;
+        }
+        m.serialize_entry("downgrade_sentinel", &sh.downgrade_sentinel)?;
+        m.serialize_entry("sslv2_format", &sh.sslv2_format)?;
+        m.end()
+    }
+}
+
+struct AlertName(u8);
+
+impl fmt::Display for AlertName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match alert_name(self.0) {
+            Some(n) => f.write_str(n),
+            None => write!(f, "unassigned_{}", self.0),
+        }
+    }
+}
+
+struct Alerts<'a>(&'a ConnSummary);
+
+impl Serialize for Alerts<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.0;
+        let mut seq = ser.serialize_seq(Some(s.alerts.len()))?;
+        for (i, (desc, dir)) in s.alerts.iter().enumerate() {
+            let level = s.alert_levels.get(i).copied().unwrap_or(0);
+            seq.serialize_element(&Alert {
+                from: match dir {
+                    Direction::FromClient => "client",
+                    Direction::FromServer => "server",
+                },
+                level: match level {
+                    ALERT_FATAL => "fatal",
+                    _ => "warning",
+                },
+                description: AlertName(*desc),
+            })?;
+        }
+        seq.end()
+    }
+}
+
+struct Alert {
+    from: &'static str,
+    level: &'static str,
+    description: AlertName,
+}
+
+impl Serialize for Alert {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(3))?;
+        m.serialize_entry("from", self.from)?;
+        m.serialize_entry("level", self.level)?;
+        m.serialize_entry("description", &Display(&self.description))?;
+        m.end()
+    }
+}
+
+/// Serialises any `Display` as a string without allocating.
+struct Display<'a, T: fmt::Display>(&'a T);
+
+impl<T: fmt::Display> Serialize for Display<'_, T> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_str(self.0)
+    }
+}
+
+struct Hw<'a>(&'a Event<'a>);
+
+impl Serialize for Hw<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let e = self.0;
+        let s = e.s;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("outcome", e.outcome.name())?;
+        m.serialize_entry("started", s.start.name())?;
+        m.serialize_entry("hellos", &Hellos(&s.hellos, e.policies, e.policy_names))?;
+        m.serialize_entry("hrr", &s.hrr)?;
+        if let Some(sh) = s.server_hello {
+            m.serialize_entry("server", &Server(sh, e.server_cipher))?;
+        }
+        m.serialize_entry("alerts", &Alerts(s))?;
+        m.serialize_entry(
+            "tcp",
+            &Tcp {
+                rst: s.rst,
+                fin_client: s.fin[0],
+                fin_server: s.fin[1],
+                midstream: s.midstream,
+            },
+        )?;
+        if !e.policies.is_empty() && !s.hellos.is_empty() {
+            m.serialize_entry(
+                "policy",
+                &PolicyMap(e.policies, e.policy_names, |p: &Policy| p.conn_verdict(s)),
+            )?;
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct Tcp {
+    rst: bool,
+    fin_client: bool,
+    fin_server: bool,
+    midstream: bool,
+}
+
+#[derive(Serialize)]
+struct EventMeta {
+    kind: &'static str,
+    category: [&'static str; 1],
+    #[serde(rename = "type")]
+    ty: [&'static str; 1],
+    dataset: &'static str,
+    outcome: &'static str,
+    start: Ts,
+    end: Ts,
+    duration: u64,
+}
+
+#[derive(Serialize)]
+struct Network {
+    transport: &'static str,
+    #[serde(rename = "type")]
+    ty: &'static str,
+}
+
+impl Serialize for Event<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let s = self.s;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("@timestamp", &self.start)?;
+        m.serialize_entry(
+            "event",
+            &EventMeta {
+                kind: "event",
+                category: ["network"],
+                ty: ["connection"],
+                dataset: DATASET,
+                outcome: self.outcome.ecs(),
+                start: self.start,
+                end: Ts::new(s.last_seen_ns),
+                duration: s.last_seen_ns.saturating_sub(s.first_seen_ns),
+            },
+        )?;
+        m.serialize_entry("source", &Endpoint(s.client_endpoint))?;
+        m.serialize_entry("destination", &Endpoint(s.server_endpoint))?;
+        let ty = match s.client {
+            Some(IpAddr::V6(_)) => "ipv6",
+            _ => "ipv4",
+        };
+        m.serialize_entry(
+            "network",
+            &Network {
+                transport: "tcp",
+                ty,
+            },
+        )?;
+        m.serialize_entry("tls", &Tls(self))?;
+        m.serialize_entry("hellowatch", &Hw(self))?;
+        m.end()
+    }
+}
+
+/// The event line of one connection (no trailing newline), for tests and tools.
+pub fn event_line(s: &ConnSummary, policies: &[Policy]) -> Option<String> {
+    if !s.is_countable() {
+        return None;
+    }
+    let mut names = Names::new(policies);
+    names.prepare(s.hellos.first().map_or(&[][..], |h| &h.ciphers));
+    let server_cipher = s.server_hello.map(|sh| names.cipher(sh.cipher));
+    let mut v = Vec::new();
+    let mut ser = serde_json::Serializer::new(&mut v);
+    Event::new(s, policies, &names, server_cipher)
+        .serialize(&mut ser)
+        .ok()?;
+    String::from_utf8(v).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::flow::Endpoint as Ep;
+    use crate::tls::VersionList;
+
+    fn summary() -> ConnSummary {
+        let mut offered = VersionList::default();
+        offered.push(Version::TLS10);
+        let mut h = HelloFacts::with_offered(offered, Version::TLS10);
+        h.server_name = Some("legacy.example".into());
+        h.ciphers = vec![0x002f, 0x5600, 0xfe00].into_boxed_slice();
+        h.cipher_count = 3;
+        h.fallback_scsv = true;
+        h.record_version = Some(Version::TLS10);
+        let c: IpAddr = "192.0.2.7".parse().unwrap();
+        let s: IpAddr = "198.51.100.1".parse().unwrap();
+        ConnSummary {
+            client: Some(c),
+            hellos: vec![h],
+            alerts: vec![(86, Direction::FromServer)],
+            alert_levels: vec![2],
+            client_endpoint: Some(Ep { ip: c, port: 50000 }),
+            server_endpoint: Some(Ep { ip: s, port: 443 }),
+            first_seen_ns: 1_700_000_000_123_456_789,
+            last_seen_ns: 1_700_000_000_223_456_789,
+            fin: [true, true],
+            ..ConnSummary::default()
+        }
+    }
+
+    #[test]
+    fn event_line_fields() {
+        let p: Policy = "min=tls1.2".parse().unwrap();
+        let line = event_line(&summary(), &[p]).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(v["@timestamp"], "2023-11-14T22:13:20.123456Z");
+        assert_eq!(v["event"]["end"], "2023-11-14T22:13:20.223456Z");
+        assert_eq!(v["event"]["duration"], 100_000_000);
+        assert_eq!(v["event"]["outcome"], "failure");
+        assert_eq!(v["source"]["ip"], "192.0.2.7");
+        assert_eq!(v["destination"]["port"], 443);
+        assert_eq!(v["tls"]["established"], false);
+        assert!(v["tls"].get("version").is_none());
+        assert_eq!(v["tls"]["client"]["server_name"], "legacy.example");
+        assert_eq!(
+            v["tls"]["client"]["supported_ciphers"],
+            serde_json::json!([
+                "TLS_RSA_WITH_AES_128_CBC_SHA",
+                "TLS_FALLBACK_SCSV",
+                "0xfe00"
+            ])
+        );
+        let hw = &v["hellowatch"];
+        assert_eq!(hw["outcome"], "alert_before_server_hello");
+        assert_eq!(hw["hellos"][0]["offered_max"], "tls1.0");
+        assert_eq!(hw["hellos"][0]["fallback_scsv"], true);
+        assert_eq!(hw["hellos"][0]["policy"]["min=tls1.2"], "fallback_retry");
+        assert_eq!(hw["policy"]["min=tls1.2"], "fallback_retry");
+        assert_eq!(
+            hw["alerts"],
+            serde_json::json!([{"from": "server", "level": "fatal", "description": "inappropriate_fallback"}])
+        );
+        assert!(!line.contains('\n'));
+    }
+
+    #[test]
+    fn lines_reach_the_file_through_the_writer() {
+        let dir = std::env::temp_dir().join(format!("hellowatch-ev-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ev.jsonl");
+        let log = EventLog::open(&Dest::File(path.clone()), Delivery::Lossless, &[]).unwrap();
+        let mut sinks = [log.sink(), log.sink()];
+        for i in 0..2000 {
+            sinks[i % 2].settled(&summary());
+        }
+        drop(sinks);
+        let st = log.finish().unwrap();
+        assert_eq!((st.written(), st.dropped()), (2000, 0));
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert_eq!(text.lines().count(), 2000);
+        for l in text.lines() {
+            serde_json::from_str::<serde_json::Value>(l).unwrap();
+        }
+        // Nothing countable, no line.
+        assert!(event_line(&ConnSummary::default(), &[]).is_none());
+    }
+
+    /// A writer that blocks until the test lets it go.
+    struct Gate(std::sync::mpsc::Receiver<()>, Vec<u8>, Arc<AtomicU64>);
+
+    impl Write for Gate {
+        fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+            if self.1.is_empty() {
+                let _ = self.0.recv();
+            }
+            self.1.extend_from_slice(b);
+            self.2.fetch_add(
+                b.iter().filter(|c| **c == b'\n').count() as u64,
+                Ordering::Relaxed,
+            );
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn lossy_delivery_drops_and_counts_when_the_writer_is_stuck() {
+        let (open, gate) = std::sync::mpsc::channel();
+        let lines = Arc::new(AtomicU64::new(0));
+        let out = Gate(gate, Vec::new(), Arc::clone(&lines));
+        let log = EventLog::to_writer(Box::new(out), "gate", Delivery::Lossy, &[]).unwrap();
+        let mut sink = log.sink();
+        let n = 60_000u64; // far more than QUEUE_DEPTH buffers of FLUSH_AT bytes
+        for _ in 0..n {
+            sink.settled(&summary());
+        }
+        let st = log.stats();
+        assert!(st.dropped() > 0, "a stuck writer makes lines drop");
+        open.send(()).unwrap();
+        drop(sink);
+        let st = log.finish().unwrap();
+        assert_eq!(st.written() + st.dropped(), n);
+        assert_eq!(lines.load(Ordering::Relaxed), st.written());
+    }
+
+    #[test]
+    fn unwritable_destination_is_an_error() {
+        let e = EventLog::open(
+            &Dest::File("/nonexistent/dir/ev.jsonl".into()),
+            Delivery::Lossless,
+            &[],
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("/nonexistent/dir/ev.jsonl"), "{e}");
+    }
+}
