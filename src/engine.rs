@@ -1022,6 +1022,7 @@ mod tests {
                     dport: dp,
                     seq,
                     flags: TcpFlags(flags),
+                    tcp: Default::default(),
                     payload,
                     truncated: false,
                 };
@@ -1143,6 +1144,7 @@ mod tests {
                 dport,
                 seq,
                 flags: TcpFlags(TcpFlags::ACK),
+                tcp: Default::default(),
                 payload,
                 truncated: false,
             };

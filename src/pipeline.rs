@@ -405,6 +405,7 @@ mod tests {
             dport: 443,
             seq: 0,
             flags: TcpFlags::default(),
+            tcp: Default::default(),
             payload: &[],
             truncated: false,
         };

@@ -173,13 +173,21 @@ pub(crate) fn for_each_extension<'a>(mut ext: &'a [u8], mut f: impl FnMut(u16, &
 
 /// Parses a ClientHello body (the handshake message without its 4-byte header).
 ///
-/// Malformed extension data is reported through `anomaly` and never invents a version.
+/// Malformed extension data is reported through `anomaly` and never invents a version. A body
+/// that tls-parser rejects (a vector length running past the message, as fuzzed or broken
+/// clients send) is still a complete ClientHello message: it is read leniently, like tshark
+/// does ([`parse_client_hello_lenient`]), and reported as [`Anomaly::ClientHelloMalformed`].
+/// Only a body too short to hold the version is an error.
 pub fn parse_client_hello<'a>(
     body: &'a [u8],
     mut anomaly: impl FnMut(Anomaly),
 ) -> Result<ClientHello<'a>, Anomaly> {
-    let (rest, ch) = tls_parser::parse_tls_handshake_client_hello(body)
-        .map_err(|_| Anomaly::ClientHelloMalformed)?;
+    let Ok((rest, ch)) = tls_parser::parse_tls_handshake_client_hello(body) else {
+        let mut ch = parse_client_hello_lenient(body).ok_or(Anomaly::ClientHelloMalformed)?;
+        anomaly(Anomaly::ClientHelloMalformed);
+        read_extensions(&mut ch, anomaly);
+        return Ok(ch);
+    };
     // tls-parser returns `ext: None` with a remainder when the block length is wrong; parse
     // what is framed inside the remainder rather than silently dropping it.
     let extensions: &[u8] = match ch.ext {
@@ -213,9 +221,52 @@ pub fn parse_client_hello<'a>(
         fallback_scsv,
         record_version: None,
     };
+    read_extensions(&mut out, anomaly);
+    Ok(out)
+}
+
+/// Reads a ClientHello whose vectors do not frame: each length is cut to the bytes that
+/// remain (tshark's "vector length N is too large, truncating it"), so the legacy version and
+/// whatever lies inside the message are kept. `None` when the version itself is missing.
+fn parse_client_hello_lenient(body: &[u8]) -> Option<ClientHello<'_>> {
+    /// A vector with a `width`-byte length, cut to what remains; and the bytes after it.
+    fn vector(b: &[u8], width: usize) -> (&[u8], &[u8]) {
+        let len = match b {
+            [l, ..] if width == 1 => usize::from(*l),
+            [a, c, ..] if width == 2 => usize::from(u16::from_be_bytes([*a, *c])),
+            _ => return (&[], &[]),
+        };
+        let data = b.get(width..).unwrap_or(&[]);
+        let n = len.min(data.len());
+        (data.get(..n).unwrap_or(&[]), data.get(n..).unwrap_or(&[]))
+    }
+    let legacy_version = Version(be16(body)?);
+    let (_session_id, rest) = vector(body.get(34..).unwrap_or(&[]), 1);
+    let (cipher_suites, rest) = vector(rest, 2);
+    let (_compression, rest) = vector(rest, 1);
+    let (extensions, _) = vector(rest, 2);
+    let fallback_scsv = cipher_suites
+        .chunks_exact(2)
+        .any(|c| be16(c) == Some(FALLBACK_SCSV));
+    Some(ClientHello {
+        legacy_version,
+        supported_versions: None,
+        sslv2_format: false,
+        cipher_suites,
+        sni: None,
+        alpn: None,
+        extensions,
+        fallback_scsv,
+        record_version: None,
+    })
+}
+
+/// Reads `supported_versions`, SNI and ALPN from `out.extensions`.
+fn read_extensions(out: &mut ClientHello<'_>, mut anomaly: impl FnMut(Anomaly)) {
     let mut bad_sv = false;
     let mut too_many = false;
-    let framed = for_each_extension(extensions, |ty, data| match ty {
+    let (mut sv, mut sni, mut alpn) = (None, None, None);
+    let framed = for_each_extension(out.extensions, |ty, data| match ty {
         EXT_SUPPORTED_VERSIONS => {
             let mut list = VersionList::default();
             // u8 length, then u16 entries; read only what lies inside both the inner length
@@ -234,14 +285,17 @@ pub fn parse_client_hello<'a>(
                     too_many = true;
                 }
             }
-            out.supported_versions = Some(list);
+            sv = Some(list);
         }
-        EXT_SNI => out.sni = parse_sni(data),
+        EXT_SNI => sni = parse_sni(data),
         EXT_ALPN => {
-            out.alpn = be16(data).and_then(|l| data.get(2..2 + usize::from(l)));
+            alpn = be16(data).and_then(|l| data.get(2..2 + usize::from(l)));
         }
         _ => {}
     });
+    out.supported_versions = sv;
+    out.sni = sni;
+    out.alpn = alpn;
     if !framed {
         anomaly(Anomaly::ExtensionsMalformed);
     }
@@ -251,7 +305,6 @@ pub fn parse_client_hello<'a>(
     if too_many {
         anomaly(Anomaly::TooManyVersions);
     }
-    Ok(out)
 }
 
 /// The raw cipher suite vector of a ClientHello body (after version, random, session id).
@@ -481,12 +534,45 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn truncated_client_hello_is_malformed() {
+    fn a_hello_without_its_version_is_malformed() {
         let body = client_hello_body(0x0303, &[0x1301], &[]);
         assert_eq!(
-            parse_client_hello(&body[..20], no_anomaly).err(),
+            parse_client_hello(&body[..1], no_anomaly).err(),
             Some(Anomaly::ClientHelloMalformed)
         );
+    }
+
+    /// A complete ClientHello message whose inner vectors do not frame still counts, with the
+    /// version it states (ndpi-tls_cipher_lens.pcap, read as tshark reads it).
+    #[test]
+    fn client_hello_with_malformed_vectors_is_read_leniently() {
+        // Cut inside the random: the legacy version is all there is.
+        let body = client_hello_body(0x0303, &[0x1301], &[]);
+        let mut seen = Vec::new();
+        let ch = parse_client_hello(&body[..20], |a| seen.push(a)).unwrap();
+        assert_eq!(seen, vec![Anomaly::ClientHelloMalformed]);
+        assert_eq!(ch.offered().as_slice(), &[Version::TLS12]);
+        // Cipher suite length one byte too long (frame 2 of ndpi-tls_cipher_lens).
+        let mut body = client_hello_body(0x0301, &[0x002f, 0x5600, 0x0035], &[]);
+        body.truncate(body.len() - 2); // drop the compression methods
+        body[36] = 7;
+        let mut seen = Vec::new();
+        let ch = parse_client_hello(&body, |a| seen.push(a)).unwrap();
+        assert_eq!(seen, vec![Anomaly::ClientHelloMalformed]);
+        assert_eq!(ch.offered().as_slice(), &[Version::TLS10]);
+        assert_eq!(ch.cipher_suites, &[0x00, 0x2f, 0x56, 0x00, 0x00, 0x35]);
+        assert!(ch.fallback_scsv);
+        // A supported_versions extension framed inside the cut extension block is read.
+        let sv = [4, 0x03, 0x04, 0x03, 0x03];
+        let mut body = client_hello_body(0x0303, &[0x1301], &[(43, &sv), (10, &[0, 2, 0, 0x1d])]);
+        let at = 2 + 32 + 1 + 2 + 2 + 2; // extension block length
+        body[at] = 0xff; // claims far more than there is
+        body[36] = 0xff; // and the cipher suites too: tls-parser rejects the hello
+        let ch = parse_client_hello(&body, |_| {}).unwrap();
+        assert_eq!(ch.legacy_version, Version::TLS12);
+        // The overlong cipher vector swallowed the rest: nothing else is framed.
+        assert_eq!(ch.supported_versions, None);
+        assert_eq!(ch.offered().as_slice(), &[Version::TLS12]);
     }
 
     #[test]

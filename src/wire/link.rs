@@ -111,7 +111,7 @@ pub(crate) fn ethernet(f: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> 
 }
 
 /// Dispatches on an EtherType, walking VLAN tags, PPPoE and MPLS.
-fn ethertype(mut et: u16, mut p: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
+pub(crate) fn ethertype(mut et: u16, mut p: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
     for _ in 0..MAX_TAGS {
         match et {
             ET_IPV4 | ET_IPV6 => return decode_ip(p, depth),

@@ -2,7 +2,7 @@
 //!
 //! [`decode`] walks from the capture's link type down to the innermost TCP segment. The link
 //! layers etherparse does not know (BSD NULL/LOOP, Linux SLL2, PPP, PPPoE, MPLS) and the
-//! tunnels (VXLAN, Geneve, GRE incl. ERSPAN II/III, IP-in-IP) are unwrapped here; IP (with
+//! tunnels (VXLAN, Geneve, GRE incl. ERSPAN II/III, IP-in-IP, GTP-U, CAPWAP data) are unwrapped here; IP (with
 //! IPv6 extension headers) and TCP are sliced by etherparse (header slices on the fast path,
 //! `LaxSlicedPacket` for the rest). Every read is
 //! bounds-checked: a short or odd packet is a [`DecodeError`], never a panic.
@@ -10,6 +10,7 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 pub mod link;
+pub mod tunnel;
 
 pub use link::LinkType;
 
@@ -37,6 +38,8 @@ impl TcpFlags {
     pub const SYN: u8 = 0x02;
     /// RST.
     pub const RST: u8 = 0x04;
+    /// PSH.
+    pub const PSH: u8 = 0x08;
     /// ACK.
     pub const ACK: u8 = 0x10;
 
@@ -45,6 +48,18 @@ impl TcpFlags {
     pub fn has(self, bit: u8) -> bool {
         self.0 & bit != 0
     }
+}
+
+/// The header fields besides ports, sequence number and flags that connection tracking reads
+/// (RST validation, which of two SYN-ACKs the client confirms).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct TcpMeta {
+    /// Acknowledgment number (meaningful when ACK is set).
+    pub ack: u32,
+    /// Window field, unscaled.
+    pub window: u16,
+    /// Window scale option (RFC 7323) of a SYN or SYN-ACK, if present (read on SYNs only).
+    pub wscale: Option<u8>,
 }
 
 /// A decoded TCP segment, borrowing its payload from the packet.
@@ -62,6 +77,8 @@ pub struct Segment<'a> {
     pub seq: u32,
     /// Flags.
     pub flags: TcpFlags,
+    /// Acknowledgment number, window and window scale (what TCP state tracking needs).
+    pub tcp: TcpMeta,
     /// Payload bytes present in the capture.
     pub payload: &'a [u8],
     /// The IP header claims more payload than was captured (snap length or cut file).
@@ -199,18 +216,28 @@ fn transport<'a>(
                 sport: t.source_port(),
                 dport: t.destination_port(),
                 seq: t.sequence_number(),
-                flags: tcp_flags(t.fin(), t.syn(), t.rst(), t.ack()),
+                flags: tcp_flags(t.fin(), t.syn(), t.rst(), t.ack(), t.psh()),
+                tcp: TcpMeta {
+                    ack: t.acknowledgment_number(),
+                    window: t.window_size(),
+                    wscale: if t.syn() {
+                        window_scale(t.options_iterator())
+                    } else {
+                        None
+                    },
+                },
                 payload: data,
                 truncated,
             })
         }
         17 => {
-            let [_, _, d0, d1, l0, l1, _, _] =
+            let [s0, s1, d0, d1, l0, l1, _, _] =
                 *payload.first_chunk::<8>().ok_or(DecodeError::Truncated)?;
+            let sport = u16::from_be_bytes([s0, s1]);
             let dport = u16::from_be_bytes([d0, d1]);
             let len = usize::from(u16::from_be_bytes([l0, l1]));
             let inner = payload.get(8..len.clamp(8, payload.len())).unwrap_or(&[]);
-            udp_tunnel(dport, inner, depth)
+            udp_tunnel(sport, dport, inner, depth)
         }
         47 => link::gre(payload, depth.saturating_add(1)),
         4 | 41 => decode_ip(payload, depth.saturating_add(1)),
@@ -218,20 +245,36 @@ fn transport<'a>(
     }
 }
 
-fn tcp_flags(fin: bool, syn: bool, rst: bool, ack: bool) -> TcpFlags {
+fn tcp_flags(fin: bool, syn: bool, rst: bool, ack: bool, psh: bool) -> TcpFlags {
     let bit = |on: bool, b: u8| if on { b } else { 0 };
     TcpFlags(
         bit(fin, TcpFlags::FIN)
             | bit(syn, TcpFlags::SYN)
             | bit(rst, TcpFlags::RST)
+            | bit(psh, TcpFlags::PSH)
             | bit(ack, TcpFlags::ACK),
     )
 }
 
-fn udp_tunnel(dport: u16, inner: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
+/// The window scale option among a SYN's options (a malformed option list ends the search).
+fn window_scale(opts: etherparse::TcpOptionsIterator<'_>) -> Option<u8> {
+    opts.map_while(Result::ok).find_map(|o| match o {
+        etherparse::TcpOptionElement::WindowScale(s) => Some(s),
+        _ => None,
+    })
+}
+
+fn udp_tunnel(sport: u16, dport: u16, inner: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
     match dport {
         VXLAN_PORT => link::vxlan(inner, depth.saturating_add(1)),
         GENEVE_PORT => link::geneve(inner, depth.saturating_add(1)),
+        // GTP-U and CAPWAP data run both ways on their port.
+        _ if tunnel::GTPU_PORT == dport || tunnel::GTPU_PORT == sport => {
+            tunnel::gtpu(inner, depth.saturating_add(1))
+        }
+        _ if tunnel::CAPWAP_DATA_PORT == dport || tunnel::CAPWAP_DATA_PORT == sport => {
+            tunnel::capwap_data(inner, depth.saturating_add(1))
+        }
         _ => Err(DecodeError::NotTcp),
     }
 }
@@ -265,11 +308,25 @@ fn decode_ip_lax(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
             sport: tcp.source_port(),
             dport: tcp.destination_port(),
             seq: tcp.sequence_number(),
-            flags: tcp_flags(tcp.fin(), tcp.syn(), tcp.rst(), tcp.ack()),
+            flags: tcp_flags(tcp.fin(), tcp.syn(), tcp.rst(), tcp.ack(), tcp.psh()),
+            tcp: TcpMeta {
+                ack: tcp.acknowledgment_number(),
+                window: tcp.window_size(),
+                wscale: if tcp.syn() {
+                    window_scale(tcp.options_iterator())
+                } else {
+                    None
+                },
+            },
             payload: tcp.payload(),
             truncated: payload.incomplete,
         }),
-        Some(TransportSlice::Udp(udp)) => udp_tunnel(udp.destination_port(), udp.payload(), depth),
+        Some(TransportSlice::Udp(udp)) => udp_tunnel(
+            udp.source_port(),
+            udp.destination_port(),
+            udp.payload(),
+            depth,
+        ),
         Some(_) => Err(DecodeError::NotTcp),
         None => match payload.ip_number.0 {
             6 | 17 => Err(DecodeError::Truncated),
