@@ -7,7 +7,7 @@
 
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
-    CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey, FlowTable,
+    CLOSED_LINGER_NS, Conn, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey, FlowTable,
     Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
 use crate::tally::{
@@ -72,6 +72,11 @@ pub struct Counters {
     pub flows_midstream: u64,
     /// Connections started again by a new SYN on the same endpoints.
     pub flows_reused: u64,
+    /// RSTs outside the window of the connection they name, ignored.
+    pub rst_ignored: u64,
+    /// Zero bytes sent without PSH (padding of pure ACKs) replaced by the data that followed
+    /// at the same sequence number.
+    pub zero_padding_replaced: u64,
     /// Directions that stopped because the stream cap was reached.
     pub stream_cap_hits: u64,
     /// Out-of-order segments dropped (hold list full), plus holes never filled.
@@ -124,6 +129,8 @@ impl Counters {
             flows_expired,
             flows_midstream,
             flows_reused,
+            rst_ignored,
+            zero_padding_replaced,
             stream_cap_hits,
             reassembly_gaps,
             overlap_conflicts,
@@ -415,6 +422,68 @@ fn finish_stop(dir: &mut Dir, k: &mut Counters) {
     }
 }
 
+/// Longest payload taken for possible padding: 2 or 6 zero bytes are seen in the field (an
+/// Ethernet frame's padding counted into the IP length), 16 leaves room.
+pub const MAX_PADDING_LEN: usize = 16;
+
+/// A segment whose payload may be padding rather than data: a few zero bytes without PSH
+/// (see [`crate::flow::reassembly::Stream::push_tentative`]).
+fn may_be_padding(seg: &Segment<'_>) -> bool {
+    seg.payload.len() <= MAX_PADDING_LEN
+        && !seg.flags.has(TcpFlags::PSH)
+        && seg.payload.iter().all(|b| *b == 0)
+}
+
+/// Whether a SYN (without ACK) from `side` with sequence number `seq` starts a new connection
+/// on this 4-tuple: the connection ended (an accepted RST, or a FIN), even if the SYN repeats
+/// the old ISN (a client retrying after a RST); or it carried data or was counted and the SYN
+/// brings a new ISN (port reuse). A repeated SYN of a connection in its handshake does not.
+fn starts_anew(conn: &Conn, side: usize, seq: u32) -> bool {
+    let ended = conn.rst || conn.fin.iter().any(|f| *f);
+    let used = conn.tls.is_some() || conn.phase == Phase::Settled;
+    ended || (used && conn.tcp.isn(side) != Some(seq))
+}
+
+/// Updates the connection's TCP state with a segment from `side`: the peer's ISN the
+/// acknowledgment confirms (re-basing the peer's stream when it switches to the other ISN of
+/// two SYN-ACKs), this side's ISN from a SYN or SYN-ACK, the initiator, and the next sequence
+/// number. Returns the sequence number of the segment's first payload byte.
+fn track_segment(conn: &mut Conn, side: usize, seg: &Segment<'_>) -> u32 {
+    let f = seg.flags;
+    if f.has(TcpFlags::ACK) {
+        if let Some(isn) = conn.tcp.ack(side, seg.tcp.ack) {
+            if let Some(d) = conn.tls.as_mut().and_then(|t| t.dirs.get_mut(side ^ 1)) {
+                d.stream.resyn(isn);
+            }
+        }
+    }
+    let mut data_seq = seg.seq;
+    if f.has(TcpFlags::SYN) {
+        let changed = conn
+            .tcp
+            .syn(side, seg.seq, f.has(TcpFlags::ACK), seg.tcp.wscale);
+        let s = u8::from(side == 1);
+        if f.has(TcpFlags::ACK) {
+            conn.initiator.get_or_insert(s ^ 1);
+        } else {
+            conn.initiator = Some(s);
+        }
+        if let Some(isn) = changed {
+            if let Some(d) = conn.tls.as_mut().and_then(|t| t.dirs.get_mut(side)) {
+                d.stream.resyn(isn);
+            }
+        }
+        data_seq = seg.seq.wrapping_add(1);
+    }
+    if !f.has(TcpFlags::RST) {
+        let len = u32::try_from(seg.payload.len())
+            .unwrap_or(u32::MAX)
+            .saturating_add(u32::from(f.has(TcpFlags::FIN)));
+        conn.tcp.advance(side, data_seq, len, seg.tcp.window);
+    }
+    data_seq
+}
+
 impl Engine {
     /// An engine with the given limits.
     pub fn new(cfg: EngineConfig) -> Self {
@@ -501,17 +570,14 @@ impl Engine {
         let Some(conn) = self.table.get_mut(id) else {
             return;
         };
-        // A SYN with a new initial sequence number on a used connection: a new connection.
-        if syn && !ack {
-            let fin = conn.fin.get(side).copied().unwrap_or(false);
-            let used = conn.tls.is_some() || conn.phase == Phase::Settled || conn.rst || fin;
-            if used && conn.isn.get(side).copied().flatten() != Some(seg.seq) {
-                count(&mut self.counters.flows_reused, 1);
-                self.close(id, sink);
-                count(&mut self.counters.flows_created, 1);
-                let id2 = self.table.insert(key, now);
-                return self.segment_on(id2, side, now, seg, sink);
-            }
+        // A SYN on a connection that ended, or with a new initial sequence number on one that
+        // was used: a new connection.
+        if syn && !ack && starts_anew(conn, side, seg.seq) {
+            count(&mut self.counters.flows_reused, 1);
+            self.close(id, sink);
+            count(&mut self.counters.flows_created, 1);
+            let id2 = self.table.insert(key, now);
+            return self.segment_on(id2, side, now, seg, sink);
         }
         self.segment_on(id, side, now, seg, sink);
     }
@@ -532,31 +598,20 @@ impl Engine {
         // Bytes this connection holds before the segment (for the engine's buffer budget).
         let held_before = conn.tls.as_ref().map_or(0, |t| t.held());
         let f = seg.flags;
-        let mut data_seq = seg.seq;
-        if f.has(TcpFlags::SYN) {
-            if let Some(isn) = conn.isn.get_mut(side) {
-                *isn = Some(seg.seq);
-            }
-            let s = u8::from(side == 1);
-            if f.has(TcpFlags::ACK) {
-                conn.initiator.get_or_insert(s ^ 1);
-            } else {
-                conn.initiator = Some(s);
-            }
-            if let Some(tls) = conn.tls.as_mut() {
-                if let Some(d) = tls.dirs.get_mut(side) {
-                    d.stream.syn(seg.seq);
-                }
-            }
-            data_seq = seg.seq.wrapping_add(1);
-        }
+        let data_seq = track_segment(conn, side, seg);
         if f.has(TcpFlags::FIN) {
             if let Some(fin) = conn.fin.get_mut(side) {
                 *fin = true;
             }
         }
         if f.has(TcpFlags::RST) {
-            conn.rst = true;
+            if conn.tcp.rst_acceptable(side, seg.seq) {
+                conn.rst = true;
+            } else {
+                // Outside the window (a stale or spoofed RST): the connection goes on.
+                count(&mut self.counters.rst_ignored, 1);
+                return;
+            }
         }
         if conn.phase == Phase::Settled {
             return;
@@ -564,12 +619,12 @@ impl Engine {
         if !seg.payload.is_empty() {
             if conn.tls.is_none() {
                 let mut st = Box::<TlsState>::default();
-                for (d, isn) in st.dirs.iter_mut().zip(conn.isn) {
-                    if let Some(isn) = isn {
+                for (i, d) in st.dirs.iter_mut().enumerate() {
+                    if let Some(isn) = conn.tcp.isn(i) {
                         d.stream.syn(isn);
                     }
                 }
-                if conn.isn == [None, None] {
+                if conn.tcp.no_isn() {
                     conn.midstream = true;
                     count(&mut self.counters.flows_midstream, 1);
                 }
@@ -580,7 +635,15 @@ impl Engine {
                 if let Some(dir) = tls.dirs.get_mut(side) {
                     if dir.parser.stopped().is_none() {
                         let rebase = dir.parser.untouched() && !dir.plain_used;
-                        let r = dir.stream.push(data_seq, seg.payload, cap, rebase);
+                        let r = if may_be_padding(seg) {
+                            dir.stream.push_tentative(data_seq, seg.payload, cap, rebase)
+                        } else {
+                            dir.stream.push(data_seq, seg.payload, cap, rebase)
+                        };
+                        count(
+                            &mut self.counters.zero_padding_replaced,
+                            u64::from(r.tentative_replaced),
+                        );
                         count(&mut self.counters.reassembly_gaps, u64::from(r.gap));
                         count(&mut self.counters.overlap_conflicts, u64::from(r.conflict));
                         if r.new_data {

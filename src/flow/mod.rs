@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 pub mod reassembly;
+pub mod track;
 
 use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN, ServerFacts};
 use crate::tls::{DirParser, Version};
@@ -260,8 +261,9 @@ pub struct Conn {
     pub last_seen: u64,
     /// First packet time (ns).
     pub first_seen: u64,
-    /// Initial sequence number per side, from SYN / SYN-ACK.
-    pub isn: [Option<u32>; 2],
+    /// Sequence state: initial and next sequence numbers, windows (RST validation, the
+    /// confirmed server ISN).
+    pub tcp: track::Track,
     /// Side (0/1) that sent the SYN (without ACK), if seen or inferred from a SYN-ACK.
     pub initiator: Option<u8>,
     /// FIN seen per side.
@@ -282,7 +284,7 @@ impl Conn {
             key,
             last_seen: now,
             first_seen: now,
-            isn: [None; 2],
+            tcp: track::Track::default(),
             initiator: None,
             fin: [false; 2],
             rst: false,

@@ -10,6 +10,12 @@
 //! at the first byte seen, and may move back while nothing has been parsed yet (an earlier
 //! segment captured after a later one).
 //!
+//! **Tentative bytes.** A few zero bytes sent without PSH at the next sequence number (the
+//! Ethernet padding of a pure ACK or FIN that some stacks and middleboxes count into the IP
+//! length) are kept aside as tentative ([`Stream::push_tentative`]): the parser does not see
+//! them until a later segment continues after them; a segment that brings other bytes at their
+//! place replaces them (the ClientHello that follows at the same sequence number wins).
+//!
 //! Bounded: the cap is a window of `cap` stream bytes from the stream start
 //! ([`DEFAULT_STREAM_CAP`]): no byte beyond it is ever kept, in order or waiting, so a
 //! direction never holds more than `cap` bytes; at most [`MAX_OOO_SEGMENTS`] pieces wait out
@@ -22,6 +28,9 @@ pub const DEFAULT_STREAM_CAP: usize = 64 * 1024;
 /// Out-of-order pieces held per direction; a segment that would need more is dropped and
 /// counted as a gap.
 pub const MAX_OOO_SEGMENTS: usize = 32;
+
+/// Most bytes held tentative at the end of a direction (see [`Stream::push_tentative`]).
+pub const MAX_TENTATIVE: usize = 16;
 
 /// Signed distance `a - b` in sequence space.
 #[inline]
@@ -50,6 +59,8 @@ pub struct Pushed {
     pub conflict: bool,
     /// The whole segment was already seen.
     pub duplicate: bool,
+    /// Tentative bytes were replaced by different bytes at the same place.
+    pub tentative_replaced: bool,
 }
 
 /// One direction's reassembly state.
@@ -58,6 +69,8 @@ pub struct Stream {
     started: bool,
     syn_seen: bool,
     released: bool,
+    /// The last `tentative` bytes of `buf` are tentative: not handed to the parser yet.
+    tentative: u8,
     /// Sequence number of `buf[0]`, the stream's first byte.
     base: u32,
     /// Every byte accepted in order, at most `cap`; parsed bytes are kept for comparison.
@@ -72,19 +85,32 @@ pub struct Stream {
 }
 
 impl Stream {
-    /// The contiguous, unconsumed bytes.
+    /// The contiguous, unconsumed bytes (tentative ones excluded).
     pub fn data(&self) -> &[u8] {
-        self.buf.get(self.consumed..).unwrap_or(&[])
+        self.buf
+            .get(self.consumed..self.firm_len())
+            .unwrap_or(&[])
+    }
+
+    /// Length of `buf` without its tentative tail.
+    fn firm_len(&self) -> usize {
+        self.buf.len().saturating_sub(usize::from(self.tentative))
+    }
+
+    /// `firm` (a stream offset known to be non-negative) as a length.
+    fn firm_len_at(&self, firm: i64) -> usize {
+        usize::try_from(firm).unwrap_or(self.buf.len())
     }
 
     /// Marks the first `n` bytes of [`Stream::data`] consumed by the parser.
     pub fn consume(&mut self, n: usize) {
-        self.consumed = self.consumed.saturating_add(n).min(self.buf.len());
+        self.consumed = self.consumed.saturating_add(n).min(self.firm_len());
     }
 
     /// Frees the buffers; the direction needs no more bytes and later segments are ignored.
     pub fn release(&mut self) {
         self.released = true;
+        self.tentative = 0;
         self.buf = Vec::new();
         self.ooo = Vec::new();
         self.consumed = 0;
@@ -116,7 +142,8 @@ impl Stream {
             ok
         });
         pieces_ok
-            && self.consumed <= self.buf.len()
+            && self.consumed <= self.firm_len()
+            && usize::from(self.tentative) <= MAX_TENTATIVE
             && self.ooo.len() <= MAX_OOO_SEGMENTS
             && (self.buf.len() <= self.cap || self.cap == 0 && self.buf.is_empty())
             && self.held() <= self.cap.max(self.buf.len())
@@ -140,6 +167,19 @@ impl Stream {
         }
     }
 
+    /// The side's ISN changed (a second SYN-ACK, or the client confirmed the other one): the
+    /// stream starts after it, as long as no byte has been placed in order yet.
+    pub fn resyn(&mut self, isn: u32) {
+        if !self.started || (self.firm_len() == 0 && self.consumed == 0) {
+            self.drop_tentative();
+            self.started = true;
+            self.syn_seen = true;
+            self.base = isn.wrapping_add(1);
+            let mut ignored = Pushed::default();
+            self.normalize(&mut ignored);
+        }
+    }
+
     /// Adds a data segment. `can_rebase`: nothing has been parsed yet, so an earlier segment
     /// without a SYN may move the stream start back.
     pub fn push(&mut self, seq: u32, data: &[u8], cap: usize, can_rebase: bool) -> Pushed {
@@ -152,9 +192,11 @@ impl Stream {
             self.started = true;
             self.base = seq;
         }
+        self.settle_tentative(seq, data, &mut out);
         if !self.syn_seen && can_rebase && self.consumed == 0 && self.off(seq) < 0 {
             // An earlier part of a stream we joined late: start over from it; what was kept
-            // waits as the first out-of-order piece.
+            // waits as the first out-of-order piece (tentative bytes are dropped).
+            self.drop_tentative();
             let old = std::mem::take(&mut self.buf);
             if !old.is_empty() {
                 self.ooo.insert(0, (self.base, old));
@@ -225,6 +267,96 @@ impl Stream {
             }
         }
         out
+    }
+
+    /// Adds a segment that may be padding rather than data: a few zero bytes sent without PSH.
+    /// At the in-order end its bytes are kept tentative (not handed to the parser): a later
+    /// segment continuing after them confirms them, one bringing other bytes at their place
+    /// replaces them. Anywhere else it is an ordinary segment (first copy wins), except that a
+    /// repeat of the tentative bytes changes nothing.
+    pub fn push_tentative(&mut self, seq: u32, data: &[u8], cap: usize, can_rebase: bool) -> Pushed {
+        if data.is_empty() || self.released {
+            return Pushed::default();
+        }
+        if !self.started {
+            self.started = true;
+            self.base = seq;
+        }
+        self.cap = cap;
+        // Zero bytes starting inside the tentative tail or at the in-order end extend the tail
+        // (padding of several ACKs at one sequence number merges into one tail).
+        let firm = i64::try_from(self.firm_len()).unwrap_or(i64::MAX);
+        let end = i64::try_from(self.buf.len()).unwrap_or(i64::MAX);
+        let off = self.off(seq);
+        let new_end = off.saturating_add(i64::try_from(data.len()).unwrap_or(i64::MAX));
+        let mergeable = off >= firm
+            && off <= end
+            && data.iter().all(|b| *b == 0)
+            && self.ooo.is_empty()
+            && new_end.saturating_sub(firm) <= i64::try_from(MAX_TENTATIVE).unwrap_or(0)
+            && new_end <= i64::try_from(cap).unwrap_or(i64::MAX);
+        if mergeable {
+            let grow = usize::try_from(new_end.saturating_sub(end)).unwrap_or(0);
+            if grow == 0 {
+                return Pushed {
+                    duplicate: true,
+                    ..Pushed::default()
+                };
+            }
+            self.buf.resize(self.buf.len().saturating_add(grow), 0);
+            #[allow(clippy::cast_possible_truncation)] // at most MAX_TENTATIVE
+            {
+                self.tentative = self.buf.len().saturating_sub(self.firm_len_at(firm)) as u8;
+            }
+            return Pushed::default();
+        }
+        self.push(seq, data, cap, can_rebase)
+    }
+
+    /// Before an ordinary segment is placed: tentative bytes it overlaps with other bytes are
+    /// dropped (it replaces them); if it agrees with them and goes beyond, or starts right
+    /// after them, they were real and become ordinary bytes.
+    fn settle_tentative(&mut self, seq: u32, data: &[u8], out: &mut Pushed) {
+        if self.tentative == 0 {
+            return;
+        }
+        let firm = self.firm_len();
+        let (Ok(t_start), Ok(end)) = (i64::try_from(firm), i64::try_from(self.buf.len())) else {
+            return;
+        };
+        let s = self.off(seq);
+        let e = s.saturating_add(i64::try_from(data.len()).unwrap_or(i64::MAX));
+        if e <= t_start || s > end {
+            return; // before them, or beyond them with a hole
+        }
+        if s == end {
+            self.tentative = 0; // continues after them
+            return;
+        }
+        // Overlap [max(s, t_start), min(e, end)): compare.
+        let a = s.max(t_start);
+        let b = e.min(end);
+        let mine = usize::try_from(a.saturating_sub(t_start))
+            .ok()
+            .zip(usize::try_from(b.saturating_sub(t_start)).ok())
+            .and_then(|(x, y)| self.buf.get(firm..)?.get(x..y));
+        let theirs = usize::try_from(a.saturating_sub(s))
+            .ok()
+            .zip(usize::try_from(b.saturating_sub(s)).ok())
+            .and_then(|(x, y)| data.get(x..y));
+        if mine != theirs {
+            self.drop_tentative();
+            out.tentative_replaced = true;
+        } else if e > end {
+            self.tentative = 0;
+        }
+    }
+
+    /// Removes the tentative bytes.
+    fn drop_tentative(&mut self) {
+        let firm = self.firm_len();
+        self.buf.truncate(firm);
+        self.tentative = 0;
     }
 
     /// Keeps the parts of `data` (at stream offset `start`, at or beyond the in-order end) that
@@ -321,6 +453,8 @@ impl Stream {
             let skip = usize::try_from(i64::try_from(have).unwrap_or(i64::MAX).saturating_sub(off))
                 .unwrap_or(usize::MAX);
             if let Some(tail) = piece.get(skip..).filter(|t| !t.is_empty()) {
+                // Bytes continue after the tentative ones: they were real.
+                self.tentative = 0;
                 let room = self.cap.saturating_sub(have);
                 self.buf
                     .extend_from_slice(tail.get(..room.min(tail.len())).unwrap_or(&[]));
@@ -564,6 +698,57 @@ mod tests {
         assert!(s.data().is_empty() && !s.has_hole());
     }
 
+    /// ndpi-heuristic_tcp_ack_payload.pcap: a pure ACK claims two zero bytes at the next
+    /// sequence number, then the ClientHello arrives at that same sequence number.
+    #[test]
+    fn zero_padding_at_the_next_sequence_number_does_not_shadow_the_hello() {
+        let mut s = Stream::default();
+        s.syn(99);
+        let r = s.push_tentative(100, &[0, 0], CAP, true);
+        assert!(!r.new_data && s.data().is_empty(), "tentative: not for the parser");
+        let r = s.push(100, b"\x16\x03\x01hello", CAP, true);
+        assert!(r.new_data && r.tentative_replaced && !r.conflict);
+        assert_eq!(s.data(), b"\x16\x03\x01hello");
+        // A six-byte pad after the hello, repeated, then the next record at its place.
+        assert!(!s.push_tentative(108, &[0; 6], CAP, true).new_data);
+        assert!(s.push_tentative(108, &[0; 6], CAP, true).duplicate);
+        assert!(!s.push_tentative(108, &[0; 2], CAP, true).new_data);
+        let r = s.push(108, b"\x15\x03\x01", CAP, true);
+        assert!(r.new_data && r.tentative_replaced);
+        assert_eq!(s.data(), b"\x16\x03\x01hello\x15\x03\x01");
+        assert!(s.invariants_hold());
+    }
+
+    #[test]
+    fn tentative_bytes_followed_by_more_were_data() {
+        // Zero bytes without PSH in the middle of a write are data: the next segment
+        // continues after them.
+        let mut s = Stream::default();
+        s.syn(0);
+        s.push(1, b"ab", CAP, true);
+        s.push_tentative(3, &[0, 0], CAP, true);
+        assert_eq!(s.data(), b"ab");
+        let r = s.push(5, b"cd", CAP, true);
+        assert!(r.new_data && !r.tentative_replaced);
+        assert_eq!(s.data(), b"ab\0\0cd");
+        // The same, with the following segment arriving first (out of order).
+        let mut s = Stream::default();
+        s.syn(0);
+        s.push(5, b"cd", CAP, true);
+        s.push(1, b"ab", CAP, true);
+        let r = s.push_tentative(3, &[0, 0], CAP, true);
+        assert!(r.new_data, "not at the in-order end: an ordinary segment");
+        assert_eq!(s.data(), b"ab\0\0cd");
+        // Or a retransmission that covers them and goes on.
+        let mut s = Stream::default();
+        s.syn(0);
+        s.push_tentative(1, &[0], CAP, true);
+        let r = s.push(1, b"\0xyz", CAP, true);
+        assert!(r.new_data && !r.tentative_replaced && !r.conflict);
+        assert_eq!(s.data(), b"\0xyz");
+        assert!(s.invariants_hold());
+    }
+
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
 
@@ -582,6 +767,7 @@ mod tests {
                 match op {
                     0 => s.syn(base.wrapping_add(x % 64).wrapping_sub(32)),
                     1 => s.consume(len),
+                    7 => { s.push_tentative(base.wrapping_add(x % 5000), &vec![0; len % 7], cap, true); }
                     2 => { s.push(x, &vec![fill; len], cap, x % 2 == 0); }
                     _ => { s.push(base.wrapping_add(x % 5000), &vec![fill; len], cap, fill % 2 == 0); }
                 }
@@ -613,7 +799,13 @@ mod tests {
             let cap = 4096;
             for ix in &order {
                 let (a, b) = segs[ix.index(segs.len())];
-                let r = s.push(isn.wrapping_add(1 + a as u32), &truth[a..b], cap, true);
+                let seq = isn.wrapping_add(1 + a as u32);
+                // Short zero runs may come as tentative bytes: same result.
+                let r = if b - a <= 6 && truth[a..b].iter().all(|x| *x == 0) {
+                    s.push_tentative(seq, &truth[a..b], cap, true)
+                } else {
+                    s.push(seq, &truth[a..b], cap, true)
+                };
                 proptest::prop_assert!(!r.conflict);
             }
             for &(a, b) in &segs {
