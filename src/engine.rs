@@ -7,8 +7,8 @@
 
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
-    CLOSED_LINGER_NS, Conn, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey, FlowTable,
-    Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
+    CLOSED_LINGER_NS, Conn, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey,
+    FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
 use crate::tally::{
     Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, ServerFacts, add as count,
@@ -422,14 +422,15 @@ fn finish_stop(dir: &mut Dir, k: &mut Counters) {
     }
 }
 
-/// Longest payload taken for possible padding: 2 or 6 zero bytes are seen in the field (an
-/// Ethernet frame's padding counted into the IP length), 16 leaves room.
-pub const MAX_PADDING_LEN: usize = 16;
+/// Payload lengths taken for possible padding: 2 or 6 zero bytes are seen in the field (an
+/// Ethernet frame's padding counted into the IP length); up to 16 leaves room. One zero byte
+/// is a keep-alive's (at the next sequence number minus one), handled as ordinary data.
+pub const PADDING_LEN: std::ops::RangeInclusive<usize> = 2..=16;
 
 /// A segment whose payload may be padding rather than data: a few zero bytes without PSH
 /// (see [`crate::flow::reassembly::Stream::push_tentative`]).
 fn may_be_padding(seg: &Segment<'_>) -> bool {
-    seg.payload.len() <= MAX_PADDING_LEN
+    PADDING_LEN.contains(&seg.payload.len())
         && !seg.flags.has(TcpFlags::PSH)
         && seg.payload.iter().all(|b| *b == 0)
 }
@@ -636,7 +637,8 @@ impl Engine {
                     if dir.parser.stopped().is_none() {
                         let rebase = dir.parser.untouched() && !dir.plain_used;
                         let r = if may_be_padding(seg) {
-                            dir.stream.push_tentative(data_seq, seg.payload, cap, rebase)
+                            dir.stream
+                                .push_tentative(data_seq, seg.payload, cap, rebase)
                         } else {
                             dir.stream.push(data_seq, seg.payload, cap, rebase)
                         };

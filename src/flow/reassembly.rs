@@ -87,9 +87,7 @@ pub struct Stream {
 impl Stream {
     /// The contiguous, unconsumed bytes (tentative ones excluded).
     pub fn data(&self) -> &[u8] {
-        self.buf
-            .get(self.consumed..self.firm_len())
-            .unwrap_or(&[])
+        self.buf.get(self.consumed..self.firm_len()).unwrap_or(&[])
     }
 
     /// Length of `buf` without its tentative tail.
@@ -274,7 +272,13 @@ impl Stream {
     /// segment continuing after them confirms them, one bringing other bytes at their place
     /// replaces them. Anywhere else it is an ordinary segment (first copy wins), except that a
     /// repeat of the tentative bytes changes nothing.
-    pub fn push_tentative(&mut self, seq: u32, data: &[u8], cap: usize, can_rebase: bool) -> Pushed {
+    pub fn push_tentative(
+        &mut self,
+        seq: u32,
+        data: &[u8],
+        cap: usize,
+        can_rebase: bool,
+    ) -> Pushed {
         if data.is_empty() || self.released {
             return Pushed::default();
         }
@@ -705,7 +709,10 @@ mod tests {
         let mut s = Stream::default();
         s.syn(99);
         let r = s.push_tentative(100, &[0, 0], CAP, true);
-        assert!(!r.new_data && s.data().is_empty(), "tentative: not for the parser");
+        assert!(
+            !r.new_data && s.data().is_empty(),
+            "tentative: not for the parser"
+        );
         let r = s.push(100, b"\x16\x03\x01hello", CAP, true);
         assert!(r.new_data && r.tentative_replaced && !r.conflict);
         assert_eq!(s.data(), b"\x16\x03\x01hello");

@@ -132,9 +132,8 @@ impl Track {
                 }
                 // A second SYN-ACK with another ISN: keep the previous one as the alternative.
                 self.isn_alt = prev;
-                self.known = (self.known & !ALT_SIDE1)
-                    | ALT
-                    | if side & 1 == 1 { ALT_SIDE1 } else { 0 };
+                self.known =
+                    (self.known & !ALT_SIDE1) | ALT | if side & 1 == 1 { ALT_SIDE1 } else { 0 };
             }
         } else {
             self.known &= !bit(side, CONFIRMED);
@@ -242,7 +241,10 @@ mod tests {
         t.advance(1, 5001, 1400, 509);
         assert_eq!(t.nxt(0), Some(1518));
         assert!(t.rst_acceptable(0, 1518));
-        assert!(t.rst_acceptable(0, 1518 + 60_000), "within the server's window");
+        assert!(
+            t.rst_acceptable(0, 1518 + 60_000),
+            "within the server's window"
+        );
         assert!(!t.rst_acceptable(0, 1518 + 200_000), "beyond it");
         assert!(!t.rst_acceptable(0, 1518u32.wrapping_sub(200_000)));
         // A side that never sent anything we saw: accepted.
@@ -302,7 +304,11 @@ mod tests {
         t.syn(1, 7000, true, None);
         assert_eq!(t.ack(0, 7001), None);
         assert_eq!(t.isn(1), Some(7000));
-        assert_eq!(t.ack(0, 1001), None, "once confirmed, an old ACK does not switch");
+        assert_eq!(
+            t.ack(0, 1001),
+            None,
+            "once confirmed, an old ACK does not switch"
+        );
     }
 
     #[test]

@@ -89,11 +89,17 @@ pub(crate) fn capwap_data(p: &[u8], depth: u8) -> Result<Segment<'_>, DecodeErro
         return Err(DecodeError::Fragment);
     }
     let frame = p.get(hlen..).ok_or(DecodeError::Truncated)?;
-    match (native, wbid) {
+    let inner = match (native, wbid) {
         (false, _) => ethernet(frame, depth),
         (true, 1) => ieee80211(frame, depth),
         _ => Err(DecodeError::NotIp),
-    }
+    };
+    // What a wireless station sends besides IP (management frames, EAPOL, ARP) stays counted
+    // as a UDP packet without TCP, as before this tunnel was unwrapped.
+    inner.map_err(|e| match e {
+        DecodeError::NotIp => DecodeError::NotTcp,
+        e => e,
+    })
 }
 
 /// An IEEE 802.11 data frame carrying an LLC/SNAP-encapsulated packet. Cisco access points
@@ -158,7 +164,11 @@ mod tests {
     fn ok(f: &[u8]) {
         let s = decode(LinkType::Raw, f).unwrap();
         assert_eq!(s.payload, b"tls!");
-        assert_eq!(s.src.to_string(), "192.0.2.1", "the inner sender is the client");
+        assert_eq!(
+            s.src.to_string(),
+            "192.0.2.1",
+            "the inner sender is the client"
+        );
         for n in 0..f.len() {
             let _ = decode(LinkType::Raw, &f[..n]);
         }
@@ -184,14 +194,21 @@ mod tests {
     #[test]
     fn gtpu_optional_fields_and_extension_headers() {
         // S flag: sequence number, N-PDU, next type 0.
-        ok(&udp(2152, 2152, &gtp(0x32, 0xff, &[0, 9, 0, 0], &v4_tcp(b"tls!"))));
+        ok(&udp(
+            2152,
+            2152,
+            &gtp(0x32, 0xff, &[0, 9, 0, 0], &v4_tcp(b"tls!")),
+        ));
         // E flag with a PDU session container (type 0x85, one 4-byte unit), then none.
         let opt = [0, 0, 0, 0x85, 1, 0x10, 0x05, 0];
         ok(&udp(2152, 2152, &gtp(0x34, 0xff, &opt, &v4_tcp(b"tls!"))));
         // A zero-length extension header is malformed.
         let bad = [0, 0, 0, 0x85, 0, 0, 0, 0];
         assert_eq!(
-            decode(LinkType::Raw, &udp(2152, 2152, &gtp(0x34, 0xff, &bad, &v4_tcp(b"x")))),
+            decode(
+                LinkType::Raw,
+                &udp(2152, 2152, &gtp(0x34, 0xff, &bad, &v4_tcp(b"x")))
+            ),
             Err(DecodeError::NotTcp)
         );
     }
@@ -201,7 +218,10 @@ mod tests {
         let inner = v4_tcp(b"tls!");
         for (flags, msg) in [(0x30, 0x01), (0x20, 0xff), (0x50, 0xff)] {
             assert_eq!(
-                decode(LinkType::Raw, &udp(2152, 2152, &gtp(flags, msg, &[], &inner))),
+                decode(
+                    LinkType::Raw,
+                    &udp(2152, 2152, &gtp(flags, msg, &[], &inner))
+                ),
                 Err(DecodeError::NotTcp),
                 "{flags:#x} {msg:#x}"
             );
@@ -211,7 +231,11 @@ mod tests {
     /// The 802.11 data frame of ndpi-capwap_data.pcapng's frame 1, frame control swapped.
     fn wlan(swapped: bool, qos: bool, ip: &[u8]) -> Vec<u8> {
         let fc = if qos { 0x88 } else { 0x08 };
-        let mut f = if swapped { vec![0x01, fc] } else { vec![fc, 0x01] };
+        let mut f = if swapped {
+            vec![0x01, fc]
+        } else {
+            vec![fc, 0x01]
+        };
         f.extend_from_slice(&[0x2c, 0]);
         f.extend_from_slice(&[1; 18]); // three addresses
         f.extend_from_slice(&[0x76, 0x30]);
@@ -261,18 +285,30 @@ mod tests {
         let frame = wlan(true, false, &v4_tcp(b"tls!"));
         let mut dtls = capwap(true, true, &frame);
         dtls[0] = 1;
-        assert_eq!(decode(LinkType::Raw, &udp(1, 5247, &dtls)), Err(DecodeError::NotTcp));
+        assert_eq!(
+            decode(LinkType::Raw, &udp(1, 5247, &dtls)),
+            Err(DecodeError::NotTcp)
+        );
         let mut keep = capwap(true, true, &frame);
         keep[3] |= 0x08;
-        assert_eq!(decode(LinkType::Raw, &udp(1, 5247, &keep)), Err(DecodeError::NotTcp));
+        assert_eq!(
+            decode(LinkType::Raw, &udp(1, 5247, &keep)),
+            Err(DecodeError::NotTcp)
+        );
         let mut frag = capwap(true, true, &frame);
         frag[3] |= 0x80;
-        assert_eq!(decode(LinkType::Raw, &udp(1, 5247, &frag)), Err(DecodeError::Fragment));
+        assert_eq!(
+            decode(LinkType::Raw, &udp(1, 5247, &frag)),
+            Err(DecodeError::Fragment)
+        );
         let mut protected = frame.clone();
         protected[0] |= 0x40; // swapped: the flags byte comes first
         assert_eq!(
-            decode(LinkType::Raw, &udp(1, 5247, &capwap(true, true, &protected))),
-            Err(DecodeError::NotIp)
+            decode(
+                LinkType::Raw,
+                &udp(1, 5247, &capwap(true, true, &protected))
+            ),
+            Err(DecodeError::NotTcp)
         );
     }
 }
