@@ -1247,6 +1247,137 @@ mod tests {
         }
     }
 
+    /// Segments `(from_client, seq, ack, flags, payload)` between 10.9.8.7:40000 and
+    /// 192.0.2.1:443, then the end of input: the census and counters.
+    fn replay(segs: &[(bool, u32, u32, u8, &[u8])]) -> (Census, Counters) {
+        let c: IpAddr = "10.9.8.7".parse().unwrap();
+        let s: IpAddr = "192.0.2.1".parse().unwrap();
+        let mut e = Engine::new(EngineConfig::default());
+        for (i, &(from_client, seq, ack, flags, payload)) in segs.iter().enumerate() {
+            let (src, dst, sport, dport) = if from_client {
+                (c, s, 40000, 443)
+            } else {
+                (s, c, 443, 40000)
+            };
+            let sg = Segment {
+                src,
+                dst,
+                sport,
+                dport,
+                seq,
+                flags: TcpFlags(flags),
+                tcp: crate::wire::TcpMeta {
+                    ack,
+                    window: 1000,
+                    wscale: None,
+                },
+                payload,
+                truncated: false,
+            };
+            e.segment(1_000 + i as u64, &sg, &mut ());
+        }
+        e.finish(&mut ());
+        (e.census().clone(), e.counters().clone())
+    }
+
+    fn hello_record(ty: u8, body: &[u8]) -> Vec<u8> {
+        let m = hs(ty, body);
+        let mut r = vec![CT_HS, 3, 1, (m.len() >> 8) as u8, m.len() as u8];
+        r.extend_from_slice(&m);
+        r
+    }
+
+    /// The Windows port-reuse case: a RST whose sequence number lies outside the client's
+    /// sequence space does not end the connection; the retransmitted SYN and the handshake
+    /// that follows count.
+    #[test]
+    fn a_rst_outside_the_window_is_ignored() {
+        const S: u8 = TcpFlags::SYN;
+        const A: u8 = TcpFlags::ACK;
+        const R: u8 = TcpFlags::RST;
+        const P: u8 = TcpFlags::PSH;
+        let ch = hello_record(1, &client_hello_body(0x0301, &[0x002f], &[]));
+        let sh = hello_record(2, &server_hello_body(0x0301, [3; 32], &[]));
+        let n = ch.len() as u32;
+        let (census, k) = replay(&[
+            (true, 7000, 0, S, &[]),
+            (false, 90_000_000, 123_456, A, &[]), // stale ACK of an old connection
+            (true, 123_456, 0, R, &[]),           // the client's RST: out of window
+            (true, 7000, 0, S, &[]),
+            (false, 5000, 7001, S | A, &[]),
+            (true, 7001, 5001, A, &[]),
+            (true, 7001, 5001, A | P, &ch),
+            (false, 5001, 7001 + n, A | P, &sh),
+        ]);
+        assert_eq!(k.rst_ignored, 1);
+        assert_eq!(
+            (census.totals.hellos, census.totals.failed_handshakes),
+            (1, 0)
+        );
+        // In the window (at the next sequence number), the same RST ends the connection:
+        // the SYN then repeated with the same ISN starts a new one.
+        let (census, k) = replay(&[
+            (true, 7000, 0, S, &[]),
+            (false, 0, 7001, R | A, &[]),
+            (true, 7000, 0, S, &[]),
+            (false, 5000, 7001, S | A, &[]),
+            (true, 7001, 5001, A | P, &ch),
+            (false, 5001, 7001 + n, A | P, &sh),
+        ]);
+        assert_eq!((k.rst_ignored, k.flows_reused, k.flows_created), (0, 1, 2));
+        assert_eq!(
+            (census.totals.hellos, census.totals.failed_handshakes),
+            (1, 0)
+        );
+    }
+
+    /// TCP Fast Open: the ClientHello in the SYN; two SYN-ACKs with different ISNs; the
+    /// ServerHello continues the one the client's ACK confirms, whichever it is.
+    #[test]
+    fn the_server_isn_is_the_one_the_client_confirms() {
+        const S: u8 = TcpFlags::SYN;
+        const A: u8 = TcpFlags::ACK;
+        const P: u8 = TcpFlags::PSH;
+        let ch = hello_record(1, &client_hello_body(0x0303, &[0x002f], &[]));
+        let sh = hello_record(2, &server_hello_body(0x0303, [3; 32], &[]));
+        let end = 7001 + ch.len() as u32;
+        for confirmed in [5000u32, 9000] {
+            let (census, _) = replay(&[
+                (true, 7000, 0, S, &ch),
+                (false, 5000, 7001, S | A, &[]),
+                (false, 9000, end, S | A, &[]),
+                (true, end, confirmed + 1, A, &[]),
+                (false, confirmed + 1, end, A | P, &sh),
+            ]);
+            let t = &census.totals;
+            assert_eq!((t.hellos, t.failed_handshakes), (1, 0), "ISN {confirmed}");
+        }
+    }
+
+    /// Pure ACKs claiming zero bytes at the next sequence number do not shadow the hello that
+    /// follows there (ndpi-heuristic_tcp_ack_payload.pcap).
+    #[test]
+    fn zero_padding_does_not_shadow_the_hello() {
+        const S: u8 = TcpFlags::SYN;
+        const A: u8 = TcpFlags::ACK;
+        const P: u8 = TcpFlags::PSH;
+        let ch = hello_record(1, &client_hello_body(0x0303, &[0x002f], &[]));
+        let sh = hello_record(2, &server_hello_body(0x0303, [3; 32], &[]));
+        let end = 7001 + ch.len() as u32;
+        let (census, k) = replay(&[
+            (true, 7000, 0, S, &[]),
+            (false, 5000, 7001, S | A, &[0, 0]),
+            (true, 7001, 5001, A, &[0; 6]),
+            (true, 7001, 5001, A | P, &ch),
+            (false, 5001, end, A, &[0; 6]),
+            (false, 5001, end, A | P, &sh),
+        ]);
+        assert_eq!(k.zero_padding_replaced, 2);
+        assert_eq!(k.overlap_conflicts, 0);
+        let t = &census.totals;
+        assert_eq!((t.hellos, t.failed_handshakes), (1, 0));
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(300))]
         #[test]

@@ -17,8 +17,10 @@
 //!   connection reuse.
 //!
 //! The window is kept as a power of two rounded up (one byte per side), so the tolerance is
-//! at most twice the advertised window. Where the window scale is unknown (the SYNs were not
-//! both seen), the largest scale is assumed: a RST is then ignored only when far outside.
+//! at most twice the advertised window. Scaling applies once both SYNs were seen with the
+//! option (RFC 7323); on a connection joined without its handshake the largest scale is
+//! assumed (a RST is then ignored only when far outside), while a handshake still in progress
+//! (no SYN-ACK yet) uses the bare window field.
 //! Pure: no I/O, no clock.
 
 /// Largest window scale shift (RFC 7323 §2.3).
@@ -200,10 +202,11 @@ impl Track {
     /// Window of `side` in bytes (an upper bound: rounded up to a power of two, scaled).
     fn window(&self, side: usize) -> u64 {
         let (a, b) = (self.wscale_of(0), self.wscale_of(1));
-        let scale = if self.known & (ISN[0] | ISN[1]) != (ISN[0] | ISN[1]) {
-            MAX_WSCALE // handshake not seen: assume the largest
-        } else if a == WS_NONE || b == WS_NONE {
-            0 // both must send the option for scaling to apply
+        let isns = self.known & (ISN[0] | ISN[1]);
+        let scale = if isns == 0 {
+            MAX_WSCALE // joined without the handshake: assume the largest
+        } else if isns != ISN[0] | ISN[1] || a == WS_NONE || b == WS_NONE {
+            0 // handshake incomplete, or scaling not agreed by both SYNs
         } else {
             self.wscale_of(side)
         };
