@@ -1266,7 +1266,7 @@ mod tests {
                 dport,
                 seq,
                 flags: TcpFlags(flags),
-                tcp: crate::wire::TcpMeta {
+                tcp: wire::TcpMeta {
                     ack,
                     window: 1000,
                     wscale: None,

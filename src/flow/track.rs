@@ -180,7 +180,8 @@ impl Track {
     /// A segment from `side` occupying `len` sequence numbers from `seq` (payload, plus one
     /// each for SYN and FIN), advertising `window`.
     pub fn advance(&mut self, side: usize, seq: u32, len: u32, window: u16) {
-        let w = u8::try_from(u32::BITS - u32::from(window).leading_zeros()).unwrap_or(16);
+        let w =
+            u8::try_from(u32::BITS.saturating_sub(u32::from(window).leading_zeros())).unwrap_or(16);
         if let Some(x) = self.win_log.get_mut(side & 1) {
             *x = w;
         }
