@@ -12,7 +12,7 @@
 //! (e.g. at a quiet moment) and the merge equals the replay of the whole capture. Reports of
 //! sensors that saw the same connection count it twice.
 
-use crate::replay::InputSummary;
+use crate::capture::InputSummary;
 use crate::report::parse::{ReportParseError, add_values, census_from_json};
 use crate::report::{ReportOptions, census_json};
 use crate::tally::Census;

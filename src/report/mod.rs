@@ -3,8 +3,8 @@
 pub mod extra;
 pub mod parse;
 
+use crate::capture::InputSummary;
 use crate::engine::Counters;
-use crate::replay::InputSummary;
 use crate::tally::{Census, ClientTally};
 use crate::tls::{Anomaly, Version, alert_name};
 use crate::upgrade::Start;
@@ -15,7 +15,7 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 /// Output format.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned table, legacy clients first.
     Table,
