@@ -200,6 +200,20 @@ impl Serialize for Endpoint {
     }
 }
 
+/// A hello's `server_name`, `ja3` and `ja4`, each when known.
+fn names_of<M: SerializeMap>(m: &mut M, h: &HelloFacts) -> Result<(), M::Error> {
+    if let Some(n) = &h.server_name {
+        m.serialize_entry("server_name", n)?;
+    }
+    if let Some(f) = &h.ja3 {
+        m.serialize_entry("ja3", f.as_str())?;
+    }
+    if let Some(f) = &h.ja4 {
+        m.serialize_entry("ja4", f.as_str())?;
+    }
+    Ok(())
+}
+
 /// ECS `tls.client` from the first hello.
 struct TlsClient<'a>(&'a HelloFacts, Option<&'a RawValue>);
 
@@ -207,15 +221,7 @@ impl Serialize for TlsClient<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let h = self.0;
         let mut m = ser.serialize_map(None)?;
-        if let Some(n) = &h.server_name {
-            m.serialize_entry("server_name", n)?;
-        }
-        if let Some(f) = &h.ja3 {
-            m.serialize_entry("ja3", f.as_str())?;
-        }
-        if let Some(f) = &h.ja4 {
-            m.serialize_entry("ja4", f.as_str())?;
-        }
+        names_of(&mut m, h)?;
         match self.1 {
             Some(raw) => m.serialize_entry("supported_ciphers", raw)?,
             None => m.serialize_entry("supported_ciphers", &[] as &[&str])?,
@@ -275,15 +281,7 @@ impl Serialize for Hello<'_> {
         }
         m.serialize_entry("sslv2_format", &h.sslv2_format)?;
         m.serialize_entry("fallback_scsv", &h.fallback_scsv)?;
-        if let Some(n) = &h.server_name {
-            m.serialize_entry("server_name", n)?;
-        }
-        if let Some(f) = &h.ja3 {
-            m.serialize_entry("ja3", f.as_str())?;
-        }
-        if let Some(f) = &h.ja4 {
-            m.serialize_entry("ja4", f.as_str())?;
-        }
+        names_of(&mut m, h)?;
         m.serialize_entry("cipher_count", &h.cipher_count)?;
         if !self.1.is_empty() {
             m.serialize_entry(
