@@ -4,7 +4,16 @@
 //!
 //! Derived parts (a client's `legacy`, `policy`; the totals' `clients`, `legacy_clients`,
 //! `policy`) are computed from the census when a report is made, and not read back: a merged
-//! report recomputes them. Keys this version does not know are ignored when reading.
+//! report recomputes them. Keys this version does not know are ignored when reading (those of
+//! `"coverage"` are kept and added up).
+//!
+//! Adding to the report:
+//! - a per-client (and totals) count: count it in [`ClientTally`] (the census rule), add a field
+//!   to [`Tally`] (its key; a `with = "maps::…"` module if it is a map) and a line each to
+//!   [`Tally::of`] and [`Tally::to_tally`]. JSON, reading back and `merge` then have it; a table
+//!   or CSV column is one cell in [`text`].
+//! - a section (e.g. `"quic_clients"`): a `#[serde(default)]` field of [`Report`], filled in
+//!   [`Report::with`] and added in [`crate::merge::Merged::add`].
 
 pub mod maps;
 pub mod text;
