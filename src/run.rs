@@ -30,7 +30,7 @@ use crate::metrics::http::MetricsServer;
 use crate::metrics::{Metrics, MetricsConfig};
 use crate::pipeline;
 use crate::policy::Policy;
-use crate::report::{self, Format, ReportOptions};
+use crate::report::{Format, Report, ReportOptions};
 use crate::tally::{Census, ConnSummary};
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -397,26 +397,11 @@ pub fn open_output(plan: &ReportPlan) -> Result<Box<dyn Write>, RunError> {
     })
 }
 
-/// Writes the report; `json` makes the JSON document (replays and merges differ there). A
-/// reader that went away (a broken pipe, e.g. `| head`) is not an error.
-pub fn write_report(
-    sink: &mut dyn Write,
-    format: Format,
-    census: &Census,
-    counters: &Counters,
-    input: &InputSummary,
-    opts: &ReportOptions,
-    json: &dyn Fn() -> serde_json::Value,
-) -> Result<(), RunError> {
+/// Writes the report. A reader that went away (a broken pipe, e.g. `| head`) is not an error.
+pub fn write_report(sink: &mut dyn Write, format: Format, report: &Report) -> Result<(), RunError> {
     let mut sink = sink;
-    let written = match format {
-        Format::Json => serde_json::to_writer_pretty(&mut sink, &json())
-            .map_err(io::Error::from)
-            .and_then(|()| writeln!(sink)),
-        Format::Table => report::write_table_with(&mut sink, census, counters, input, opts),
-        Format::Csv => report::write_csv_with(&mut sink, census, opts),
-    };
-    let done = written
+    let done = report
+        .write(&mut sink, format)
         .map_err(|e| (e, ""))
         .and_then(|()| sink.flush().map_err(|e| (e, "cannot write the report: ")));
     match done {
@@ -508,17 +493,9 @@ fn execute_replay(
     let opts = ReportOptions {
         policies: plan.policies.clone(),
     };
-    let done = open_output(&plan.report).and_then(|mut sink| {
-        write_report(
-            &mut sink,
-            plan.report.format,
-            &census,
-            &counters,
-            &input,
-            &opts,
-            &|| report::to_json_with(&census, &counters, &input, &opts),
-        )
-    });
+    let report = Report::of(&census, &counters, &input, &opts);
+    let done = open_output(&plan.report)
+        .and_then(|mut sink| write_report(&mut sink, plan.report.format, &report));
     let done = done.and_then(|()| match (&metrics, &m.file) {
         (Some(metrics), Some(path)) => metrics
             .write_textfile(path)
@@ -644,15 +621,8 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     let opts = ReportOptions {
         policies: plan.policies.clone(),
     };
-    let mut written = write_report(
-        &mut sink,
-        plan.report.format,
-        &census,
-        &counters,
-        &input,
-        &opts,
-        &|| report::to_json_with(&census, &counters, &input, &opts),
-    );
+    let report = Report::of(&census, &counters, &input, &opts);
+    let mut written = write_report(&mut sink, plan.report.format, &report);
     if let (Ok(()), Some(path)) = (&written, &m.file) {
         written = metrics
             .write_textfile(path)

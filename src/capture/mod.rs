@@ -94,7 +94,8 @@ pub struct LiveConfig {
 
 /// Packet statistics of a live capture, as libpcap reports them (`pcap_stats`), accumulated
 /// into 64 bits (libpcap's own counters are 32-bit and wrap on long runs).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CaptureStats {
     /// The interface.
     pub interface: String,
@@ -108,8 +109,9 @@ pub struct CaptureStats {
     pub if_dropped: u64,
 }
 
-/// What the sources read: the input section of a report.
-#[derive(Clone, Debug, Default)]
+/// What the sources read (the report's `"input"` section).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct InputSummary {
     /// The files, in order.
     pub files: Vec<String>,
@@ -120,5 +122,6 @@ pub struct InputSummary {
     /// Problems met, each prefixed with its file (or interface).
     pub warnings: Vec<String>,
     /// Live capture only: the interface and libpcap's packet statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<CaptureStats>,
 }

@@ -7,7 +7,6 @@ mod progress;
 
 use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, ManArgs, MergeArgs};
-use hellowatch::engine::Counters;
 use hellowatch::report::ReportOptions;
 use hellowatch::run::{self, Plan, RunError};
 use std::io::{IsTerminal, Write};
@@ -101,20 +100,10 @@ fn merge(args: &MergeArgs) -> ExitCode {
             return bad_input(e);
         }
     }
-    let opts = ReportOptions { policies };
-    let input = merged.input_summary();
-    let report = args.report.plan();
-    let written = run::open_output(&report).and_then(|mut sink| {
-        run::write_report(
-            &mut sink,
-            report.format,
-            &merged.census,
-            &Counters::default(),
-            &input,
-            &opts,
-            &|| merged.to_json(&opts),
-        )
-    });
+    let report = merged.report(&ReportOptions { policies });
+    let plan = args.report.plan();
+    let written = run::open_output(&plan)
+        .and_then(|mut sink| run::write_report(&mut sink, plan.format, &report));
     exit_status(written)
 }
 
