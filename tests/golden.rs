@@ -11,7 +11,6 @@
 
 mod common;
 
-
 #[test]
 fn project_captures_match_their_expected_census() {
     let root = common::root().join("captures");
