@@ -576,6 +576,8 @@ impl HellowatchCollector {
         )?;
         single(enc, &UPGRADES_REFUSED, k.upgrades_refused)?;
         single(enc, &PLAINTEXT_INSPECT_LIMIT, k.plaintext_inspect_limit)?;
+        single(enc, &RST_IGNORED, k.rst_ignored)?;
+        single(enc, &ZERO_PADDING_REPLACED, k.zero_padding_replaced)?;
         counters(
             enc,
             &ANOMALIES,

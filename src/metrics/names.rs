@@ -365,6 +365,18 @@ pub const PLAINTEXT_INSPECT_LIMIT: MetricDef = counter(
     "Connections given up as not TLS after inspecting the bounded plaintext prefix.",
     &[],
 );
+/// RSTs outside the window, ignored.
+pub const RST_IGNORED: MetricDef = counter(
+    "hellowatch_rst_ignored_total",
+    "RST segments outside the window of their connection (stale or spoofed), ignored.",
+    &[],
+);
+/// Zero padding of pure ACKs replaced by data.
+pub const ZERO_PADDING_REPLACED: MetricDef = counter(
+    "hellowatch_zero_padding_replaced_total",
+    "Zero bytes padding pure ACKs, replaced by the data sent at the same sequence number.",
+    &[],
+);
 /// Parse anomalies.
 pub const ANOMALIES: MetricDef = counter(
     "hellowatch_anomalies_total",
@@ -379,7 +391,7 @@ pub const BUILD_INFO: MetricDef = gauge(
 );
 
 /// Every metric, in exposition order.
-pub const ALL: [MetricDef; 46] = [
+pub const ALL: [MetricDef; 48] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
@@ -424,6 +436,8 @@ pub const ALL: [MetricDef; 46] = [
     UPGRADES,
     UPGRADES_REFUSED,
     PLAINTEXT_INSPECT_LIMIT,
+    RST_IGNORED,
+    ZERO_PADDING_REPLACED,
     ANOMALIES,
     BUILD_INFO,
 ];

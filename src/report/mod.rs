@@ -290,6 +290,8 @@ impl Coverage {
             "upgrades": up,
             "upgrades_refused": k.upgrades_refused,
             "plaintext_inspect_limit": k.plaintext_inspect_limit,
+            "rst_ignored": k.rst_ignored,
+            "zero_padding_replaced": k.zero_padding_replaced,
         });
         match v {
             Value::Object(m) => Coverage(m),

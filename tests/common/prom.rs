@@ -237,6 +237,11 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
             "plaintext_inspect_limit",
             "hellowatch_plaintext_inspect_limit_total",
         ),
+        ("rst_ignored", "hellowatch_rst_ignored_total"),
+        (
+            "zero_padding_replaced",
+            "hellowatch_zero_padding_replaced_total",
+        ),
     ] {
         assert!(
             k.get(json).is_some(),
