@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod pipeline;
 pub mod policy;
 pub mod progress;
+pub mod quic;
 pub mod replay;
 pub mod report;
 pub mod tally;

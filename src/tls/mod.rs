@@ -170,6 +170,8 @@ pub struct DirParser {
     rec_version: u16,
     /// Version field of the record where the hello being assembled started.
     msg_rec_version: u16,
+    /// Fed through [`DirParser::feed_handshake`]: no records, hellos have no record version.
+    bare: bool,
 }
 
 impl Default for DirParser {
@@ -189,6 +191,7 @@ impl DirParser {
             touched: false,
             rec_version: 0,
             msg_rec_version: 0,
+            bare: false,
         }
     }
 
@@ -199,6 +202,7 @@ impl DirParser {
         self.hs_skip = 0;
         self.guarded = false;
         self.touched = false;
+        self.bare = false;
     }
 
     /// Stopped, and why; `None` while still parsing.
@@ -250,6 +254,26 @@ impl DirParser {
                     off = off.saturating_add(n);
                 }
             }
+        }
+    }
+
+    /// Feeds the next bytes of a stream of handshake messages without record framing: QUIC
+    /// CRYPTO data, or DTLS handshake messages after their own reassembly (with the 4-byte TLS
+    /// message header). Each call continues the stream; a message split across calls is
+    /// joined (within [`MAX_HELLO_LEN`], as for TCP); hellos carry no record version. A parser
+    /// is fed either this way or with [`DirParser::feed`], never both.
+    pub fn feed_handshake(&mut self, data: &[u8], h: &mut impl Handler) {
+        match self.state {
+            State::Done(_) => return,
+            State::Start => {
+                self.state = State::Records;
+                self.bare = true;
+            }
+            State::Records => {}
+        }
+        if !data.is_empty() {
+            self.touched = true;
+            self.handshake(data, h);
         }
     }
 
@@ -495,7 +519,7 @@ impl DirParser {
         match msg.first() {
             Some(&HS_CLIENT_HELLO) => match hello::parse_client_hello(body, |a| h.anomaly(a)) {
                 Ok(mut ch) => {
-                    ch.record_version = Some(Version(self.msg_rec_version));
+                    ch.record_version = (!self.bare).then_some(Version(self.msg_rec_version));
                     h.client_hello(&ch);
                 }
                 Err(a) => h.anomaly(a),
@@ -798,6 +822,68 @@ mod tests {
             run(&s, &[3, 100], None),
             ["ch tls1.0", "alert 2 handshake_failure"]
         );
+    }
+
+    fn run_bare(stream: &[u8], chunks: &[usize]) -> (Vec<String>, DirParser) {
+        let mut p = DirParser::new();
+        let mut h = Rec::default();
+        let mut at = 0;
+        for &c in chunks {
+            let end = (at + c).min(stream.len());
+            p.feed_handshake(&stream[at..end], &mut h);
+            at = end;
+        }
+        p.feed_handshake(&stream[at..], &mut h);
+        (h.events, p)
+    }
+
+    #[test]
+    fn feed_handshake_reads_messages_without_records() {
+        let ch = ch13();
+        let (ev, p) = run_bare(&ch, &[]);
+        assert_eq!(ev, ["ch tls1.3"]);
+        assert!(p.stopped().is_none() && !p.pending() && !p.untouched());
+        // Split anywhere, one byte at a time, with other messages around it.
+        let mut s = hs(11, &[0; 300]);
+        s.extend_from_slice(&ch);
+        s.extend_from_slice(&hs(
+            2,
+            &server_hello_body(0x0303, [1; 32], &[(43, &[3, 4])]),
+        ));
+        let (ev, p) = run_bare(&s, &vec![1; s.len()]);
+        assert_eq!(ev, ["ch tls1.3", "sh tls1.3"]);
+        assert!(!p.pending());
+        // Incomplete: pending, nothing reported.
+        let (ev, p) = run_bare(&ch[..ch.len() - 1], &[10]);
+        assert!(ev.is_empty());
+        assert!(p.pending());
+    }
+
+    #[test]
+    fn feed_handshake_hellos_have_no_record_version() {
+        struct V(Vec<Option<Version>>);
+        impl Handler for V {
+            fn client_hello(&mut self, ch: &ClientHello<'_>) {
+                self.0.push(ch.record_version);
+            }
+            fn server_hello(&mut self, _: &ServerHello) {}
+            fn alert(&mut self, _: u8, _: u8) {}
+            fn anomaly(&mut self, _: Anomaly) {}
+            fn ccs(&mut self) -> CcsMeaning {
+                CcsMeaning::Encrypted
+            }
+        }
+        let mut v = V(Vec::new());
+        DirParser::new().feed_handshake(&ch13(), &mut v);
+        DirParser::new().feed(&record(22, &ch13()), &mut v);
+        assert_eq!(v.0, [None, Some(Version(0x0301))]);
+    }
+
+    #[test]
+    fn feed_handshake_oversized_hello_stops() {
+        let (ev, p) = run_bare(&[1, 0x01, 0x00, 0x00, 3, 3], &[]);
+        assert_eq!(ev, ["anomaly handshake_too_large"]);
+        assert_eq!(p.stopped(), Some(Stop::Malformed));
     }
 
     #[test]

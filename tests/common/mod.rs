@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod synth;
+pub mod udp;
 
 /// Path of the built binary.
 pub fn bin() -> PathBuf {
