@@ -18,9 +18,11 @@
 //! lines, never mixed). With one worker the order is the order in which connections settled.
 
 use crate::engine::{Counters, SettleSink};
+use crate::flow::ConnSummary;
 use crate::policy::{Policy, Verdict};
-use crate::tally::outcome::ALERT_FATAL;
-use crate::tally::{ConnSummary, Direction, HelloFacts, Outcome, ServerFacts};
+use crate::tally::HandshakeOutcome;
+use crate::tls::facts::ALERT_FATAL;
+use crate::tls::facts::{Direction, HelloFacts, ServerFacts};
 use crate::tls::{Version, alert_name};
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use serde::Serialize;
@@ -354,7 +356,7 @@ impl EventSink {
 
 impl SettleSink for EventSink {
     fn settled(&mut self, s: &ConnSummary) {
-        if !s.is_countable() {
+        if crate::tally::contribution(s).is_none() {
             return;
         }
         // Writing into a Vec cannot fail; a serialisation error would leave a partial line,
@@ -420,7 +422,7 @@ struct Event<'a> {
     /// JSON array of the names of the first hello's cipher suites.
     client_ciphers: Option<&'a RawValue>,
     server_cipher: Option<CipherName>,
-    outcome: Outcome,
+    outcome: HandshakeOutcome,
     start: Ts,
 }
 
@@ -437,7 +439,7 @@ impl<'a> Event<'a> {
             policy_names: &names.policies,
             client_ciphers: names.list(s.hellos.first().map_or(&[][..], |h| &h.ciphers)),
             server_cipher,
-            outcome: Outcome::of(s),
+            outcome: HandshakeOutcome::of(s),
             start: Ts::new(s.first_seen_ns),
         }
     }
@@ -512,20 +514,12 @@ impl Serialize for CipherName {
 /// ECS `tls.version` / `tls.version_protocol` of a version (`None` for drafts and unknown
 /// values, which only appear under `hellowatch.*`).
 fn ecs_version(v: Version) -> Option<(&'static str, &'static str)> {
-    Some(match v {
-        Version::SSL2 => ("2.0", "ssl"),
-        Version::SSL3 => ("3.0", "ssl"),
-        Version::TLS10 => ("1.0", "tls"),
-        Version::TLS11 => ("1.1", "tls"),
-        Version::TLS12 => ("1.2", "tls"),
-        Version::TLS13 => ("1.3", "tls"),
-        _ => return None,
-    })
+    v.named().map(|n| (n.ecs_version, n.ecs_protocol))
 }
 
-struct Endpoint(Option<crate::flow::Endpoint>);
+struct EcsEndpoint(Option<crate::wire::Endpoint>);
 
-impl Serialize for Endpoint {
+impl Serialize for EcsEndpoint {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let mut m = ser.serialize_map(None)?;
         if let Some(e) = self.0 {
@@ -566,7 +560,7 @@ impl Serialize for Tls<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("established", &(e.outcome == Outcome::Established))?;
+        m.serialize_entry("established", &(e.outcome == HandshakeOutcome::Established))?;
         if let Some((v, p)) = e.s.negotiated.and_then(ecs_version) {
             m.serialize_entry("version", v)?;
             m.serialize_entry("version_protocol", p)?;
@@ -815,8 +809,8 @@ impl Serialize for Event<'_> {
                 duration: s.last_seen_ns.saturating_sub(s.first_seen_ns),
             },
         )?;
-        m.serialize_entry("source", &Endpoint(s.client_endpoint))?;
-        m.serialize_entry("destination", &Endpoint(s.server_endpoint))?;
+        m.serialize_entry("source", &EcsEndpoint(s.client_endpoint))?;
+        m.serialize_entry("destination", &EcsEndpoint(s.server_endpoint))?;
         let ty = match s.client {
             Some(IpAddr::V6(_)) => "ipv6",
             _ => "ipv4",
@@ -836,7 +830,7 @@ impl Serialize for Event<'_> {
 
 /// The event line of one connection (no trailing newline), for tests and tools.
 pub fn event_line(s: &ConnSummary, policies: &[Policy]) -> Option<String> {
-    if !s.is_countable() {
+    if crate::tally::contribution(s).is_none() {
         return None;
     }
     let mut names = Names::new(policies);
@@ -853,8 +847,8 @@ pub fn event_line(s: &ConnSummary, policies: &[Policy]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flow::Endpoint as Ep;
     use crate::tls::VersionList;
+    use crate::wire::Endpoint as Ep;
 
     fn summary() -> ConnSummary {
         let mut offered = VersionList::default();

@@ -16,6 +16,8 @@
 
 pub mod capture;
 pub mod cli;
+pub mod closed;
+pub mod counters;
 pub mod engine;
 pub mod events;
 pub mod flow;

@@ -1,10 +1,11 @@
 //! Replay: savefiles through the pipeline, lossless, into one census.
 
 use crate::capture::CaptureError;
-use crate::capture::file::{Format, Savefile};
+use crate::capture::file::{Savefile, SavefileFormat};
 use crate::engine::{Counters, Engine, EngineConfig, SettleSink};
+use crate::flow::ConnSummary;
 use crate::pipeline;
-use crate::tally::{Census, ConnSummary};
+use crate::tally::Census;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -62,8 +63,8 @@ impl Reading<'_> {
         self.in_file = 0;
         self.file_len = f.len() as u64;
         self.overhead = match f.format() {
-            Format::Pcap => 16,
-            Format::Pcapng => 32,
+            SavefileFormat::Pcap => 16,
+            SavefileFormat::Pcapng => 32,
         };
     }
 

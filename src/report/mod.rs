@@ -6,9 +6,7 @@ pub mod parse;
 use crate::engine::Counters;
 use crate::replay::InputSummary;
 use crate::tally::{Census, ClientTally};
-use crate::tls::{Anomaly, Version, alert_name};
-use crate::upgrade::Start;
-use crate::wire::DecodeError;
+use crate::tls::{Version, alert_name};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -81,48 +79,21 @@ pub fn sorted_clients(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
 
 /// Coverage counters as JSON.
 pub fn coverage_json(k: &Counters, c: &Census) -> Value {
-    let mut dec = Map::new();
-    for (e, n) in DecodeError::ALL.iter().zip(k.decode_errors) {
-        dec.insert(e.name().into(), json!(n));
+    // The counters serialise in the order of their table ([`crate::counters`]); the census'
+    // own drop counts sit after `queue_drops` in the report contract.
+    let Ok(Value::Object(counters)) = serde_json::to_value(k) else {
+        return Value::Object(Map::new());
+    };
+    let mut m = Map::new();
+    for (key, v) in counters {
+        let census_next = key == "queue_drops";
+        m.insert(key, v);
+        if census_next {
+            m.insert("clients_dropped".into(), json!(c.clients_dropped));
+            m.insert("versions_dropped".into(), json!(c.versions_dropped));
+        }
     }
-    let mut an = Map::new();
-    for (a, n) in Anomaly::ALL.iter().zip(k.anomalies) {
-        an.insert(a.name().into(), json!(n));
-    }
-    let mut up = Map::new();
-    for s in Start::ALL.iter().skip(1) {
-        up.insert(
-            s.name().into(),
-            json!(k.upgrades.get(s.index()).copied().unwrap_or(0)),
-        );
-    }
-    json!({
-        "tcp_segments": k.tcp_segments,
-        "not_decoded": dec,
-        "truncated_segments": k.truncated_segments,
-        "flows_created": k.flows_created,
-        "flows_evicted": k.flows_evicted,
-        "flows_expired": k.flows_expired,
-        "flows_midstream": k.flows_midstream,
-        "flows_reused": k.flows_reused,
-        "stream_cap_hits": k.stream_cap_hits,
-        "reassembly_gaps": k.reassembly_gaps,
-        "overlap_conflicts": k.overlap_conflicts,
-        "streams_not_tls": k.streams_not_tls,
-        "streams_unfinished": k.streams_unfinished,
-        "buffered_cap_hits": k.buffered_cap_hits,
-        "hellos_midstream": k.hellos_midstream,
-        "conns_one_sided": k.conns_one_sided,
-        "hellos_dropped": k.hellos_dropped,
-        "alerts_dropped": k.alerts_dropped,
-        "queue_drops": k.queue_drops,
-        "clients_dropped": c.clients_dropped,
-        "versions_dropped": c.versions_dropped,
-        "anomalies": an,
-        "upgrades": up,
-        "upgrades_refused": k.upgrades_refused,
-        "plaintext_inspect_limit": k.plaintext_inspect_limit,
-    })
+    Value::Object(m)
 }
 
 /// Options of a report beyond the census itself.
