@@ -830,9 +830,7 @@ impl Serialize for Event<'_> {
 
 /// The event line of one connection (no trailing newline), for tests and tools.
 pub fn event_line(s: &ConnSummary, policies: &[Policy]) -> Option<String> {
-    if crate::tally::contribution(s).is_none() {
-        return None;
-    }
+    crate::tally::contribution(s)?;
     let mut names = Names::new(policies);
     names.prepare(s.hellos.first().map_or(&[][..], |h| &h.ciphers));
     let server_cipher = s.server_hello.map(|sh| names.cipher(sh.cipher));

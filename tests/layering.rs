@@ -17,8 +17,8 @@ const ALLOWED: [(&str, &[&str]); 5] = [
 
 fn sources(p: &Path, out: &mut Vec<PathBuf>) {
     if p.is_dir() {
-        for e in std::fs::read_dir(p).unwrap() {
-            sources(&e.unwrap().path(), out);
+        for e in std::fs::read_dir(p).into_iter().flatten().flatten() {
+            sources(&e.path(), out);
         }
     } else if p.is_file() && p.extension().is_some_and(|e| e == "rs") {
         out.push(p.to_path_buf());
