@@ -20,6 +20,8 @@
 //! logging, and no panics on any input.
 
 pub mod capture;
+pub mod closed;
+pub mod counters;
 pub mod engine;
 pub mod events;
 pub mod flow;

@@ -12,13 +12,15 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod facts;
 pub mod fingerprint;
 pub mod hello;
 pub mod sslv2;
 pub mod version;
 
+use crate::closed::closed_set;
 pub use hello::{ClientHello, ServerHello, VersionList};
-pub use version::Version;
+pub use version::{Version, VersionLabel};
 
 /// Largest record payload accepted: 2^14 plaintext + 2048 expansion (RFC 5246 §6.2.3).
 pub const MAX_RECORD_LEN: usize = 16384 + 2048;
@@ -36,70 +38,32 @@ const CT_APPDATA: u8 = 23;
 const HS_CLIENT_HELLO: u8 = 1;
 const HS_SERVER_HELLO: u8 = 2;
 
-/// Something odd in the traffic, counted by kind. A closed set: it is a metric label.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Anomaly {
-    /// ClientHello body that tls-parser rejects.
-    ClientHelloMalformed,
-    /// ServerHello body too short to hold version and random.
-    ServerHelloMalformed,
-    /// ServerHello legacy version outside SSL 3.0–TLS 1.2 and draft 18 (read as raw hex).
-    ServerHelloUnusualVersion,
-    /// Extension block that does not frame exactly.
-    ExtensionsMalformed,
-    /// `supported_versions` whose inner length disagrees with its framing.
-    SupportedVersionsMalformed,
-    /// More offered versions than [`hello::MAX_OFFERED_VERSIONS`].
-    TooManyVersions,
-    /// Bytes after a hello's last field.
-    TrailingData,
-    /// Record longer than [`MAX_RECORD_LEN`].
-    RecordTooLarge,
-    /// Hello longer than [`MAX_HELLO_LEN`].
-    HandshakeTooLarge,
-    /// Record with a content type other than 20–23, or a non-3 major version.
-    BadRecord,
-    /// Alert record whose length is not a multiple of 2 or whose level is not 1/2, before
-    /// encryption started.
-    BadAlert,
-}
-
-impl Anomaly {
-    /// All kinds, in a fixed order.
-    pub const ALL: [Anomaly; 11] = [
-        Anomaly::ClientHelloMalformed,
-        Anomaly::ServerHelloMalformed,
-        Anomaly::ServerHelloUnusualVersion,
-        Anomaly::ExtensionsMalformed,
-        Anomaly::SupportedVersionsMalformed,
-        Anomaly::TooManyVersions,
-        Anomaly::TrailingData,
-        Anomaly::RecordTooLarge,
-        Anomaly::HandshakeTooLarge,
-        Anomaly::BadRecord,
-        Anomaly::BadAlert,
-    ];
-
-    /// Label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Anomaly::ClientHelloMalformed => "client_hello_malformed",
-            Anomaly::ServerHelloMalformed => "server_hello_malformed",
-            Anomaly::ServerHelloUnusualVersion => "server_hello_unusual_version",
-            Anomaly::ExtensionsMalformed => "extensions_malformed",
-            Anomaly::SupportedVersionsMalformed => "supported_versions_malformed",
-            Anomaly::TooManyVersions => "too_many_versions",
-            Anomaly::TrailingData => "trailing_data",
-            Anomaly::RecordTooLarge => "record_too_large",
-            Anomaly::HandshakeTooLarge => "handshake_too_large",
-            Anomaly::BadRecord => "bad_record",
-            Anomaly::BadAlert => "bad_alert",
-        }
-    }
-
-    /// Position in [`Anomaly::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
+closed_set! {
+    /// Something odd in the traffic, counted by kind. A closed set: it is a metric label.
+    pub enum Anomaly {
+        /// ClientHello body that tls-parser rejects.
+        ClientHelloMalformed => "client_hello_malformed",
+        /// ServerHello body too short to hold version and random.
+        ServerHelloMalformed => "server_hello_malformed",
+        /// ServerHello legacy version outside SSL 3.0–TLS 1.2 and draft 18 (read as raw hex).
+        ServerHelloUnusualVersion => "server_hello_unusual_version",
+        /// Extension block that does not frame exactly.
+        ExtensionsMalformed => "extensions_malformed",
+        /// `supported_versions` whose inner length disagrees with its framing.
+        SupportedVersionsMalformed => "supported_versions_malformed",
+        /// More offered versions than [`hello::MAX_OFFERED_VERSIONS`].
+        TooManyVersions => "too_many_versions",
+        /// Bytes after a hello's last field.
+        TrailingData => "trailing_data",
+        /// Record longer than [`MAX_RECORD_LEN`].
+        RecordTooLarge => "record_too_large",
+        /// Hello longer than [`MAX_HELLO_LEN`].
+        HandshakeTooLarge => "handshake_too_large",
+        /// Record with a content type other than 20–23, or a non-3 major version.
+        BadRecord => "bad_record",
+        /// Alert record whose length is not a multiple of 2 or whose level is not 1/2, before
+        /// encryption started.
+        BadAlert => "bad_alert",
     }
 }
 
@@ -543,45 +507,48 @@ fn msg_len(hdr: &[u8]) -> usize {
 
 /// RFC name of an alert description (`None` for unassigned values, written as a number).
 pub fn alert_name(desc: u8) -> Option<&'static str> {
-    Some(match desc {
-        0 => "close_notify",
-        10 => "unexpected_message",
-        20 => "bad_record_mac",
-        21 => "decryption_failed",
-        22 => "record_overflow",
-        30 => "decompression_failure",
-        40 => "handshake_failure",
-        41 => "no_certificate",
-        42 => "bad_certificate",
-        43 => "unsupported_certificate",
-        44 => "certificate_revoked",
-        45 => "certificate_expired",
-        46 => "certificate_unknown",
-        47 => "illegal_parameter",
-        48 => "unknown_ca",
-        49 => "access_denied",
-        50 => "decode_error",
-        51 => "decrypt_error",
-        60 => "export_restriction",
-        70 => "protocol_version",
-        71 => "insufficient_security",
-        80 => "internal_error",
-        86 => "inappropriate_fallback",
-        90 => "user_canceled",
-        100 => "no_renegotiation",
-        109 => "missing_extension",
-        110 => "unsupported_extension",
-        111 => "certificate_unobtainable",
-        112 => "unrecognized_name",
-        113 => "bad_certificate_status_response",
-        114 => "bad_certificate_hash_value",
-        115 => "unknown_psk_identity",
-        116 => "certificate_required",
-        120 => "no_application_protocol",
-        121 => "ech_required",
-        _ => return None,
-    })
+    ALERTS.iter().find(|(d, _)| *d == desc).map(|(_, n)| *n)
 }
+
+/// The alert table, defined once: every alert description with an RFC name (IANA TLS Alerts
+/// registry), in code order. It is also the closed set of the metrics' `description` label.
+pub const ALERTS: [(u8, &str); 35] = [
+    (0, "close_notify"),
+    (10, "unexpected_message"),
+    (20, "bad_record_mac"),
+    (21, "decryption_failed"),
+    (22, "record_overflow"),
+    (30, "decompression_failure"),
+    (40, "handshake_failure"),
+    (41, "no_certificate"),
+    (42, "bad_certificate"),
+    (43, "unsupported_certificate"),
+    (44, "certificate_revoked"),
+    (45, "certificate_expired"),
+    (46, "certificate_unknown"),
+    (47, "illegal_parameter"),
+    (48, "unknown_ca"),
+    (49, "access_denied"),
+    (50, "decode_error"),
+    (51, "decrypt_error"),
+    (60, "export_restriction"),
+    (70, "protocol_version"),
+    (71, "insufficient_security"),
+    (80, "internal_error"),
+    (86, "inappropriate_fallback"),
+    (90, "user_canceled"),
+    (100, "no_renegotiation"),
+    (109, "missing_extension"),
+    (110, "unsupported_extension"),
+    (111, "certificate_unobtainable"),
+    (112, "unrecognized_name"),
+    (113, "bad_certificate_status_response"),
+    (114, "bad_certificate_hash_value"),
+    (115, "unknown_psk_identity"),
+    (116, "certificate_required"),
+    (120, "no_application_protocol"),
+    (121, "ech_required"),
+];
 
 #[cfg(test)]
 mod tests {
