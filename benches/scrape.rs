@@ -10,10 +10,11 @@
 )]
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use hellowatch::flow::ConnSummary;
 use hellowatch::metrics::clients::ClientConfig;
 use hellowatch::metrics::http::MetricsServer;
 use hellowatch::metrics::{Metrics, MetricsConfig};
-use hellowatch::tally::{ConnSummary, Direction, HelloFacts};
+use hellowatch::tls::facts::{Direction, HelloFacts};
 use hellowatch::tls::{Version, VersionList};
 use std::net::{IpAddr, Ipv4Addr};
 

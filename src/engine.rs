@@ -5,17 +5,18 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub use crate::counters::Counters;
+use crate::flow::ConnSummary;
 use crate::flow::reassembly::DEFAULT_STREAM_CAP;
 use crate::flow::{
     CLOSED_LINGER_NS, Conn, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey,
-    FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
+    FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState,
 };
-use crate::tally::{
-    Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, ServerFacts, add as count,
-};
+use crate::tally::{Census, DEFAULT_MAX_CLIENTS, add as count, contribution};
+use crate::tls::facts::{HelloFacts, ServerFacts};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
-use crate::upgrade::{GiveUp, Start, Verdict};
-use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
+use crate::upgrade::{GiveUp, Recognition};
+use crate::wire::{self, LinkType, Segment, TcpFlags};
 
 /// Default budget of bytes buffered for reassembly and hello joining, over all connections of
 /// one engine (workers share the budget given on the command line).
@@ -45,114 +46,6 @@ impl Default for EngineConfig {
             stream_cap: DEFAULT_STREAM_CAP,
             max_clients: DEFAULT_MAX_CLIENTS,
             max_buffered: DEFAULT_MAX_BUFFERED,
-        }
-    }
-}
-
-/// Coverage counters: what was seen, skipped, missed or bounded.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Counters {
-    /// Packets handed in.
-    pub packets: u64,
-    /// Captured bytes handed in.
-    pub bytes: u64,
-    /// TCP segments decoded.
-    pub tcp_segments: u64,
-    /// Packets not decoded, by [`DecodeError`].
-    pub decode_errors: [u64; DecodeError::ALL.len()],
-    /// Segments whose payload was cut by the snap length.
-    pub truncated_segments: u64,
-    /// Connections created.
-    pub flows_created: u64,
-    /// Connections evicted because the table was full.
-    pub flows_evicted: u64,
-    /// Open connections expired by the idle timeout (closed ones leaving are not counted).
-    pub flows_expired: u64,
-    /// Connections first seen with payload and no SYN.
-    pub flows_midstream: u64,
-    /// Connections started again by a new SYN on the same endpoints.
-    pub flows_reused: u64,
-    /// RSTs outside the window of the connection they name, ignored.
-    pub rst_ignored: u64,
-    /// Zero bytes sent without PSH (padding of pure ACKs) replaced by the data that followed
-    /// at the same sequence number.
-    pub zero_padding_replaced: u64,
-    /// Directions that stopped because the stream cap was reached.
-    pub stream_cap_hits: u64,
-    /// Out-of-order segments dropped (hold list full), plus holes never filled.
-    pub reassembly_gaps: u64,
-    /// Retransmitted bytes that differed from the bytes kept (first copy wins).
-    pub overlap_conflicts: u64,
-    /// Directions whose bytes were not TLS.
-    pub streams_not_tls: u64,
-    /// Directions that ended (closed, expired, evicted, end of input) inside an incomplete
-    /// record or hello: bytes announced as TLS that never completed.
-    pub streams_unfinished: u64,
-    /// Directions given up because the engine's buffer budget was exhausted.
-    pub buffered_cap_hits: u64,
-    /// Hellos beyond the per-connection bound (counted in no census).
-    pub hellos_dropped: u64,
-    /// Alerts beyond the per-connection bound.
-    pub alerts_dropped: u64,
-    /// ClientHellos on connections joined mid-stream.
-    pub hellos_midstream: u64,
-    /// Connections with a hello where only one side sent anything.
-    pub conns_one_sided: u64,
-    /// Anomalies, by [`Anomaly`].
-    pub anomalies: [u64; Anomaly::ALL.len()],
-    /// Packets dropped because a worker queue was full (live capture only).
-    pub queue_drops: u64,
-    /// Connections whose TLS began after a plaintext upgrade, by [`Start`] (index 0, direct,
-    /// stays 0).
-    pub upgrades: [u64; Start::COUNT],
-    /// Upgrade requests the server refused (the connection stayed plaintext, or retried).
-    pub upgrades_refused: u64,
-    /// Connections given up as not TLS after
-    /// [`MAX_PLAINTEXT_INSPECT`](crate::upgrade::MAX_PLAINTEXT_INSPECT) plaintext bytes of a
-    /// direction were inspected without an upgrade.
-    pub plaintext_inspect_limit: u64,
-}
-
-impl Counters {
-    /// Adds another set of counters.
-    pub fn merge(&mut self, o: &Counters) {
-        macro_rules! add {
-            ($($f:ident),*) => { $(count(&mut self.$f, o.$f);)* };
-        }
-        add!(
-            packets,
-            bytes,
-            tcp_segments,
-            truncated_segments,
-            flows_created,
-            flows_evicted,
-            flows_expired,
-            flows_midstream,
-            flows_reused,
-            rst_ignored,
-            zero_padding_replaced,
-            stream_cap_hits,
-            reassembly_gaps,
-            overlap_conflicts,
-            streams_not_tls,
-            streams_unfinished,
-            buffered_cap_hits,
-            hellos_dropped,
-            alerts_dropped,
-            hellos_midstream,
-            conns_one_sided,
-            queue_drops,
-            upgrades_refused,
-            plaintext_inspect_limit
-        );
-        for (a, b) in self.upgrades.iter_mut().zip(o.upgrades) {
-            count(a, b);
-        }
-        for (a, b) in self.decode_errors.iter_mut().zip(o.decode_errors) {
-            count(a, b);
-        }
-        for (a, b) in self.anomalies.iter_mut().zip(o.anomalies) {
-            count(a, b);
         }
     }
 }
@@ -239,13 +132,7 @@ impl Handler for Ctx<'_> {
         } else {
             self.hs.negotiated = Some(sh.version);
             self.hs.server_hello_from = Some(self.side);
-            self.hs.server_hello = Some(ServerFacts {
-                version: sh.version,
-                legacy_version: sh.legacy_version,
-                cipher: sh.cipher,
-                downgrade_sentinel: sh.downgrade_sentinel,
-                sslv2_format: sh.sslv2_format,
-            });
+            self.hs.server_hello = Some(ServerFacts::from_server_hello(sh));
         }
     }
 
@@ -324,7 +211,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
         // is watched (a client trying implicit TLS against a plaintext server).
         let undecided = upgrade
             .as_deref()
-            .is_some_and(|u| u.verdict() == Verdict::Undecided);
+            .is_some_and(|u| u.recognition() == Recognition::Undecided);
         let start_watching = from_start && upgrade.is_none() && other_untouched;
         if !(undecided || start_watching) {
             finish_stop(dir, k);
@@ -343,15 +230,15 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
         dir.stream.consume(n);
         dir.plain_used = true;
     }
-    match u.verdict() {
-        Verdict::Undecided => {
+    match u.recognition() {
+        Recognition::Undecided => {
             let other = dirs.get(s ^ 1)?;
             let waiting = other.parser.stopped().is_none()
                 && other.parser.untouched()
                 && !other.stream.data().is_empty();
             (u.generation() != before && waiting).then_some(s ^ 1)
         }
-        Verdict::Upgrade(start) => {
+        Recognition::Upgrade(start) => {
             hs.start = start;
             hs.upgrade_client = u.client();
             if let Some(c) = k.upgrades.get_mut(start.index()) {
@@ -368,7 +255,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
             }
             None
         }
-        Verdict::Plain(why) => {
+        Recognition::Plain(why) => {
             if why == GiveUp::InspectLimit {
                 count(&mut k.plaintext_inspect_limit, 1);
             }
@@ -697,8 +584,6 @@ impl Engine {
         let Some(mut tls) = conn.tls.take() else {
             return;
         };
-        let hellos = std::mem::take(&mut tls.hs.hellos);
-        let hs = &tls.hs;
         for d in &tls.dirs {
             self.buffered = self.buffered.saturating_sub(d.held());
             if d.stream.has_hole() && d.parser.stopped().is_none() {
@@ -712,6 +597,7 @@ impl Engine {
                 count(&mut self.counters.streams_not_tls, 1);
             }
         }
+        let hs = &mut tls.hs;
         count(
             &mut self.counters.hellos_dropped,
             u64::from(hs.hellos_dropped),
@@ -723,58 +609,22 @@ impl Engine {
         if let Some(u) = &tls.upgrade {
             count(&mut self.counters.upgrades_refused, u64::from(u.refused()));
         }
-        let client_side = hs
-            .client
-            .or(hs.server_hello_from.map(|s| s ^ 1))
-            .or(hs.upgrade_client)
-            .or(conn.initiator.map(usize::from));
-        let Some(cs) = client_side else {
+        let Some(cs) = conn.client_side(hs) else {
             return;
         };
-        if !hellos.is_empty() {
+        if !hs.hellos.is_empty() {
             if conn.midstream {
-                count(&mut self.counters.hellos_midstream, hellos.len() as u64);
+                count(&mut self.counters.hellos_midstream, hs.hellos.len() as u64);
             }
             let spoke = tls.dirs.iter().filter(|d| !d.parser.untouched()).count();
             if spoke < 2 {
                 count(&mut self.counters.conns_one_sided, 1);
             }
         }
-        let mut summary = ConnSummary {
-            client: Some(conn.addr(cs)),
-            hellos,
-            negotiated: hs.negotiated,
-            hrr: hs.hrr,
-            alerts: hs
-                .alerts
-                .iter()
-                .map(|(d, s)| (*d, direction(*s, cs)))
-                .collect(),
-            alert_levels: (0..hs.alerts.len())
-                .map(|i| {
-                    if hs.fatal_alerts >> (i & 7) & 1 == 1 {
-                        2
-                    } else {
-                        1
-                    }
-                })
-                .collect(),
-            client_endpoint: Some(conn.key.end(cs)),
-            server_endpoint: Some(conn.key.end(cs ^ 1)),
-            first_seen_ns: conn.first_seen,
-            last_seen_ns: conn.last_seen,
-            server_hello: hs.server_hello,
-            rst: conn.rst,
-            fin: [
-                conn.fin.get(cs & 1).copied().unwrap_or(false),
-                conn.fin.get((cs ^ 1) & 1).copied().unwrap_or(false),
-            ],
-            midstream: conn.midstream,
-            start: hs.start,
-        };
+        let mut summary = conn.summary(hs, cs);
         // Fingerprints are derived only where they are read: the census keeps them for
         // legacy connections, a sink may want them for all.
-        if sink.wants_detail() || summary.is_legacy() {
+        if sink.wants_detail() || contribution(&summary).is_some_and(|c| c.legacy) {
             for h in &mut summary.hellos {
                 h.fill_detail();
             }
@@ -828,6 +678,7 @@ mod tests {
     use super::*;
     use crate::tls::hello::HRR_RANDOM;
     use crate::tls::hello::tests::{client_hello_body, server_hello_body};
+    use crate::upgrade::Start;
     use proptest::prelude::*;
     use std::net::IpAddr;
 

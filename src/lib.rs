@@ -20,6 +20,8 @@
 //! logging, and no panics on any input.
 
 pub mod capture;
+pub mod closed;
+pub mod counters;
 pub mod engine;
 pub mod events;
 pub mod flow;
@@ -27,6 +29,7 @@ pub mod merge;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
+pub mod quic;
 pub mod report;
 pub mod run;
 pub mod tally;

@@ -13,8 +13,12 @@
 //! replay, a live census or reports merged from several sensors — and the evaluation is
 //! associative like the census itself.
 
-use crate::tally::{Census, ClientTally, ConnSummary, HelloFacts};
+use crate::tally::{Census, ClientTally};
+
+use crate::flow::ConnSummary;
+
 use crate::tls::Version;
+use crate::tls::facts::HelloFacts;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;

@@ -20,18 +20,19 @@
 //! [`Plan`], opened in [`execute`], given per worker through `make_sink` (a [`SettleSink`]) and
 //! finished after the run.
 
-use crate::capture::file::{FileStats, Format as FileFormat, Savefile};
+use crate::capture::file::{FileStats, Savefile, SavefileFormat};
 #[cfg(feature = "live")]
 use crate::capture::live::{LiveCapture, LiveEvent};
 use crate::capture::{InputSummary, LiveConfig};
 use crate::engine::{Counters, Engine, EngineConfig, SettleSink};
 use crate::events::{Delivery, Dest, EventLog, EventStats, EventsError};
+use crate::flow::ConnSummary;
 use crate::metrics::http::MetricsServer;
 use crate::metrics::{Metrics, MetricsConfig};
 use crate::pipeline;
 use crate::policy::Policy;
 use crate::report::{Format, Report, ReportOptions};
-use crate::tally::{Census, ConnSummary};
+use crate::tally::Census;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -183,8 +184,8 @@ impl Reading<'_> {
         self.in_file = 0;
         self.file_len = f.len() as u64;
         self.overhead = match f.format() {
-            FileFormat::Pcap => 16,
-            FileFormat::Pcapng => 32,
+            SavefileFormat::Pcap => 16,
+            SavefileFormat::Pcapng => 32,
         };
     }
 

@@ -48,7 +48,7 @@ pub const RELEASE_LAG: usize = 16 * 1024 * 1024;
 
 /// What kind of savefile.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Format {
+pub enum SavefileFormat {
     /// Classic pcap.
     Pcap,
     /// pcapng.
@@ -59,7 +59,7 @@ pub enum Format {
 pub struct Savefile {
     path: PathBuf,
     map: Map,
-    format: Format,
+    format: SavefileFormat,
 }
 
 enum Map {
@@ -100,12 +100,12 @@ const PCAPNG_SHB: [u8; 4] = [0x0a, 0x0d, 0x0d, 0x0a];
 
 /// The format of a capture starting with `bytes`, from its magic number; the error says why
 /// it is not a capture.
-pub fn detect(bytes: &[u8]) -> Result<Format, &'static str> {
+pub fn detect(bytes: &[u8]) -> Result<SavefileFormat, &'static str> {
     match bytes.first_chunk::<4>() {
         None if bytes.is_empty() => Err("empty file"),
         None => Err("too short to be a capture"),
-        Some(m) if is_pcap_magic(*m) => Ok(Format::Pcap),
-        Some(&PCAPNG_SHB) => Ok(Format::Pcapng),
+        Some(m) if is_pcap_magic(*m) => Ok(SavefileFormat::Pcap),
+        Some(&PCAPNG_SHB) => Ok(SavefileFormat::Pcapng),
         Some(_) => Err("not a pcap or pcapng file (unknown magic number)"),
     }
 }
@@ -119,8 +119,8 @@ pub fn for_each_packet_in<'a>(
     f: impl FnMut(Packet<'a>),
 ) -> Result<FileStats, &'static str> {
     Ok(match detect(bytes)? {
-        Format::Pcap => read_pcap(bytes, f, |_| {}),
-        Format::Pcapng => read_pcapng(bytes, f, |_| {}),
+        SavefileFormat::Pcap => read_pcap(bytes, f, |_| {}),
+        SavefileFormat::Pcapng => read_pcapng(bytes, f, |_| {}),
     })
 }
 
@@ -221,7 +221,7 @@ impl Savefile {
     }
 
     /// Its format.
-    pub fn format(&self) -> Format {
+    pub fn format(&self) -> SavefileFormat {
         self.format
     }
 
@@ -240,8 +240,8 @@ impl Savefile {
             }
         };
         let mut st = match self.format {
-            Format::Pcap => read_pcap(data, f, progress),
-            Format::Pcapng => read_pcapng(data, f, progress),
+            SavefileFormat::Pcap => read_pcap(data, f, progress),
+            SavefileFormat::Pcapng => read_pcapng(data, f, progress),
         };
         if let Map::Read(_, true) = self.map {
             st.warnings.push(format!(
@@ -568,11 +568,13 @@ mod tests {
         b
     }
 
-    fn collect(data: &[u8], fmt: Format) -> (Vec<(u64, LinkType, Vec<u8>)>, FileStats) {
+    fn collect(data: &[u8], fmt: SavefileFormat) -> (Vec<(u64, LinkType, Vec<u8>)>, FileStats) {
         let mut v = Vec::new();
         let st = match fmt {
-            Format::Pcap => read_pcap(data, |p| v.push((p.ts_ns, p.link, p.data.to_vec())), |_| {}),
-            Format::Pcapng => {
+            SavefileFormat::Pcap => {
+                read_pcap(data, |p| v.push((p.ts_ns, p.link, p.data.to_vec())), |_| {})
+            }
+            SavefileFormat::Pcapng => {
                 read_pcapng(data, |p| v.push((p.ts_ns, p.link, p.data.to_vec())), |_| {})
             }
         };
@@ -584,7 +586,7 @@ mod tests {
         for be in [false, true] {
             for nano in [false, true] {
                 let b = pcap_bytes(be, nano, 1, &[(10, 5, b"abc"), (11, 0, b"de")]);
-                let (v, st) = collect(&b, Format::Pcap);
+                let (v, st) = collect(&b, SavefileFormat::Pcap);
                 assert!(st.warnings.is_empty(), "{:?}", st.warnings);
                 assert_eq!(v.len(), 2);
                 let frac = if nano { 5 } else { 5000 };
@@ -601,12 +603,12 @@ mod tests {
     fn truncated_pcap_keeps_what_was_read() {
         let b = pcap_bytes(false, false, 1, &[(1, 0, b"abcdef"), (2, 0, b"ghijkl")]);
         for cut in [b.len() - 3, b.len() - 10, b.len() - 17] {
-            let (v, st) = collect(&b[..cut], Format::Pcap);
+            let (v, st) = collect(&b[..cut], SavefileFormat::Pcap);
             assert_eq!(v.len(), 1, "cut {cut}");
             assert_eq!(st.warnings.len(), 1);
             assert!(st.warnings[0].contains("truncated"), "{:?}", st.warnings);
         }
-        let (v, st) = collect(&b[..10], Format::Pcap);
+        let (v, st) = collect(&b[..10], SavefileFormat::Pcap);
         assert!(v.is_empty());
         assert!(st.warnings[0].contains("file header"));
     }
@@ -616,7 +618,7 @@ mod tests {
         let mut b = pcap_bytes(false, false, 1, &[(1, 0, b"abc"), (2, 0, b"def")]);
         let second = 24 + 16 + 3;
         b[second + 8..second + 12].copy_from_slice(&0x8000_0000u32.to_le_bytes());
-        let (v, st) = collect(&b, Format::Pcap);
+        let (v, st) = collect(&b, SavefileFormat::Pcap);
         assert_eq!(v.len(), 1);
         assert!(
             st.warnings[0].contains("corrupt record header"),
@@ -675,7 +677,7 @@ mod tests {
         b.extend(epb(0, 1_500_000, b"eth"));
         b.extend(epb(1, 2_000_000_123, b"raw ip"));
         b.extend(block(5, &[0; 16])); // interface statistics
-        let (v, st) = collect(&b, Format::Pcapng);
+        let (v, st) = collect(&b, SavefileFormat::Pcapng);
         assert!(st.warnings.is_empty(), "{:?}", st.warnings);
         assert_eq!(v[0], (1_500_000_000, LinkType::Ethernet, b"eth".to_vec()));
         assert_eq!(v[1], (2_000_000_123, LinkType::Raw, b"raw ip".to_vec()));
@@ -689,10 +691,10 @@ mod tests {
         let mut bad = epb(0, 2, b"two");
         bad[4..8].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
         b.extend(bad);
-        let (v, st) = collect(&b, Format::Pcapng);
+        let (v, st) = collect(&b, SavefileFormat::Pcapng);
         assert_eq!(v.len(), 1);
         assert_eq!(st.warnings.len(), 1);
-        let (v, st) = collect(&b[..b.len() - 30], Format::Pcapng);
+        let (v, st) = collect(&b[..b.len() - 30], SavefileFormat::Pcapng);
         assert_eq!(v.len(), 1);
         assert_eq!(st.warnings.len(), 1);
     }
@@ -710,7 +712,7 @@ mod tests {
                 b.extend_from_slice(&ty.to_le_bytes());
                 b.extend_from_slice(&len.to_le_bytes());
                 b.extend_from_slice(&[0; 16]);
-                let (v, st) = collect(&b, Format::Pcapng);
+                let (v, st) = collect(&b, SavefileFormat::Pcapng);
                 assert_eq!(v.len(), 1, "type {ty:#x} length {len}");
                 assert_eq!(st.warnings.len(), 1);
                 assert!(
@@ -726,7 +728,7 @@ mod tests {
     fn packet_for_unknown_interface_is_a_warning() {
         let mut b = shb();
         b.extend(epb(3, 1, b"x"));
-        let (v, st) = collect(&b, Format::Pcapng);
+        let (v, st) = collect(&b, SavefileFormat::Pcapng);
         assert!(v.is_empty());
         assert_eq!(st.warnings.len(), 1);
     }

@@ -5,9 +5,11 @@
 //!
 //! Pure: serialisation into a caller's buffer, no I/O.
 
+use crate::flow::ConnSummary;
 use crate::policy::{Policy, Verdict};
-use crate::tally::outcome::ALERT_FATAL;
-use crate::tally::{ConnSummary, Direction, HelloFacts, Outcome, ServerFacts};
+use crate::tally::HandshakeOutcome;
+use crate::tls::facts::ALERT_FATAL;
+use crate::tls::facts::{Direction, HelloFacts, ServerFacts};
 use crate::tls::{Version, alert_name};
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq, Serializer};
@@ -84,7 +86,7 @@ struct Event<'a> {
     /// JSON array of the names of the first hello's cipher suites.
     client_ciphers: Option<&'a RawValue>,
     server_cipher: Option<CipherName>,
-    outcome: Outcome,
+    outcome: HandshakeOutcome,
     start: Ts,
 }
 
@@ -101,7 +103,7 @@ impl<'a> Event<'a> {
             policy_names: &names.policies,
             client_ciphers: names.list(s.hellos.first().map_or(&[][..], |h| &h.ciphers)),
             server_cipher,
-            outcome: Outcome::of(s),
+            outcome: HandshakeOutcome::of(s),
             start: Ts::new(s.first_seen_ns),
         }
     }
@@ -176,20 +178,12 @@ impl Serialize for CipherName {
 /// ECS `tls.version` / `tls.version_protocol` of a version (`None` for drafts and unknown
 /// values, which only appear under `hellowatch.*`).
 fn ecs_version(v: Version) -> Option<(&'static str, &'static str)> {
-    Some(match v {
-        Version::SSL2 => ("2.0", "ssl"),
-        Version::SSL3 => ("3.0", "ssl"),
-        Version::TLS10 => ("1.0", "tls"),
-        Version::TLS11 => ("1.1", "tls"),
-        Version::TLS12 => ("1.2", "tls"),
-        Version::TLS13 => ("1.3", "tls"),
-        _ => return None,
-    })
+    v.named().map(|n| (n.ecs_version, n.ecs_protocol))
 }
 
-struct Endpoint(Option<crate::flow::Endpoint>);
+struct EcsEndpoint(Option<crate::wire::Endpoint>);
 
-impl Serialize for Endpoint {
+impl Serialize for EcsEndpoint {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let mut m = ser.serialize_map(None)?;
         if let Some(e) = self.0 {
@@ -236,7 +230,7 @@ impl Serialize for Tls<'_> {
     fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
         let e = self.0;
         let mut m = ser.serialize_map(None)?;
-        m.serialize_entry("established", &(e.outcome == Outcome::Established))?;
+        m.serialize_entry("established", &(e.outcome == HandshakeOutcome::Established))?;
         if let Some((v, p)) = e.s.negotiated.and_then(ecs_version) {
             m.serialize_entry("version", v)?;
             m.serialize_entry("version_protocol", p)?;
@@ -477,8 +471,8 @@ impl Serialize for Event<'_> {
                 duration: s.last_seen_ns.saturating_sub(s.first_seen_ns),
             },
         )?;
-        m.serialize_entry("source", &Endpoint(s.client_endpoint))?;
-        m.serialize_entry("destination", &Endpoint(s.server_endpoint))?;
+        m.serialize_entry("source", &EcsEndpoint(s.client_endpoint))?;
+        m.serialize_entry("destination", &EcsEndpoint(s.server_endpoint))?;
         let ty = match s.client {
             Some(IpAddr::V6(_)) => "ipv6",
             _ => "ipv4",
@@ -519,9 +513,7 @@ pub(super) fn write_event(
 
 /// The event line of one connection (no trailing newline), for tests and tools.
 pub fn event_line(s: &ConnSummary, policies: &[Policy]) -> Option<String> {
-    if !s.is_countable() {
-        return None;
-    }
+    crate::tally::contribution(s)?;
     let mut v = Vec::new();
     if !write_event(&mut v, s, policies, &mut Names::new(policies)) {
         return None;
@@ -532,8 +524,8 @@ pub fn event_line(s: &ConnSummary, policies: &[Policy]) -> Option<String> {
 #[cfg(test)]
 pub(super) mod tests {
     use super::*;
-    use crate::flow::Endpoint as Ep;
     use crate::tls::VersionList;
+    use crate::wire::Endpoint as Ep;
 
     /// A legacy connection refused with an alert.
     pub(crate) fn summary() -> ConnSummary {

@@ -12,8 +12,8 @@
 
 use super::ecs::{Names, write_event};
 use crate::engine::{Counters, SettleSink};
+use crate::flow::ConnSummary;
 use crate::policy::Policy;
-use crate::tally::ConnSummary;
 use crossbeam_channel::{Receiver, Sender, TrySendError, bounded};
 use std::fmt;
 use std::io::{self, Write};
@@ -284,7 +284,7 @@ impl EventSink {
 
 impl SettleSink for EventSink {
     fn settled(&mut self, s: &ConnSummary) {
-        if !s.is_countable() {
+        if crate::tally::contribution(s).is_none() {
             return;
         }
         // Writing into a Vec cannot fail; a serialisation error leaves no partial line.

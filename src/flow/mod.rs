@@ -8,11 +8,17 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 pub mod reassembly;
+pub mod summary;
 pub mod track;
 
-use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN, ServerFacts};
+pub use summary::ConnSummary;
+
+use crate::tls::facts::{
+    Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN, ServerFacts,
+};
 use crate::tls::{DirParser, Version};
 use crate::upgrade::{Recogniser, Start};
+use crate::wire::Endpoint;
 use reassembly::Stream;
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -36,15 +42,6 @@ pub const EVICTION_SCAN: usize = 64;
 
 /// Slabs smaller than this are never compacted (see [`FlowTable::compact_if_sparse`]).
 pub const COMPACT_MIN_SLOTS: usize = 4096;
-
-/// An endpoint.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Endpoint {
-    /// Address.
-    pub ip: IpAddr,
-    /// Port.
-    pub port: u16,
-}
 
 /// The unordered endpoint pair, packed for cheap comparison and hashing; side 0 is the lower
 /// endpoint. Both addresses of one IP header share a family.

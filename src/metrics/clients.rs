@@ -11,9 +11,10 @@
 //!
 //! Work happens once per settled connection (not per packet), under the caller's lock.
 
-use super::names::{AlertLabel, VersionLabel};
+use super::names::AlertLabel;
 use crate::policy::{MAX_POLICIES, Policies, Verdict};
-use crate::tally::ConnSummary;
+use crate::tally::Contribution;
+use crate::tls::VersionLabel;
 use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use std::collections::{BTreeSet, HashMap};
 use std::fmt::{self, Write as _};
@@ -110,35 +111,34 @@ pub struct ClientCounts {
 }
 
 impl ClientCounts {
-    fn add(&mut self, s: &ConnSummary, policies: &Policies) {
+    fn add(&mut self, c: &Contribution<'_>, last_seen_ns: u64, policies: &Policies) {
         for (i, p) in policies.iter() {
-            let n = s
+            let n = c
                 .hellos
                 .iter()
                 .filter(|h| p.verdict(h) == Verdict::WouldFail)
                 .count() as u64;
-            if let Some(c) = self.policy_would_fail.get_mut(i) {
-                *c += n;
+            if let Some(k) = self.policy_would_fail.get_mut(i) {
+                *k += n;
             }
         }
-        for h in &s.hellos {
-            if let Some(c) = self
+        for h in c.hellos {
+            if let Some(k) = self
                 .hellos
                 .get_mut(VersionLabel::of_max(h.offered_max).index())
             {
-                *c += 1;
+                *k += 1;
             }
         }
-        match s.negotiated {
-            Some(v) => {
-                if let Some(c) = self.negotiated.get_mut(VersionLabel::of(v).index()) {
-                    *c += 1;
-                }
+        if let Some(v) = c.negotiated {
+            if let Some(k) = self.negotiated.get_mut(VersionLabel::of(v).index()) {
+                *k += 1;
             }
-            None if !s.hellos.is_empty() => self.failed += 1,
-            None => {}
         }
-        for (d, _) in &s.alerts {
+        if c.failed {
+            self.failed += 1;
+        }
+        for (d, _) in c.alerts {
             let l = AlertLabel::of(*d);
             match self.alerts.binary_search_by_key(&l, |(k, _)| *k) {
                 Ok(i) => {
@@ -149,19 +149,8 @@ impl ClientCounts {
                 Err(i) => self.alerts.insert(i, (l, 1)),
             }
         }
-        self.last_seen_ns = self.last_seen_ns.max(s.last_seen_ns);
+        self.last_seen_ns = self.last_seen_ns.max(last_seen_ns);
     }
-}
-
-/// Whether a connection makes its client legacy (the census' `ClientTally::is_legacy`, one
-/// connection at a time): a failed handshake, or an offered maximum or negotiated version
-/// below TLS 1.2.
-pub fn makes_legacy(s: &ConnSummary) -> bool {
-    (s.negotiated.is_none() && !s.hellos.is_empty())
-        || s.hellos
-            .iter()
-            .any(|h| h.offered_max.is_some_and(|v| v.is_legacy()))
-        || s.negotiated.is_some_and(|v| v.is_legacy())
 }
 
 /// One bounded tier, ordered by last-seen packet time.
@@ -268,21 +257,23 @@ impl ClientTable {
         self
     }
 
-    /// Counts one settled connection of client `ip`.
-    pub fn record(&mut self, ip: IpAddr, s: &ConnSummary) {
+    /// Counts one settled connection (its census contribution, and the packet time of its
+    /// last packet).
+    pub fn record(&mut self, c: &Contribution<'_>, last_seen_ns: u64) {
         if self.cfg.max_clients == 0 {
             return;
         }
-        self.advance(s.last_seen_ns);
-        let k = ClientKey::new(ip, self.cfg.grouping);
-        let legacy = makes_legacy(s);
+        self.advance(last_seen_ns);
+        let k = ClientKey::new(c.client, self.cfg.grouping);
+        let legacy = c.legacy;
+        let contribution = c;
         if let Some(mut c) = self.legacy.remove(&k) {
-            c.add(s, &self.policies);
+            c.add(contribution, last_seen_ns, &self.policies);
             self.legacy.insert(k, c);
             return;
         }
         let mut c = self.recent.remove(&k).unwrap_or_default();
-        c.add(s, &self.policies);
+        c.add(contribution, last_seen_ns, &self.policies);
         if legacy {
             if self.legacy.len() >= self.cfg.max_clients && self.legacy.pop_oldest().is_some() {
                 self.dropped += 1;
@@ -354,8 +345,17 @@ impl ClientTable {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tally::{Direction, HelloFacts};
+    use crate::flow::ConnSummary;
+    use crate::tally::contribution;
+    use crate::tls::facts::{Direction, HelloFacts};
     use crate::tls::{Version, VersionList};
+
+    /// Records `s` as the metrics do: its census contribution (of client `ip`).
+    fn rec(t: &mut ClientTable, ip: IpAddr, s: &ConnSummary) {
+        let c = contribution(s).unwrap();
+        assert_eq!(c.client, ip);
+        t.record(&c, s.last_seen_ns);
+    }
 
     const S: u64 = 1_000_000_000;
 
@@ -395,11 +395,11 @@ mod tests {
     fn only_legacy_clients_get_series_with_their_earlier_history() {
         let mut t = table(10);
         let (ip, s) = conn("10.0.0.1", Version::TLS13, Some(Version::TLS13), S);
-        t.record(ip, &s);
+        rec(&mut t, ip, &s);
         assert!(t.is_empty());
         assert_eq!(t.recent_len(), 1);
         let (ip, s) = conn("10.0.0.1", Version::TLS10, None, 2 * S);
-        t.record(ip, &s);
+        rec(&mut t, ip, &s);
         let c = t.get(&key("10.0.0.1")).unwrap();
         assert_eq!(c.hellos[VersionLabel::Tls13.index()], 1);
         assert_eq!(c.hellos[VersionLabel::Tls10.index()], 1);
@@ -410,7 +410,7 @@ mod tests {
         assert_eq!(t.recent_len(), 0);
         // Later modern connections still count for a legacy client.
         let (ip, s) = conn("10.0.0.1", Version::TLS13, Some(Version::TLS13), 3 * S);
-        t.record(ip, &s);
+        rec(&mut t, ip, &s);
         assert_eq!(
             t.get(&key("10.0.0.1")).unwrap().hellos.iter().sum::<u64>(),
             3
@@ -422,23 +422,23 @@ mod tests {
         let mut t = table(2);
         for (i, ip) in ["10.0.0.1", "10.0.0.2", "10.0.0.3"].iter().enumerate() {
             let (ip, s) = conn(ip, Version::TLS11, Some(Version::TLS11), (i as u64 + 1) * S);
-            t.record(ip, &s);
+            rec(&mut t, ip, &s);
         }
         assert_eq!(t.len(), 2);
         assert_eq!(t.dropped(), 1);
         assert!(t.get(&key("10.0.0.1")).is_none());
         // Seen again, .2 becomes the most recent; .3 is evicted next.
         let (ip, s) = conn("10.0.0.2", Version::TLS11, Some(Version::TLS11), 5 * S);
-        t.record(ip, &s);
+        rec(&mut t, ip, &s);
         let (ip, s) = conn("10.0.0.4", Version::TLS11, Some(Version::TLS11), 6 * S);
-        t.record(ip, &s);
+        rec(&mut t, ip, &s);
         assert!(t.get(&key("10.0.0.3")).is_none());
         assert!(t.get(&key("10.0.0.2")).is_some());
         assert_eq!(t.dropped(), 2);
         // The remembered non-legacy clients are bounded the same way, and counted.
         for (i, ip) in ["10.1.0.1", "10.1.0.2", "10.1.0.3"].iter().enumerate() {
             let (ip, s) = conn(ip, Version::TLS13, Some(Version::TLS13), (i as u64 + 7) * S);
-            t.record(ip, &s);
+            rec(&mut t, ip, &s);
         }
         assert_eq!((t.recent_len(), t.history_dropped()), (2, 1));
         assert_eq!(t.len(), 2);
@@ -448,9 +448,9 @@ mod tests {
     fn idle_clients_expire_on_packet_time() {
         let mut t = table(10);
         let (ip, s) = conn("10.0.0.1", Version::SSL3, Some(Version::SSL3), S);
-        t.record(ip, &s);
+        rec(&mut t, ip, &s);
         let (ip, s) = conn("10.0.0.2", Version::TLS13, Some(Version::TLS13), S);
-        t.record(ip, &s);
+        rec(&mut t, ip, &s);
         t.advance(100 * S);
         assert_eq!((t.len(), t.recent_len()), (1, 1), "not yet idle for 100 s");
         t.advance(102 * S);
@@ -483,7 +483,7 @@ mod tests {
         });
         for ip in ["10.1.2.3", "10.1.2.200"] {
             let (ip, s) = conn(ip, Version::TLS10, Some(Version::TLS10), S);
-            t.record(ip, &s);
+            rec(&mut t, ip, &s);
         }
         assert_eq!(t.len(), 1);
         assert_eq!(
@@ -496,7 +496,7 @@ mod tests {
     fn zero_bound_keeps_nothing() {
         let mut t = table(0);
         let (ip, s) = conn("10.0.0.1", Version::TLS10, None, S);
-        t.record(ip, &s);
+        rec(&mut t, ip, &s);
         assert_eq!((t.len(), t.recent_len(), t.dropped()), (0, 0, 0));
     }
 }

@@ -25,13 +25,15 @@ pub mod http;
 pub mod names;
 pub mod text;
 
-use crate::engine::{Counters, SettleSink};
+use crate::counters::{CounterValue, Counters};
+use crate::engine::SettleSink;
+use crate::flow::ConnSummary;
 use crate::policy::{MAX_POLICIES, Policies, Verdict};
-use crate::tally::{ConnSummary, Direction};
-use crate::tls::Anomaly;
-use crate::wire::DecodeError;
+use crate::tally::contribution;
+use crate::tls::VersionLabel;
+use crate::tls::facts::Direction;
 use clients::{ClientConfig, ClientCounts, ClientKey, ClientTable};
-use names::{AlertLabel, Kind, MetricDef, VersionLabel};
+use names::{AlertLabel, Kind, MetricDef};
 use prometheus_client::collector::Collector;
 use prometheus_client::encoding::{DescriptorEncoder, EncodeLabelSet, EncodeMetric};
 use prometheus_client::metrics::MetricType;
@@ -158,7 +160,7 @@ struct CaptureSlot {
 
 /// Everything the sinks write and the collector reads.
 #[derive(Debug)]
-struct Shared {
+struct MetricsState {
     agg: Aggregates,
     policies: Policies,
     clients: Mutex<ClientTable>,
@@ -171,35 +173,30 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-impl Shared {
+impl MetricsState {
     fn record(&self, s: &ConnSummary) {
-        // The census' rule (`Census::add`): a client and something to count.
-        let Some(ip) = s.client else { return };
-        if s.hellos.is_empty() && s.negotiated.is_none() && s.alerts.is_empty() {
-            return;
-        }
+        let Some(c) = contribution(s) else { return };
         let a = &self.agg;
         a.connections.inc();
-        for h in &s.hellos {
+        for h in c.hellos {
             inc(&a.hellos, VersionLabel::of_max(h.offered_max).index());
             for v in h.offered.as_slice() {
                 inc(&a.offered, VersionLabel::of(*v).index());
             }
         }
-        match s.negotiated {
-            Some(v) => inc(&a.negotiated, VersionLabel::of(v).index()),
-            None if !s.hellos.is_empty() => {
-                a.failed.inc();
-            }
-            None => {}
+        if let Some(v) = c.negotiated {
+            inc(&a.negotiated, VersionLabel::of(v).index());
         }
-        for (d, dir) in &s.alerts {
+        if c.failed {
+            a.failed.inc();
+        }
+        for (d, dir) in c.alerts {
             if let Some(pair) = a.alerts.get(AlertLabel::of(*d).index()) {
                 inc(pair, dir_index(*dir));
             }
         }
         for (i, p) in self.policies.iter() {
-            for h in &s.hellos {
+            for h in c.hellos {
                 match p.verdict(h) {
                     Verdict::WouldFail => inc(&a.policy_would_fail, i),
                     Verdict::FallbackRetry => inc(&a.policy_fallback, i),
@@ -207,7 +204,7 @@ impl Shared {
                 }
             }
         }
-        lock(&self.clients).record(ip, s);
+        lock(&self.clients).record(&c, s.last_seen_ns);
     }
 
     fn publish_worker(&self, worker: usize, counters: &Counters, flows: usize) {
@@ -241,14 +238,14 @@ impl Shared {
 /// the HTTP server. Cloning is cheap.
 #[derive(Clone, Debug)]
 pub struct Metrics {
-    shared: Arc<Shared>,
+    shared: Arc<MetricsState>,
     registry: Arc<Registry>,
 }
 
 impl Metrics {
     /// Metrics with nothing counted yet.
     pub fn new(cfg: MetricsConfig) -> Self {
-        let shared = Arc::new(Shared {
+        let shared = Arc::new(MetricsState {
             agg: Aggregates::default(),
             policies: cfg.policies,
             clients: Mutex::new(ClientTable::new(cfg.clients).with_policies(cfg.policies)),
@@ -352,7 +349,7 @@ impl Metrics {
 /// coverage counters on every tick.
 #[derive(Debug)]
 pub struct MetricsSink {
-    shared: Arc<Shared>,
+    shared: Arc<MetricsState>,
     worker: usize,
 }
 
@@ -368,7 +365,7 @@ impl SettleSink for MetricsSink {
 
 /// Renders everything at scrape time.
 #[derive(Debug)]
-struct HellowatchCollector(Arc<Shared>);
+struct HellowatchCollector(Arc<MetricsState>);
 
 type Res = Result<(), std::fmt::Error>;
 
@@ -524,68 +521,40 @@ impl HellowatchCollector {
     fn coverage(&self, enc: &mut DescriptorEncoder<'_>) -> Res {
         use names::*;
         let (k, pcap, flows) = self.0.coverage();
-        single(enc, &PACKETS, k.packets)?;
-        single(enc, &BYTES, k.bytes)?;
-        counters(
-            enc,
-            &UNDECODED,
-            DecodeError::ALL
-                .iter()
-                .zip(k.decode_errors)
-                .map(|(e, n)| ([(L_REASON, *e)], n)),
-        )?;
-        counters(
-            enc,
-            &DROPPED_PACKETS,
-            DropStage::ALL.iter().map(|s| {
-                let n = match s {
-                    DropStage::Queue => k.queue_drops,
-                    DropStage::Kernel => pcap.dropped,
-                    DropStage::Interface => pcap.if_dropped,
-                };
-                ([(L_STAGE, *s)], n)
-            }),
-        )?;
-        single(enc, &PCAP_RECEIVED, pcap.received)?;
-        single(enc, &TCP_SEGMENTS, k.tcp_segments)?;
-        single(enc, &TRUNCATED_SEGMENTS, k.truncated_segments)?;
-        single(enc, &FLOWS_TRACKED, flows as u64)?;
-        single(enc, &FLOWS_CREATED, k.flows_created)?;
-        single(enc, &FLOWS_EVICTED, k.flows_evicted)?;
-        single(enc, &FLOWS_EXPIRED, k.flows_expired)?;
-        single(enc, &FLOWS_MIDSTREAM, k.flows_midstream)?;
-        single(enc, &FLOWS_REUSED, k.flows_reused)?;
-        single(enc, &STREAM_CAP_HITS, k.stream_cap_hits)?;
-        single(enc, &REASSEMBLY_GAPS, k.reassembly_gaps)?;
-        single(enc, &OVERLAP_CONFLICTS, k.overlap_conflicts)?;
-        single(enc, &NOT_TLS, k.streams_not_tls)?;
-        single(enc, &HELLOS_MIDSTREAM, k.hellos_midstream)?;
-        single(enc, &ONE_SIDED, k.conns_one_sided)?;
-        single(enc, &HELLOS_DROPPED, k.hellos_dropped)?;
-        single(enc, &ALERTS_DROPPED, k.alerts_dropped)?;
-        single(enc, &STREAMS_UNFINISHED, k.streams_unfinished)?;
-        single(enc, &BUFFERED_CAP_HITS, k.buffered_cap_hits)?;
-        counters(
-            enc,
-            &UPGRADES,
-            crate::upgrade::Start::ALL
-                .iter()
-                .filter(|s| **s != crate::upgrade::Start::Direct)
-                .zip(k.upgrades.iter().skip(1))
-                .map(|(s, n)| ([(L_KIND, *s)], *n)),
-        )?;
-        single(enc, &UPGRADES_REFUSED, k.upgrades_refused)?;
-        single(enc, &PLAINTEXT_INSPECT_LIMIT, k.plaintext_inspect_limit)?;
-        single(enc, &RST_IGNORED, k.rst_ignored)?;
-        single(enc, &ZERO_PADDING_REPLACED, k.zero_padding_replaced)?;
-        counters(
-            enc,
-            &ANOMALIES,
-            Anomaly::ALL
-                .iter()
-                .zip(k.anomalies)
-                .map(|(a, n)| ([(L_KIND, *a)], n)),
-        )?;
+        for family in coverage() {
+            match family {
+                Coverage::Counter(field) => {
+                    let (Some(m), Some(v)) = (
+                        Counters::def(field).and_then(counter_metric),
+                        k.value(field),
+                    ) else {
+                        continue;
+                    };
+                    match (v, m.labels) {
+                        (CounterValue::Count(n), _) => single(enc, &m, n)?,
+                        (v, [label, ..]) => {
+                            counters(enc, &m, v.named().map(|(n, c)| ([(*label, n)], c)))?;
+                        }
+                        (_, []) => {}
+                    }
+                }
+                Coverage::Other(m) if m == DROPPED_PACKETS => counters(
+                    enc,
+                    &m,
+                    DropStage::ALL.iter().map(|s| {
+                        let n = match s {
+                            DropStage::Queue => k.queue_drops,
+                            DropStage::Kernel => pcap.dropped,
+                            DropStage::Interface => pcap.if_dropped,
+                        };
+                        ([(L_STAGE, *s)], n)
+                    }),
+                )?,
+                Coverage::Other(m) if m == PCAP_RECEIVED => single(enc, &m, pcap.received)?,
+                Coverage::Other(m) if m == FLOWS_TRACKED => single(enc, &m, flows as u64)?,
+                Coverage::Other(_) => {}
+            }
+        }
         let m = &BUILD_INFO;
         let mut me = enc.encode_descriptor(m.family(), m.help, None, MetricType::Gauge)?;
         let features = if cfg!(feature = "live") {
@@ -612,8 +581,11 @@ impl Collector for HellowatchCollector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tally::{Census, HelloFacts};
+    use crate::tally::Census;
+    use crate::tls::Anomaly;
+    use crate::tls::facts::HelloFacts;
     use crate::tls::{Version, VersionList};
+    use crate::wire::DecodeError;
 
     const S: u64 = 1_000_000_000;
 
@@ -865,7 +837,7 @@ mod tests {
             S,
         ));
         let t = m.encode_openmetrics();
-        for d in names::ALL {
+        for d in names::all() {
             let kind = match d.kind {
                 Kind::Counter => "counter",
                 Kind::Gauge => "gauge",
@@ -878,6 +850,6 @@ mod tests {
             assert!(t.contains(&format!("# HELP {} {}\n", d.family(), d.help)));
         }
         let families = t.lines().filter(|l| l.starts_with("# TYPE ")).count();
-        assert_eq!(families, names::ALL.len(), "undeclared metric exported");
+        assert_eq!(families, names::all().len(), "undeclared metric exported");
     }
 }

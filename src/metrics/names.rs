@@ -10,8 +10,10 @@
 //! Label values come from closed enums (never from traffic), except the `client` label of the
 //! per-client series, whose number of values is bounded by `--max-client-series`.
 
-use crate::tally::Direction;
-use crate::tls::{Anomaly, Version, alert_name};
+use crate::closed::closed_set;
+use crate::counters::{CounterDef, Counters};
+use crate::tls::facts::Direction;
+use crate::tls::{Anomaly, VersionLabel};
 use crate::wire::DecodeError;
 use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
 use std::fmt::Write as _;
@@ -209,24 +211,6 @@ pub const CLIENT_HISTORY_DROPPED: MetricDef = counter(
 
 // ---- Coverage: what was seen, skipped, missed or bounded. ----
 
-/// Packets handed in.
-pub const PACKETS: MetricDef = counter(
-    "hellowatch_packets_total",
-    "Packets read from files or from the capture.",
-    &[],
-);
-/// Captured bytes handed in.
-pub const BYTES: MetricDef = counter(
-    "hellowatch_captured_bytes_total",
-    "Captured bytes of those packets (after the snap length).",
-    &[],
-);
-/// Packets not decoded.
-pub const UNDECODED: MetricDef = counter(
-    "hellowatch_undecoded_packets_total",
-    "Packets not decoded down to TCP, by reason.",
-    &[L_REASON],
-);
 /// Packets dropped before hellowatch saw them, or by its queues.
 pub const DROPPED_PACKETS: MetricDef = counter(
     "hellowatch_dropped_packets_total",
@@ -239,149 +223,11 @@ pub const PCAP_RECEIVED: MetricDef = counter(
     "Packets libpcap reports as received by the filter (ps_recv). Always 0 in replay.",
     &[],
 );
-/// TCP segments decoded.
-pub const TCP_SEGMENTS: MetricDef = counter(
-    "hellowatch_tcp_segments_total",
-    "TCP segments decoded.",
-    &[],
-);
-/// Segments cut by the snap length.
-pub const TRUNCATED_SEGMENTS: MetricDef = counter(
-    "hellowatch_truncated_segments_total",
-    "TCP segments whose payload was cut by the snap length.",
-    &[],
-);
 /// Connections tracked now.
 pub const FLOWS_TRACKED: MetricDef = gauge(
     "hellowatch_flows_tracked",
     "Connections in the connection tables now (all workers).",
     &[],
-);
-/// Connections created.
-pub const FLOWS_CREATED: MetricDef = counter(
-    "hellowatch_flows_created_total",
-    "Connections created in the connection tables.",
-    &[],
-);
-/// Connections evicted (table full).
-pub const FLOWS_EVICTED: MetricDef = counter(
-    "hellowatch_flows_evicted_total",
-    "Connections evicted because the connection table was full (--max-flows).",
-    &[],
-);
-/// Connections expired (idle).
-pub const FLOWS_EXPIRED: MetricDef = counter(
-    "hellowatch_flows_expired_total",
-    "Connections expired after --idle-timeout seconds of packet time.",
-    &[],
-);
-/// Connections joined mid-stream.
-pub const FLOWS_MIDSTREAM: MetricDef = counter(
-    "hellowatch_flows_midstream_total",
-    "Connections first seen with payload and no SYN (joined mid-stream).",
-    &[],
-);
-/// Connections restarted by a new SYN.
-pub const FLOWS_REUSED: MetricDef = counter(
-    "hellowatch_flows_reused_total",
-    "Connections started again by a new SYN on the same endpoints.",
-    &[],
-);
-/// Stream cap hits.
-pub const STREAM_CAP_HITS: MetricDef = counter(
-    "hellowatch_stream_cap_hits_total",
-    "Connection directions given up because --stream-cap bytes were buffered.",
-    &[],
-);
-/// Reassembly gaps.
-pub const REASSEMBLY_GAPS: MetricDef = counter(
-    "hellowatch_reassembly_gaps_total",
-    "Out-of-order segments dropped (hold list full) plus holes never filled.",
-    &[],
-);
-/// Overlap conflicts.
-pub const OVERLAP_CONFLICTS: MetricDef = counter(
-    "hellowatch_overlap_conflicts_total",
-    "Retransmissions whose bytes differed from the bytes kept (the first copy wins).",
-    &[],
-);
-/// Streams that were not TLS.
-pub const NOT_TLS: MetricDef = counter(
-    "hellowatch_non_tls_streams_total",
-    "Connection directions whose bytes were not TLS or SSLv2.",
-    &[],
-);
-/// Hellos on mid-stream connections.
-pub const HELLOS_MIDSTREAM: MetricDef = counter(
-    "hellowatch_midstream_hellos_total",
-    "ClientHellos on connections joined mid-stream.",
-    &[],
-);
-/// One-sided connections.
-pub const ONE_SIDED: MetricDef = counter(
-    "hellowatch_one_sided_connections_total",
-    "Connections with a hello where only one side sent anything (asymmetric capture).",
-    &[],
-);
-/// Hellos beyond the per-connection bound.
-pub const HELLOS_DROPPED: MetricDef = counter(
-    "hellowatch_dropped_hellos_total",
-    "Hellos beyond the per-connection bound, counted nowhere else.",
-    &[],
-);
-/// Alerts beyond the per-connection bound.
-pub const ALERTS_DROPPED: MetricDef = counter(
-    "hellowatch_dropped_alerts_total",
-    "Plaintext alerts beyond the per-connection bound, counted nowhere else.",
-    &[],
-);
-/// Records or hellos announced and never completed.
-pub const STREAMS_UNFINISHED: MetricDef = counter(
-    "hellowatch_unfinished_streams_total",
-    "Directions that ended inside an announced record or hello (it never completed).",
-    &[],
-);
-/// Engine-wide reassembly budget hits.
-pub const BUFFERED_CAP_HITS: MetricDef = counter(
-    "hellowatch_buffered_cap_hits_total",
-    "Directions given up because the engine-wide reassembly budget (--max-buffered) was full.",
-    &[],
-);
-/// Plaintext upgrades to TLS, by kind.
-pub const UPGRADES: MetricDef = counter(
-    "hellowatch_upgrades_total",
-    "Connections whose TLS began after a plaintext upgrade (STARTTLS, CONNECT, SOCKS, ...), by kind.",
-    &[L_KIND],
-);
-/// Upgrade requests the server refused.
-pub const UPGRADES_REFUSED: MetricDef = counter(
-    "hellowatch_upgrades_refused_total",
-    "Plaintext upgrade requests (STARTTLS, CONNECT, SOCKS, ...) the server refused.",
-    &[],
-);
-/// Plaintext inspection bound hits.
-pub const PLAINTEXT_INSPECT_LIMIT: MetricDef = counter(
-    "hellowatch_plaintext_inspect_limit_total",
-    "Connections given up as not TLS after inspecting the bounded plaintext prefix.",
-    &[],
-);
-/// RSTs outside the window, ignored.
-pub const RST_IGNORED: MetricDef = counter(
-    "hellowatch_rst_ignored_total",
-    "RST segments outside the window of their connection (stale or spoofed), ignored.",
-    &[],
-);
-/// Zero padding of pure ACKs replaced by data.
-pub const ZERO_PADDING_REPLACED: MetricDef = counter(
-    "hellowatch_zero_padding_replaced_total",
-    "Zero bytes padding pure ACKs, replaced by the data sent at the same sequence number.",
-    &[],
-);
-/// Parse anomalies.
-pub const ANOMALIES: MetricDef = counter(
-    "hellowatch_anomalies_total",
-    "Oddities in TLS bytes, by kind (malformed hellos, oversized records, bad alerts).",
-    &[L_KIND],
 );
 /// Build information.
 pub const BUILD_INFO: MetricDef = gauge(
@@ -390,8 +236,8 @@ pub const BUILD_INFO: MetricDef = gauge(
     &["version", "features"],
 );
 
-/// Every metric, in exposition order.
-pub const ALL: [MetricDef; 48] = [
+/// The census and per-client metrics, in exposition order (the coverage section follows).
+pub const CENSUS: [MetricDef; 18] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
@@ -410,131 +256,86 @@ pub const ALL: [MetricDef; 48] = [
     CLIENT_SERIES_DROPPED,
     CLIENT_SERIES_EXPIRED,
     CLIENT_HISTORY_DROPPED,
-    PACKETS,
-    BYTES,
-    UNDECODED,
-    DROPPED_PACKETS,
-    PCAP_RECEIVED,
-    TCP_SEGMENTS,
-    TRUNCATED_SEGMENTS,
-    FLOWS_TRACKED,
-    FLOWS_CREATED,
-    FLOWS_EVICTED,
-    FLOWS_EXPIRED,
-    FLOWS_MIDSTREAM,
-    FLOWS_REUSED,
-    STREAM_CAP_HITS,
-    REASSEMBLY_GAPS,
-    OVERLAP_CONFLICTS,
-    NOT_TLS,
-    HELLOS_MIDSTREAM,
-    ONE_SIDED,
-    HELLOS_DROPPED,
-    ALERTS_DROPPED,
-    STREAMS_UNFINISHED,
-    BUFFERED_CAP_HITS,
-    UPGRADES,
-    UPGRADES_REFUSED,
-    PLAINTEXT_INSPECT_LIMIT,
-    RST_IGNORED,
-    ZERO_PADDING_REPLACED,
-    ANOMALIES,
-    BUILD_INFO,
 ];
 
-/// A protocol version as a label value: a closed set, so odd values on the wire cannot add
-/// series. TLS 1.3 drafts (`0x7fNN`) share one value; anything else unnamed is `other`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum VersionLabel {
-    /// SSL 2.0.
-    Sslv2,
-    /// SSL 3.0.
-    Sslv3,
-    /// TLS 1.0.
-    Tls10,
-    /// TLS 1.1.
-    Tls11,
-    /// TLS 1.2.
-    Tls12,
-    /// A TLS 1.3 draft (`0x7fNN`).
-    Tls13Draft,
-    /// TLS 1.3.
-    Tls13,
-    /// Any other value.
-    Other,
-    /// No version: a `supported_versions` list of GREASE only (highest offered version only).
-    None,
+/// One family of the coverage section.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum Coverage {
+    /// A counter of the counters table ([`crate::counters`]), by field.
+    Counter(&'static str),
+    /// A family that is not a plain coverage counter (dropped packets by stage with libpcap's
+    /// drops, libpcap's received count, connections tracked now).
+    Other(MetricDef),
 }
 
-impl VersionLabel {
-    /// Number of values.
-    pub const COUNT: usize = 9;
+/// The coverage section in exposition order, pinned as it was before the counters table
+/// (the exposition is compared byte for byte). Counters of the table not listed here follow
+/// in table order ([`coverage`]): a new counter needs no line here.
+const COVERAGE_ORDER: [Coverage; 27] = [
+    Coverage::Counter("packets"),
+    Coverage::Counter("bytes"),
+    Coverage::Counter("decode_errors"),
+    Coverage::Other(DROPPED_PACKETS),
+    Coverage::Other(PCAP_RECEIVED),
+    Coverage::Counter("tcp_segments"),
+    Coverage::Counter("truncated_segments"),
+    Coverage::Other(FLOWS_TRACKED),
+    Coverage::Counter("flows_created"),
+    Coverage::Counter("flows_evicted"),
+    Coverage::Counter("flows_expired"),
+    Coverage::Counter("flows_midstream"),
+    Coverage::Counter("flows_reused"),
+    Coverage::Counter("stream_cap_hits"),
+    Coverage::Counter("reassembly_gaps"),
+    Coverage::Counter("overlap_conflicts"),
+    Coverage::Counter("streams_not_tls"),
+    Coverage::Counter("hellos_midstream"),
+    Coverage::Counter("conns_one_sided"),
+    Coverage::Counter("hellos_dropped"),
+    Coverage::Counter("alerts_dropped"),
+    Coverage::Counter("streams_unfinished"),
+    Coverage::Counter("buffered_cap_hits"),
+    Coverage::Counter("upgrades"),
+    Coverage::Counter("upgrades_refused"),
+    Coverage::Counter("plaintext_inspect_limit"),
+    Coverage::Counter("anomalies"),
+];
 
-    /// Every value, in protocol order, `other` and `none` last.
-    pub const ALL: [VersionLabel; Self::COUNT] = [
-        VersionLabel::Sslv2,
-        VersionLabel::Sslv3,
-        VersionLabel::Tls10,
-        VersionLabel::Tls11,
-        VersionLabel::Tls12,
-        VersionLabel::Tls13Draft,
-        VersionLabel::Tls13,
-        VersionLabel::Other,
-        VersionLabel::None,
-    ];
+/// The coverage families in exposition order: [`COVERAGE_ORDER`], then the table's other
+/// exported counters.
+pub fn coverage() -> impl Iterator<Item = Coverage> {
+    let listed = |f: &'static str| COVERAGE_ORDER.contains(&Coverage::Counter(f));
+    COVERAGE_ORDER.into_iter().chain(
+        Counters::DEFS
+            .iter()
+            .filter(move |d| d.metric.is_some() && !listed(d.field))
+            .map(|d| Coverage::Counter(d.field)),
+    )
+}
 
-    /// The label of a version.
-    pub fn of(v: Version) -> Self {
-        match v.0 {
-            0x0002 => VersionLabel::Sslv2,
-            0x0300 => VersionLabel::Sslv3,
-            0x0301 => VersionLabel::Tls10,
-            0x0302 => VersionLabel::Tls11,
-            0x0303 => VersionLabel::Tls12,
-            0x0304 => VersionLabel::Tls13,
-            _ if v.is_tls13_draft() => VersionLabel::Tls13Draft,
-            _ => VersionLabel::Other,
-        }
-    }
+/// The metric of a counter of the table (none if it is not exported on its own).
+pub fn counter_metric(d: &CounterDef) -> Option<MetricDef> {
+    Some(counter(d.metric?, d.help, d.labels))
+}
 
-    /// The label of a highest offered version (`none` when there was none).
-    pub fn of_max(v: Option<Version>) -> Self {
-        v.map_or(VersionLabel::None, VersionLabel::of)
-    }
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            VersionLabel::Sslv2 => "sslv2",
-            VersionLabel::Sslv3 => "sslv3",
-            VersionLabel::Tls10 => "tls1.0",
-            VersionLabel::Tls11 => "tls1.1",
-            VersionLabel::Tls12 => "tls1.2",
-            VersionLabel::Tls13Draft => "tls1.3-draft",
-            VersionLabel::Tls13 => "tls1.3",
-            VersionLabel::Other => "other",
-            VersionLabel::None => "none",
-        }
-    }
-
-    /// Position in [`VersionLabel::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
+/// Every metric, in exposition order.
+pub fn all() -> Vec<MetricDef> {
+    let cov = coverage().filter_map(|c| match c {
+        Coverage::Counter(f) => Counters::def(f).and_then(counter_metric),
+        Coverage::Other(m) => Some(m),
+    });
+    CENSUS.into_iter().chain(cov).chain([BUILD_INFO]).collect()
 }
 
 impl EncodeLabelValue for VersionLabel {
     fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
-        e.write_str(self.as_str())
+        e.write_str(self.name())
     }
 }
 
-/// Alert descriptions with an RFC name, in a fixed order (the label's closed set, with
-/// `unassigned` for every other code).
-const NAMED_ALERTS: [u8; 35] = [
-    0, 10, 20, 21, 22, 30, 40, 41, 42, 43, 44, 45, 46, 47, 48, 49, 50, 51, 60, 70, 71, 80, 86, 90,
-    100, 109, 110, 111, 112, 113, 114, 115, 116, 120, 121,
-];
+/// Alert descriptions with an RFC name, in a fixed order: the label's closed set (with
+/// `unassigned` for every other code) is the alert table [`ALERTS`].
+const NAMED_ALERTS: [(u8, &str); crate::tls::ALERTS.len()] = crate::tls::ALERTS;
 
 /// Index of each alert code in [`NAMED_ALERTS`], or [`AlertLabel::UNASSIGNED`].
 // Compile-time table: an out-of-range index here fails the build, it cannot panic at run time.
@@ -543,7 +344,7 @@ const ALERT_INDEX: [u8; 256] = {
     let mut t = [AlertLabel::UNASSIGNED as u8; 256];
     let mut i = 0;
     while i < NAMED_ALERTS.len() {
-        t[NAMED_ALERTS[i] as usize] = i as u8;
+        t[NAMED_ALERTS[i].0 as usize] = i as u8;
         i += 1;
     }
     t
@@ -580,8 +381,7 @@ impl AlertLabel {
     pub fn as_str(self) -> &'static str {
         NAMED_ALERTS
             .get(usize::from(self.0))
-            .and_then(|d| alert_name(*d))
-            .unwrap_or("unassigned")
+            .map_or("unassigned", |(_, name)| name)
     }
 }
 
@@ -629,40 +429,28 @@ impl EncodeLabelValue for DecodeError {
     }
 }
 
-/// Where packets were dropped.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum DropStage {
-    /// A worker queue was full (the capture thread never blocks).
-    Queue,
-    /// The kernel buffer was full (libpcap `ps_drop`).
-    Kernel,
-    /// The interface or driver dropped (libpcap `ps_ifdrop`).
-    Interface,
-}
-
-impl DropStage {
-    /// Every value.
-    pub const ALL: [DropStage; 3] = [DropStage::Queue, DropStage::Kernel, DropStage::Interface];
-
-    /// The label value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            DropStage::Queue => "queue",
-            DropStage::Kernel => "kernel",
-            DropStage::Interface => "interface",
-        }
+closed_set! {
+    /// Where packets were dropped.
+    pub enum DropStage {
+        /// A worker queue was full (the capture thread never blocks).
+        Queue => "queue",
+        /// The kernel buffer was full (libpcap `ps_drop`).
+        Kernel => "kernel",
+        /// The interface or driver dropped (libpcap `ps_ifdrop`).
+        Interface => "interface",
     }
 }
 
 impl EncodeLabelValue for DropStage {
     fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
-        e.write_str(self.as_str())
+        e.write_str(self.name())
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tls::{Version, alert_name};
     use std::collections::HashSet;
 
     fn valid_name(s: &str) -> bool {
@@ -675,7 +463,7 @@ mod tests {
     #[test]
     fn names_follow_the_conventions_and_are_unique() {
         let mut seen = HashSet::new();
-        for m in ALL {
+        for m in all() {
             assert!(m.name.starts_with("hellowatch_"), "{}", m.name);
             assert!(valid_name(m.name), "{}", m.name);
             assert_eq!(
@@ -700,20 +488,17 @@ mod tests {
 
     #[test]
     fn version_labels_are_a_closed_set() {
-        assert_eq!(VersionLabel::of(Version::TLS10).as_str(), "tls1.0");
-        assert_eq!(VersionLabel::of(Version(0x7f1c)).as_str(), "tls1.3-draft");
-        assert_eq!(VersionLabel::of(Version(0x0305)).as_str(), "other");
-        assert_eq!(VersionLabel::of(Version(0xfefd)).as_str(), "other");
-        assert_eq!(VersionLabel::of_max(None).as_str(), "none");
+        assert_eq!(VersionLabel::of(Version::TLS10).name(), "tls1.0");
+        assert_eq!(VersionLabel::of(Version(0x7f1c)).name(), "tls1.3-draft");
+        assert_eq!(VersionLabel::of(Version(0x0305)).name(), "other");
+        assert_eq!(VersionLabel::of(Version(0xfefd)).name(), "other");
+        assert_eq!(VersionLabel::of_max(None).name(), "none");
         for (i, v) in VersionLabel::ALL.iter().enumerate() {
             assert_eq!(v.index(), i);
         }
         // The census names of the named versions are the label values.
         for v in [0x0002u16, 0x0300, 0x0301, 0x0302, 0x0303, 0x0304] {
-            assert_eq!(
-                VersionLabel::of(Version(v)).as_str(),
-                Version(v).to_string()
-            );
+            assert_eq!(VersionLabel::of(Version(v)).name(), Version(v).to_string());
         }
     }
 

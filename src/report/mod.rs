@@ -22,9 +22,8 @@ use crate::capture::InputSummary;
 use crate::engine::Counters;
 use crate::policy::{CensusPolicy, ClientPolicy, Policy, Status};
 use crate::tally::{Census, ClientTally, Sample};
-use crate::tls::{Anomaly, Version};
+use crate::tls::Version;
 use crate::upgrade::Start;
-use crate::wire::DecodeError;
 pub use maps::{Pairs, alert_from_label, alert_label};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value, json};
@@ -241,62 +240,21 @@ pub struct Coverage(Map<String, Value>);
 impl Coverage {
     /// The coverage of a run.
     pub fn of(k: &Counters, c: &Census) -> Self {
-        let named = |names: &mut dyn Iterator<Item = &'static str>, counts: &[u64]| {
-            Value::Object(
-                names
-                    .zip(counts)
-                    .map(|(n, v)| (n.into(), json!(v)))
-                    .collect(),
-            )
+        // The counters serialise in the order of their table ([`crate::counters`]); the
+        // census' own drop counts sit after `queue_drops` in the report contract.
+        let Ok(Value::Object(counters)) = serde_json::to_value(k) else {
+            return Coverage::default();
         };
-        let dec = named(
-            &mut DecodeError::ALL.iter().map(|e| e.name()),
-            &k.decode_errors,
-        );
-        let an = named(&mut Anomaly::ALL.iter().map(|a| a.name()), &k.anomalies);
-        let up = Value::Object(
-            Start::ALL
-                .iter()
-                .skip(1)
-                .map(|s| {
-                    let n = k.upgrades.get(s.index()).copied().unwrap_or(0);
-                    (s.name().into(), json!(n))
-                })
-                .collect(),
-        );
-        let v = json!({
-            "tcp_segments": k.tcp_segments,
-            "not_decoded": dec,
-            "truncated_segments": k.truncated_segments,
-            "flows_created": k.flows_created,
-            "flows_evicted": k.flows_evicted,
-            "flows_expired": k.flows_expired,
-            "flows_midstream": k.flows_midstream,
-            "flows_reused": k.flows_reused,
-            "stream_cap_hits": k.stream_cap_hits,
-            "reassembly_gaps": k.reassembly_gaps,
-            "overlap_conflicts": k.overlap_conflicts,
-            "streams_not_tls": k.streams_not_tls,
-            "streams_unfinished": k.streams_unfinished,
-            "buffered_cap_hits": k.buffered_cap_hits,
-            "hellos_midstream": k.hellos_midstream,
-            "conns_one_sided": k.conns_one_sided,
-            "hellos_dropped": k.hellos_dropped,
-            "alerts_dropped": k.alerts_dropped,
-            "queue_drops": k.queue_drops,
-            "clients_dropped": c.clients_dropped,
-            "versions_dropped": c.versions_dropped,
-            "anomalies": an,
-            "upgrades": up,
-            "upgrades_refused": k.upgrades_refused,
-            "plaintext_inspect_limit": k.plaintext_inspect_limit,
-            "rst_ignored": k.rst_ignored,
-            "zero_padding_replaced": k.zero_padding_replaced,
-        });
-        match v {
-            Value::Object(m) => Coverage(m),
-            _ => Coverage::default(),
+        let mut m = Map::new();
+        for (key, v) in counters {
+            let census_next = key == "queue_drops";
+            m.insert(key, v);
+            if census_next {
+                m.insert("clients_dropped".into(), json!(c.clients_dropped));
+                m.insert("versions_dropped".into(), json!(c.versions_dropped));
+            }
         }
+        Coverage(m)
     }
 
     /// A top-level count (0 when absent).

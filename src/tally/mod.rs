@@ -10,11 +10,11 @@
 pub mod outcome;
 pub mod sample;
 
-use crate::flow::Endpoint;
+use crate::flow::ConnSummary;
 use crate::tls::Version;
-use crate::tls::fingerprint::{Ja3, Ja4};
+use crate::tls::facts::{Direction, HelloFacts};
 use crate::upgrade::Start;
-pub use outcome::Outcome;
+pub use outcome::HandshakeOutcome;
 pub use sample::{SAMPLE_KEYS, Sample};
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -22,12 +22,6 @@ use std::net::IpAddr;
 /// Default bound on distinct clients in one census; more are counted in
 /// [`Census::clients_dropped`] and in the totals, but get no entry.
 pub const DEFAULT_MAX_CLIENTS: usize = 1_000_000;
-
-/// Hellos kept per connection (an HRR connection has 2; more are counted, not kept).
-pub const MAX_HELLOS_PER_CONN: usize = 4;
-
-/// Alerts kept per connection.
-pub const MAX_ALERTS_PER_CONN: usize = 8;
 
 /// Distinct versions kept in each version map of one client entry (`offered_max`,
 /// `offered_versions`, `negotiated`). Real clients use a handful; a hostile one cycling
@@ -54,225 +48,52 @@ fn add_version(m: &mut BTreeMap<Version, u64>, v: Version, n: u64, cap: usize) -
 pub(crate) fn add(counter: &mut u64, n: u64) {
     *counter = counter.saturating_add(n);
 }
-/// Cipher suites kept per hello (for the event log; [`HelloFacts::cipher_count`] has the
-/// real number).
-pub const MAX_CIPHERS_KEPT: usize = 128;
-
-/// Which endpoint of a connection sent something.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Direction {
-    /// Sent by the client.
-    FromClient,
-    /// Sent by the server.
-    FromServer,
-}
-
-/// One ClientHello as the census and the event log need it.
-///
-/// The costly facts — fingerprints and the cipher suite list — are derived when the connection
-/// settles and only if something reads them ([`HelloFacts::fill_detail`]): the census for legacy
-/// connections, the event log for all. Until then the hello's cipher suite and extension bytes
-/// are kept (at most [`MAX_DEFERRED_HELLO`] bytes; a larger hello is fingerprinted at once).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct HelloFacts {
-    /// Highest offered version (none if `supported_versions` listed only GREASE).
-    pub offered_max: Option<Version>,
-    /// Offered versions (GREASE removed).
-    pub offered: crate::tls::VersionList,
-    /// Legacy version field.
-    pub legacy_version: Version,
-    /// SSLv2 record format.
-    pub sslv2_format: bool,
-    /// TLS_FALLBACK_SCSV present.
-    pub fallback_scsv: bool,
-    /// Version field of the record that carried the hello (none for SSLv2 format).
-    pub record_version: Option<Version>,
-    /// Server name from SNI (at most [`crate::tls::hello::MAX_SNI_LEN`] bytes, invalid UTF-8
-    /// replaced by U+FFFD).
-    pub server_name: Option<Box<str>>,
-    /// JA3 fingerprint, after [`HelloFacts::fill_detail`] (none for SSLv2-format hellos).
-    pub ja3: Option<Ja3>,
-    /// JA4 fingerprint, after [`HelloFacts::fill_detail`] (none for SSLv2-format hellos).
-    pub ja4: Option<Ja4>,
-    /// After [`HelloFacts::fill_detail`]: the first [`MAX_CIPHERS_KEPT`] offered cipher
-    /// suites, GREASE removed, in wire order (SSLv2 format: the TLS suites among its cipher
-    /// specs).
-    pub ciphers: Box<[u16]>,
-    /// After [`HelloFacts::fill_detail`]: the number of offered cipher suites, GREASE removed.
-    pub cipher_count: u32,
-    /// Cipher suite bytes then extension bytes, until the detail is filled.
-    deferred: Option<Box<[u8]>>,
-    /// Where the extension bytes start in `deferred`.
-    deferred_ext_at: u32,
-}
-
-/// Largest hello (cipher suites plus extensions) whose fingerprints are deferred to the
-/// settlement of its connection; larger ones are fingerprinted when parsed.
-pub const MAX_DEFERRED_HELLO: usize = 16 * 1024;
-
-/// The offered cipher suites (GREASE removed): the first [`MAX_CIPHERS_KEPT`] and the count.
-fn cipher_list(suites: impl Iterator<Item = u16>) -> (Box<[u16]>, u32) {
-    let mut kept = Vec::new();
-    let mut count = 0u32;
-    for c in suites.filter(|c| !Version(*c).is_grease()) {
-        count = count.saturating_add(1);
-        if kept.len() < MAX_CIPHERS_KEPT {
-            kept.push(c);
-        }
-    }
-    (kept.into_boxed_slice(), count)
-}
-
-impl HelloFacts {
-    /// The facts of a parsed ClientHello; fingerprints and cipher suites wait for
-    /// [`HelloFacts::fill_detail`] (unless the hello is very large).
-    pub fn from_hello(ch: &crate::tls::ClientHello<'_>) -> Self {
-        let mut h = HelloFacts::with_offered(ch.offered(), ch.legacy_version);
-        h.sslv2_format = ch.sslv2_format;
-        h.fallback_scsv = ch.fallback_scsv;
-        h.record_version = ch.record_version;
-        h.server_name = ch
-            .sni
-            .map(|b| String::from_utf8_lossy(b).into_owned().into_boxed_str());
-        if ch.sslv2_format {
-            // 3-byte cipher specs; TLS suites are written as 0x00 followed by their 2 bytes.
-            // No fingerprint is defined for this format.
-            (h.ciphers, h.cipher_count) =
-                cipher_list(ch.cipher_suites.chunks_exact(3).filter_map(|s| match s {
-                    [0, a, b] => Some(u16::from_be_bytes([*a, *b])),
-                    _ => None,
-                }));
-            return h;
-        }
-        let n = ch.cipher_suites.len().saturating_add(ch.extensions.len());
-        match u32::try_from(ch.cipher_suites.len()) {
-            Ok(at) if n <= MAX_DEFERRED_HELLO => {
-                let mut raw = Vec::with_capacity(n);
-                raw.extend_from_slice(ch.cipher_suites);
-                raw.extend_from_slice(ch.extensions);
-                h.deferred = Some(raw.into_boxed_slice());
-                h.deferred_ext_at = at;
-            }
-            _ => h.fill_from(ch.cipher_suites, ch.extensions),
-        }
-        h
-    }
-
-    fn fill_from(&mut self, suites: &[u8], extensions: &[u8]) {
-        let (ja3, ja4) =
-            crate::tls::fingerprint::fingerprints_of(&crate::tls::fingerprint::HelloParts {
-                legacy_version: self.legacy_version,
-                offered: self.offered.as_slice(),
-                cipher_suites: suites,
-                extensions,
-            });
-        self.ja3 = Some(ja3);
-        self.ja4 = Some(ja4);
-        (self.ciphers, self.cipher_count) = cipher_list(
-            suites
-                .chunks_exact(2)
-                .map(|p| p.first_chunk::<2>().map_or(0, |c| u16::from_be_bytes(*c))),
-        );
-    }
-
-    /// Derives the fingerprints and the cipher suite list (once; later calls do nothing).
-    pub fn fill_detail(&mut self) {
-        if let Some(raw) = self.deferred.take() {
-            let at = usize::try_from(self.deferred_ext_at).unwrap_or(usize::MAX);
-            let (suites, exts) = raw.split_at(at.min(raw.len()));
-            self.fill_from(suites, exts);
-        }
-    }
-
-    /// Facts with the given versions and nothing else (tests, synthetic input).
-    pub fn with_offered(offered: crate::tls::VersionList, legacy_version: Version) -> Self {
-        HelloFacts {
-            offered_max: offered.max(),
-            offered,
-            legacy_version,
-            sslv2_format: false,
-            fallback_scsv: false,
-            record_version: None,
-            server_name: None,
-            ja3: None,
-            ja4: None,
-            ciphers: Box::default(),
-            cipher_count: 0,
-            deferred: None,
-            deferred_ext_at: 0,
-        }
-    }
-}
-
-/// The ServerHello that chose the version.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub struct ServerFacts {
-    /// Chosen version (`supported_versions`, else `legacy_version`).
-    pub version: Version,
-    /// `legacy_version` field.
-    pub legacy_version: Version,
-    /// Chosen cipher suite (SSLv2: 0).
-    pub cipher: u16,
-    /// ServerHello.random ends with an RFC 8446 downgrade sentinel.
-    pub downgrade_sentinel: bool,
-    /// SSLv2 SERVER-HELLO.
-    pub sslv2_format: bool,
-}
-
-/// Everything a settled connection contributes to the census.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct ConnSummary {
-    /// The client: sender of the ClientHello, else receiver of the ServerHello, else the
-    /// TCP initiator.
-    pub client: Option<IpAddr>,
-    /// ClientHellos in order (at most [`MAX_HELLOS_PER_CONN`]).
-    pub hellos: Vec<HelloFacts>,
-    /// Version of the last ServerHello that is not a HelloRetryRequest.
+/// What one settled connection adds to its client's census: the census rule, defined once.
+/// The census ([`Census::add`]), the metrics and the event log all count through
+/// [`contribution`].
+#[derive(Copy, Clone, Debug)]
+pub struct Contribution<'a> {
+    /// The client whose census it adds to.
+    pub client: IpAddr,
+    /// ClientHellos: each counts once by its highest offered version and once per version it
+    /// lists.
+    pub hellos: &'a [HelloFacts],
+    /// The negotiated version: the connection counts once under it.
     pub negotiated: Option<Version>,
-    /// A HelloRetryRequest was seen.
-    pub hrr: bool,
-    /// Plaintext alert descriptions with their direction.
-    pub alerts: Vec<(u8, Direction)>,
-    /// Level of each entry of `alerts` (1 warning, 2 fatal), same order.
-    pub alert_levels: Vec<u8>,
-    /// The client endpoint (address and port), when the client is known.
-    pub client_endpoint: Option<Endpoint>,
-    /// The other endpoint.
-    pub server_endpoint: Option<Endpoint>,
-    /// Packet time (ns since the Unix epoch) of the connection's first packet.
-    pub first_seen_ns: u64,
-    /// Packet time (ns) of the connection's last packet: when the client was last seen.
-    pub last_seen_ns: u64,
-    /// The last ServerHello that is not a HelloRetryRequest.
-    pub server_hello: Option<ServerFacts>,
-    /// A TCP RST was seen.
-    pub rst: bool,
-    /// A TCP FIN was seen from the client / from the server.
-    pub fin: [bool; 2],
-    /// The connection was joined mid-stream (no SYN seen).
-    pub midstream: bool,
-    /// How TLS began: at byte 0, or after which plaintext upgrade.
+    /// A ClientHello and no (non-HRR) ServerHello: a failed handshake.
+    pub failed: bool,
+    /// Plaintext alerts, each counted by description.
+    pub alerts: &'a [(u8, Direction)],
+    /// How TLS began.
     pub start: Start,
+    /// The connection makes its client legacy: a hello offering at most a version below
+    /// TLS 1.2, a negotiated version below TLS 1.2, or a failed handshake (one connection's
+    /// share of [`ClientTally::is_legacy`]).
+    pub legacy: bool,
 }
 
-impl ConnSummary {
-    /// Whether the connection has anything the census counts (a hello, a ServerHello or a
-    /// plaintext alert, and a known client).
-    pub fn is_countable(&self) -> bool {
-        self.client.is_some()
-            && (!self.hellos.is_empty() || self.negotiated.is_some() || !self.alerts.is_empty())
+/// What a settled connection adds to its client's census, or `None` when it adds nothing
+/// (no known client, or no hello, ServerHello or plaintext alert).
+pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
+    let client = s.client?;
+    if s.hellos.is_empty() && s.negotiated.is_none() && s.alerts.is_empty() {
+        return None;
     }
-
-    /// A legacy connection: a hello offering at most a version below TLS 1.2, a negotiated
-    /// version below TLS 1.2, or hellos without a ServerHello (the definition behind
-    /// [`ClientTally::is_legacy`]).
-    pub fn is_legacy(&self) -> bool {
-        self.hellos
+    let failed = s.negotiated.is_none() && !s.hellos.is_empty();
+    let legacy = failed
+        || s.hellos
             .iter()
             .any(|h| h.offered_max.is_some_and(Version::is_legacy))
-            || self.negotiated.is_some_and(Version::is_legacy)
-            || (self.negotiated.is_none() && !self.hellos.is_empty())
-    }
+        || s.negotiated.is_some_and(Version::is_legacy);
+    Some(Contribution {
+        client,
+        hellos: &s.hellos,
+        negotiated: s.negotiated,
+        failed,
+        alerts: &s.alerts,
+        start: s.start,
+        legacy,
+    })
 }
 
 /// Counts for one client (or the totals).
@@ -294,7 +115,7 @@ pub struct ClientTally {
     pub fallback_hellos: u64,
     /// Those hellos by highest offered version.
     pub fallback_offered_max: BTreeMap<Version, u64>,
-    /// JA4 fingerprints of the hellos of legacy connections ([`ConnSummary::is_legacy`]).
+    /// JA4 fingerprints of the hellos of legacy connections ([`Contribution::legacy`]).
     pub legacy_ja4: Sample,
     /// JA3 fingerprints of the hellos of legacy connections.
     pub legacy_ja3: Sample,
@@ -307,9 +128,9 @@ pub struct ClientTally {
 impl ClientTally {
     /// Counts a connection, keeping at most `cap` versions per map; returns the version
     /// counts dropped.
-    fn add_summary(&mut self, s: &ConnSummary, cap: usize) -> u64 {
+    fn add_contribution(&mut self, c: &Contribution<'_>, cap: usize) -> u64 {
         let mut dropped = 0;
-        for h in &s.hellos {
+        for h in c.hellos {
             add(&mut self.hellos, 1);
             if let Some(m) = h.offered_max {
                 add(
@@ -328,8 +149,8 @@ impl ClientTally {
                 }
             }
         }
-        if s.is_legacy() {
-            for h in &s.hellos {
+        if c.legacy {
+            for h in c.hellos {
                 if let Some(f) = &h.ja4 {
                     self.legacy_ja4.add(f.as_str(), 1);
                 }
@@ -341,18 +162,19 @@ impl ClientTally {
                 }
             }
         }
-        match s.negotiated {
-            Some(v) => add(
+        if let Some(v) = c.negotiated {
+            add(
                 &mut dropped,
                 u64::from(!add_version(&mut self.negotiated, v, 1, cap)),
-            ),
-            None if !s.hellos.is_empty() => add(&mut self.failed_handshakes, 1),
-            None => {}
+            );
         }
-        for (d, _) in &s.alerts {
+        if c.failed {
+            add(&mut self.failed_handshakes, 1);
+        }
+        for (d, _) in c.alerts {
             add(self.alerts.entry(*d).or_default(), 1);
         }
-        if let Some(n) = self.started.get_mut(s.start.index()) {
+        if let Some(n) = self.started.get_mut(c.start.index()) {
             add(n, 1);
         }
         dropped
@@ -457,20 +279,18 @@ impl Census {
 
     /// Counts one settled connection.
     pub fn add(&mut self, s: &ConnSummary) {
-        let Some(ip) = s.client else { return };
-        if !s.is_countable() {
-            return;
-        }
+        let Some(c) = contribution(s) else { return };
+        let ip = c.client;
         add(&mut self.connections, 1);
-        self.totals.add_summary(s, usize::MAX);
+        self.totals.add_contribution(&c, usize::MAX);
         let n = self.clients.len();
         let dropped = match self.clients.get_mut(&ip) {
-            Some(t) => t.add_summary(s, MAX_VERSIONS_PER_CLIENT),
+            Some(t) => t.add_contribution(&c, MAX_VERSIONS_PER_CLIENT),
             None if n < self.max_clients => self
                 .clients
                 .entry(ip)
                 .or_default()
-                .add_summary(s, MAX_VERSIONS_PER_CLIENT),
+                .add_contribution(&c, MAX_VERSIONS_PER_CLIENT),
             None => {
                 add(&mut self.clients_dropped, 1);
                 0
@@ -516,30 +336,6 @@ mod tests {
 
     fn ip(s: &str) -> Option<IpAddr> {
         s.parse().ok()
-    }
-
-    #[test]
-    fn fingerprints_wait_for_fill_detail_unless_the_hello_is_large() {
-        use crate::tls::hello::parse_client_hello;
-        use crate::tls::hello::tests::client_hello_body;
-        let body = client_hello_body(0x0303, &[0x1301, 0x0a0a, 0xc02f], &[(0, &[0, 0])]);
-        let ch = parse_client_hello(&body, |_| {}).unwrap();
-        let mut h = HelloFacts::from_hello(&ch);
-        assert_eq!((h.ja3, h.ja4, h.cipher_count), (None, None, 0));
-        h.fill_detail();
-        let (ja3, ja4) = crate::tls::fingerprint::fingerprints(&ch);
-        assert_eq!((h.ja3, h.ja4), (ja3, ja4));
-        assert_eq!((&*h.ciphers, h.cipher_count), (&[0x1301, 0xc02f][..], 2));
-        let again = h.clone();
-        h.fill_detail();
-        assert_eq!(h, again, "filled once");
-        // A hello larger than the deferral bound is fingerprinted at once.
-        let big = vec![0u8; MAX_DEFERRED_HELLO];
-        let body = client_hello_body(0x0303, &[0x1301], &[(21, &big)]);
-        let ch = parse_client_hello(&body, |_| {}).unwrap();
-        let h = HelloFacts::from_hello(&ch);
-        assert_eq!(h.ja4, crate::tls::fingerprint::fingerprints(&ch).1);
-        assert!(h.ja4.is_some());
     }
 
     #[test]

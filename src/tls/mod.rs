@@ -12,13 +12,15 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod facts;
 pub mod fingerprint;
 pub mod hello;
 pub mod sslv2;
 pub mod version;
 
+use crate::closed::closed_set;
 pub use hello::{ClientHello, ServerHello, VersionList};
-pub use version::Version;
+pub use version::{Version, VersionLabel};
 
 /// Largest record payload accepted: 2^14 plaintext + 2048 expansion (RFC 5246 §6.2.3).
 pub const MAX_RECORD_LEN: usize = 16384 + 2048;
@@ -36,70 +38,32 @@ const CT_APPDATA: u8 = 23;
 const HS_CLIENT_HELLO: u8 = 1;
 const HS_SERVER_HELLO: u8 = 2;
 
-/// Something odd in the traffic, counted by kind. A closed set: it is a metric label.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Anomaly {
-    /// ClientHello body that tls-parser rejects.
-    ClientHelloMalformed,
-    /// ServerHello body too short to hold version and random.
-    ServerHelloMalformed,
-    /// ServerHello legacy version outside SSL 3.0–TLS 1.2 and draft 18 (read as raw hex).
-    ServerHelloUnusualVersion,
-    /// Extension block that does not frame exactly.
-    ExtensionsMalformed,
-    /// `supported_versions` whose inner length disagrees with its framing.
-    SupportedVersionsMalformed,
-    /// More offered versions than [`hello::MAX_OFFERED_VERSIONS`].
-    TooManyVersions,
-    /// Bytes after a hello's last field.
-    TrailingData,
-    /// Record longer than [`MAX_RECORD_LEN`].
-    RecordTooLarge,
-    /// Hello longer than [`MAX_HELLO_LEN`].
-    HandshakeTooLarge,
-    /// Record with a content type other than 20–23, or a non-3 major version.
-    BadRecord,
-    /// Alert record whose length is not a multiple of 2 or whose level is not 1/2, before
-    /// encryption started.
-    BadAlert,
-}
-
-impl Anomaly {
-    /// All kinds, in a fixed order.
-    pub const ALL: [Anomaly; 11] = [
-        Anomaly::ClientHelloMalformed,
-        Anomaly::ServerHelloMalformed,
-        Anomaly::ServerHelloUnusualVersion,
-        Anomaly::ExtensionsMalformed,
-        Anomaly::SupportedVersionsMalformed,
-        Anomaly::TooManyVersions,
-        Anomaly::TrailingData,
-        Anomaly::RecordTooLarge,
-        Anomaly::HandshakeTooLarge,
-        Anomaly::BadRecord,
-        Anomaly::BadAlert,
-    ];
-
-    /// Label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Anomaly::ClientHelloMalformed => "client_hello_malformed",
-            Anomaly::ServerHelloMalformed => "server_hello_malformed",
-            Anomaly::ServerHelloUnusualVersion => "server_hello_unusual_version",
-            Anomaly::ExtensionsMalformed => "extensions_malformed",
-            Anomaly::SupportedVersionsMalformed => "supported_versions_malformed",
-            Anomaly::TooManyVersions => "too_many_versions",
-            Anomaly::TrailingData => "trailing_data",
-            Anomaly::RecordTooLarge => "record_too_large",
-            Anomaly::HandshakeTooLarge => "handshake_too_large",
-            Anomaly::BadRecord => "bad_record",
-            Anomaly::BadAlert => "bad_alert",
-        }
-    }
-
-    /// Position in [`Anomaly::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
+closed_set! {
+    /// Something odd in the traffic, counted by kind. A closed set: it is a metric label.
+    pub enum Anomaly {
+        /// ClientHello body that tls-parser rejects.
+        ClientHelloMalformed => "client_hello_malformed",
+        /// ServerHello body too short to hold version and random.
+        ServerHelloMalformed => "server_hello_malformed",
+        /// ServerHello legacy version outside SSL 3.0–TLS 1.2 and draft 18 (read as raw hex).
+        ServerHelloUnusualVersion => "server_hello_unusual_version",
+        /// Extension block that does not frame exactly.
+        ExtensionsMalformed => "extensions_malformed",
+        /// `supported_versions` whose inner length disagrees with its framing.
+        SupportedVersionsMalformed => "supported_versions_malformed",
+        /// More offered versions than [`hello::MAX_OFFERED_VERSIONS`].
+        TooManyVersions => "too_many_versions",
+        /// Bytes after a hello's last field.
+        TrailingData => "trailing_data",
+        /// Record longer than [`MAX_RECORD_LEN`].
+        RecordTooLarge => "record_too_large",
+        /// Hello longer than [`MAX_HELLO_LEN`].
+        HandshakeTooLarge => "handshake_too_large",
+        /// Record with a content type other than 20–23, or a non-3 major version.
+        BadRecord => "bad_record",
+        /// Alert record whose length is not a multiple of 2 or whose level is not 1/2, before
+        /// encryption started.
+        BadAlert => "bad_alert",
     }
 }
 
@@ -170,6 +134,8 @@ pub struct DirParser {
     rec_version: u16,
     /// Version field of the record where the hello being assembled started.
     msg_rec_version: u16,
+    /// Fed through [`DirParser::feed_handshake`]: no records, hellos have no record version.
+    bare: bool,
 }
 
 impl Default for DirParser {
@@ -189,6 +155,7 @@ impl DirParser {
             touched: false,
             rec_version: 0,
             msg_rec_version: 0,
+            bare: false,
         }
     }
 
@@ -199,6 +166,7 @@ impl DirParser {
         self.hs_skip = 0;
         self.guarded = false;
         self.touched = false;
+        self.bare = false;
     }
 
     /// Stopped, and why; `None` while still parsing.
@@ -250,6 +218,26 @@ impl DirParser {
                     off = off.saturating_add(n);
                 }
             }
+        }
+    }
+
+    /// Feeds the next bytes of a stream of handshake messages without record framing: QUIC
+    /// CRYPTO data, or DTLS handshake messages after their own reassembly (with the 4-byte TLS
+    /// message header). Each call continues the stream; a message split across calls is
+    /// joined (within [`MAX_HELLO_LEN`], as for TCP); hellos carry no record version. A parser
+    /// is fed either this way or with [`DirParser::feed`], never both.
+    pub fn feed_handshake(&mut self, data: &[u8], h: &mut impl Handler) {
+        match self.state {
+            State::Done(_) => return,
+            State::Start => {
+                self.state = State::Records;
+                self.bare = true;
+            }
+            State::Records => {}
+        }
+        if !data.is_empty() {
+            self.touched = true;
+            self.handshake(data, h);
         }
     }
 
@@ -495,7 +483,7 @@ impl DirParser {
         match msg.first() {
             Some(&HS_CLIENT_HELLO) => match hello::parse_client_hello(body, |a| h.anomaly(a)) {
                 Ok(mut ch) => {
-                    ch.record_version = Some(Version(self.msg_rec_version));
+                    ch.record_version = (!self.bare).then_some(Version(self.msg_rec_version));
                     h.client_hello(&ch);
                 }
                 Err(a) => h.anomaly(a),
@@ -519,45 +507,48 @@ fn msg_len(hdr: &[u8]) -> usize {
 
 /// RFC name of an alert description (`None` for unassigned values, written as a number).
 pub fn alert_name(desc: u8) -> Option<&'static str> {
-    Some(match desc {
-        0 => "close_notify",
-        10 => "unexpected_message",
-        20 => "bad_record_mac",
-        21 => "decryption_failed",
-        22 => "record_overflow",
-        30 => "decompression_failure",
-        40 => "handshake_failure",
-        41 => "no_certificate",
-        42 => "bad_certificate",
-        43 => "unsupported_certificate",
-        44 => "certificate_revoked",
-        45 => "certificate_expired",
-        46 => "certificate_unknown",
-        47 => "illegal_parameter",
-        48 => "unknown_ca",
-        49 => "access_denied",
-        50 => "decode_error",
-        51 => "decrypt_error",
-        60 => "export_restriction",
-        70 => "protocol_version",
-        71 => "insufficient_security",
-        80 => "internal_error",
-        86 => "inappropriate_fallback",
-        90 => "user_canceled",
-        100 => "no_renegotiation",
-        109 => "missing_extension",
-        110 => "unsupported_extension",
-        111 => "certificate_unobtainable",
-        112 => "unrecognized_name",
-        113 => "bad_certificate_status_response",
-        114 => "bad_certificate_hash_value",
-        115 => "unknown_psk_identity",
-        116 => "certificate_required",
-        120 => "no_application_protocol",
-        121 => "ech_required",
-        _ => return None,
-    })
+    ALERTS.iter().find(|(d, _)| *d == desc).map(|(_, n)| *n)
 }
+
+/// The alert table, defined once: every alert description with an RFC name (IANA TLS Alerts
+/// registry), in code order. It is also the closed set of the metrics' `description` label.
+pub const ALERTS: [(u8, &str); 35] = [
+    (0, "close_notify"),
+    (10, "unexpected_message"),
+    (20, "bad_record_mac"),
+    (21, "decryption_failed"),
+    (22, "record_overflow"),
+    (30, "decompression_failure"),
+    (40, "handshake_failure"),
+    (41, "no_certificate"),
+    (42, "bad_certificate"),
+    (43, "unsupported_certificate"),
+    (44, "certificate_revoked"),
+    (45, "certificate_expired"),
+    (46, "certificate_unknown"),
+    (47, "illegal_parameter"),
+    (48, "unknown_ca"),
+    (49, "access_denied"),
+    (50, "decode_error"),
+    (51, "decrypt_error"),
+    (60, "export_restriction"),
+    (70, "protocol_version"),
+    (71, "insufficient_security"),
+    (80, "internal_error"),
+    (86, "inappropriate_fallback"),
+    (90, "user_canceled"),
+    (100, "no_renegotiation"),
+    (109, "missing_extension"),
+    (110, "unsupported_extension"),
+    (111, "certificate_unobtainable"),
+    (112, "unrecognized_name"),
+    (113, "bad_certificate_status_response"),
+    (114, "bad_certificate_hash_value"),
+    (115, "unknown_psk_identity"),
+    (116, "certificate_required"),
+    (120, "no_application_protocol"),
+    (121, "ech_required"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -798,6 +789,68 @@ mod tests {
             run(&s, &[3, 100], None),
             ["ch tls1.0", "alert 2 handshake_failure"]
         );
+    }
+
+    fn run_bare(stream: &[u8], chunks: &[usize]) -> (Vec<String>, DirParser) {
+        let mut p = DirParser::new();
+        let mut h = Rec::default();
+        let mut at = 0;
+        for &c in chunks {
+            let end = (at + c).min(stream.len());
+            p.feed_handshake(&stream[at..end], &mut h);
+            at = end;
+        }
+        p.feed_handshake(&stream[at..], &mut h);
+        (h.events, p)
+    }
+
+    #[test]
+    fn feed_handshake_reads_messages_without_records() {
+        let ch = ch13();
+        let (ev, p) = run_bare(&ch, &[]);
+        assert_eq!(ev, ["ch tls1.3"]);
+        assert!(p.stopped().is_none() && !p.pending() && !p.untouched());
+        // Split anywhere, one byte at a time, with other messages around it.
+        let mut s = hs(11, &[0; 300]);
+        s.extend_from_slice(&ch);
+        s.extend_from_slice(&hs(
+            2,
+            &server_hello_body(0x0303, [1; 32], &[(43, &[3, 4])]),
+        ));
+        let (ev, p) = run_bare(&s, &vec![1; s.len()]);
+        assert_eq!(ev, ["ch tls1.3", "sh tls1.3"]);
+        assert!(!p.pending());
+        // Incomplete: pending, nothing reported.
+        let (ev, p) = run_bare(&ch[..ch.len() - 1], &[10]);
+        assert!(ev.is_empty());
+        assert!(p.pending());
+    }
+
+    #[test]
+    fn feed_handshake_hellos_have_no_record_version() {
+        struct V(Vec<Option<Version>>);
+        impl Handler for V {
+            fn client_hello(&mut self, ch: &ClientHello<'_>) {
+                self.0.push(ch.record_version);
+            }
+            fn server_hello(&mut self, _: &ServerHello) {}
+            fn alert(&mut self, _: u8, _: u8) {}
+            fn anomaly(&mut self, _: Anomaly) {}
+            fn ccs(&mut self) -> CcsMeaning {
+                CcsMeaning::Encrypted
+            }
+        }
+        let mut v = V(Vec::new());
+        DirParser::new().feed_handshake(&ch13(), &mut v);
+        DirParser::new().feed(&record(22, &ch13()), &mut v);
+        assert_eq!(v.0, [None, Some(Version(0x0301))]);
+    }
+
+    #[test]
+    fn feed_handshake_oversized_hello_stops() {
+        let (ev, p) = run_bare(&[1, 0x01, 0x00, 0x00, 3, 3], &[]);
+        assert_eq!(ev, ["anomaly handshake_too_large"]);
+        assert_eq!(p.stopped(), Some(Stop::Malformed));
     }
 
     #[test]

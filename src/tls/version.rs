@@ -1,5 +1,6 @@
 //! Protocol version numbers, GREASE, naming and ordering.
 
+use crate::closed::closed_set;
 use std::cmp::Ordering;
 use std::fmt;
 
@@ -64,37 +65,107 @@ impl Version {
         }
     }
 
+    /// The row of [`VERSIONS`] naming this version, if any.
+    pub fn named(self) -> Option<&'static NamedVersion> {
+        VERSIONS.iter().find(|n| n.version == self)
+    }
+
     /// The census name: `sslv2`, `sslv3`, `tls1.0` … `tls1.3`, or `None` for a value
     /// written as raw hex.
     pub fn known_name(self) -> Option<&'static str> {
-        Some(match self.0 {
-            0x0002 => "sslv2",
-            0x0300 => "sslv3",
-            0x0301 => "tls1.0",
-            0x0302 => "tls1.1",
-            0x0303 => "tls1.2",
-            0x0304 => "tls1.3",
-            _ => return None,
-        })
+        self.named().map(|n| n.label.name())
     }
 
     /// Parses a census name (`tls1.2`, `0x7f1c`) back into a version.
     pub fn from_name(s: &str) -> Option<Version> {
-        Some(Version(match s {
-            "sslv2" => 0x0002,
-            "sslv3" => 0x0300,
-            "tls1.0" => 0x0301,
-            "tls1.1" => 0x0302,
-            "tls1.2" => 0x0303,
-            "tls1.3" => 0x0304,
-            _ => {
-                let hex = s.strip_prefix("0x")?;
-                if hex.len() != 4 {
-                    return None;
-                }
-                u16::from_str_radix(hex, 16).ok()?
-            }
-        }))
+        if let Some(n) = VERSIONS.iter().find(|n| n.label.name() == s) {
+            return Some(n.version);
+        }
+        let hex = s.strip_prefix("0x")?;
+        if hex.len() != 4 {
+            return None;
+        }
+        u16::from_str_radix(hex, 16).ok().map(Version)
+    }
+}
+
+/// A named version: one row of [`VERSIONS`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub struct NamedVersion {
+    /// The wire code.
+    pub version: Version,
+    /// Census name and metric label value (`tls1.2`).
+    pub label: VersionLabel,
+    /// ECS `tls.version` (`1.2`).
+    pub ecs_version: &'static str,
+    /// ECS `tls.version_protocol` (`tls`, `ssl`).
+    pub ecs_protocol: &'static str,
+}
+
+const fn named(
+    version: Version,
+    label: VersionLabel,
+    ecs_version: &'static str,
+    ecs_protocol: &'static str,
+) -> NamedVersion {
+    NamedVersion {
+        version,
+        label,
+        ecs_version,
+        ecs_protocol,
+    }
+}
+
+/// The version table, defined once: wire code, census name and metric label (the
+/// [`VersionLabel`] name), ECS version and protocol. Any other value is written as raw hex
+/// in the census and labelled `tls1.3-draft` or `other`.
+pub const VERSIONS: [NamedVersion; 6] = [
+    named(Version::SSL2, VersionLabel::Sslv2, "2.0", "ssl"),
+    named(Version::SSL3, VersionLabel::Sslv3, "3.0", "ssl"),
+    named(Version::TLS10, VersionLabel::Tls10, "1.0", "tls"),
+    named(Version::TLS11, VersionLabel::Tls11, "1.1", "tls"),
+    named(Version::TLS12, VersionLabel::Tls12, "1.2", "tls"),
+    named(Version::TLS13, VersionLabel::Tls13, "1.3", "tls"),
+];
+
+closed_set! {
+    /// A protocol version as a label value: a closed set, so odd values on the wire cannot add
+    /// series. TLS 1.3 drafts (`0x7fNN`) share one value; anything else unnamed is `other`.
+    pub enum VersionLabel {
+        /// SSL 2.0.
+        Sslv2 => "sslv2",
+        /// SSL 3.0.
+        Sslv3 => "sslv3",
+        /// TLS 1.0.
+        Tls10 => "tls1.0",
+        /// TLS 1.1.
+        Tls11 => "tls1.1",
+        /// TLS 1.2.
+        Tls12 => "tls1.2",
+        /// A TLS 1.3 draft (`0x7fNN`).
+        Tls13Draft => "tls1.3-draft",
+        /// TLS 1.3.
+        Tls13 => "tls1.3",
+        /// Any other value.
+        Other => "other",
+        /// No version: a `supported_versions` list of GREASE only (highest offered version only).
+        None => "none",
+    }
+}
+
+impl VersionLabel {
+    /// The label of a version.
+    pub fn of(v: Version) -> Self {
+        match v.named() {
+            Some(n) => n.label,
+            None if v.is_tls13_draft() => VersionLabel::Tls13Draft,
+            None => VersionLabel::Other,
+        }
+    }
+
+    /// The label of a highest offered version (`none` when there was none).
+    pub fn of_max(v: Option<Version>) -> Self {
+        v.map_or(VersionLabel::None, VersionLabel::of)
     }
 }
 

@@ -195,7 +195,7 @@ impl Mysql {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{check, converse};
-    use super::super::{GiveUp, Start, Verdict};
+    use super::super::{GiveUp, Recognition, Start};
 
     const C: usize = 0;
     const S: usize = 1;
@@ -208,7 +208,7 @@ mod tests {
                 (S, b"S"),
                 (C, b"\x16\x03\x01"),
             ],
-            Verdict::Upgrade(Start::PostgresSsl),
+            Recognition::Upgrade(Start::PostgresSsl),
             [b"\x16\x03\x01", b""],
         );
         // GSSENCRequest refused first, then SSL.
@@ -219,7 +219,7 @@ mod tests {
                 (C, &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]),
                 (S, b"S"),
             ],
-            Verdict::Upgrade(Start::PostgresSsl),
+            Recognition::Upgrade(Start::PostgresSsl),
             [b"", b""],
         );
     }
@@ -227,7 +227,7 @@ mod tests {
     #[test]
     fn postgres_ssl_refused() {
         let (v, _) = converse(&[(C, &[0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]), (S, b"N")]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 
     fn greeting() -> Vec<u8> {
@@ -257,7 +257,7 @@ mod tests {
         let r = ssl_request(0x000f_aa85 | 0x0800);
         check(
             &[(S, &g), (C, &r), (C, b"\x16\x03\x01")],
-            Verdict::Upgrade(Start::MysqlSsl),
+            Recognition::Upgrade(Start::MysqlSsl),
             [b"\x16\x03\x01", b""],
         );
     }
@@ -269,6 +269,6 @@ mod tests {
         resp.extend_from_slice(&0x000f_a285u32.to_le_bytes());
         resp.extend_from_slice(&[0; 56]);
         let (v, _) = converse(&[(S, &g), (C, &resp)]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 }

@@ -164,7 +164,7 @@ impl Connect {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{check, converse};
-    use super::super::{GiveUp, Start, Verdict};
+    use super::super::{GiveUp, Recognition, Start};
     use super::*;
 
     const C: usize = 0;
@@ -193,7 +193,7 @@ mod tests {
                 (S, b"HTTP/1.1 200 Connection established\r\n\r\n"),
                 (C, b"\x16\x03\x01"),
             ],
-            Verdict::Upgrade(Start::HttpConnect),
+            Recognition::Upgrade(Start::HttpConnect),
             [b"\x16\x03\x01", b""],
         );
     }
@@ -206,14 +206,14 @@ mod tests {
             (C, b"CONNECT example.com:443 HTTP/1.1\r\n\r\n"),
             (S, refusal),
         ]);
-        assert_eq!(v, Verdict::Undecided);
+        assert_eq!(v, Recognition::Undecided);
         // The client gives up: whatever it sends now is not TLS.
         let (v, _) = converse(&[
             (C, b"CONNECT example.com:443 HTTP/1.1\r\n\r\n"),
             (S, refusal),
             (C, b"\x16\x03\x01\x00\x10"),
         ]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
         check(
             &[
                 (C, b"CONNECT example.com:443 HTTP/1.1\r\n\r\n"),
@@ -224,7 +224,7 @@ mod tests {
                 ),
                 (S, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"),
             ],
-            Verdict::Upgrade(Start::HttpConnect),
+            Recognition::Upgrade(Start::HttpConnect),
             [b"", b""],
         );
     }
@@ -234,12 +234,12 @@ mod tests {
         let mut post = b"POST / HTTP/1.1\r\nContent-Length: 10\r\n\r\n".to_vec();
         post.extend_from_slice(b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00");
         let (v, _) = converse(&[(C, &post), (S, b"HTTP/1.1 200 OK\r\n\r\n")]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 
     #[test]
     fn a_200_without_connect_is_not_an_upgrade() {
         let (v, _) = converse(&[(S, b"HTTP/1.1 200 OK\r\n\r\n\x16\x03\x03")]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 }

@@ -149,7 +149,7 @@ impl Ldap {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{check, converse};
-    use super::super::{GiveUp, Start, Verdict};
+    use super::super::{GiveUp, Recognition, Start};
 
     const C: usize = 0;
     const S: usize = 1;
@@ -163,7 +163,7 @@ mod tests {
     fn starttls_success() {
         check(
             &[(C, REQ), (S, OK), (C, b"\x16\x03\x01")],
-            Verdict::Upgrade(Start::StarttlsLdap),
+            Recognition::Upgrade(Start::StarttlsLdap),
             [b"\x16\x03\x01", b""],
         );
     }
@@ -180,7 +180,7 @@ mod tests {
         ok2[4] = 2;
         check(
             &[(C, search), (S, done), (C, &req2), (S, &ok2)],
-            Verdict::Upgrade(Start::StarttlsLdap),
+            Recognition::Upgrade(Start::StarttlsLdap),
             [b"", b""],
         );
     }
@@ -190,12 +190,12 @@ mod tests {
         // unavailable (52)
         let no = b"\x30\x0c\x02\x01\x01\x78\x07\x0a\x01\x34\x04\x00\x04\x00";
         let (v, _) = converse(&[(C, REQ), (S, no)]);
-        assert_eq!(v, Verdict::Undecided);
+        assert_eq!(v, Recognition::Undecided);
         let (v, _) = converse(&[(C, REQ), (S, no), (C, b"\x16\x03\x01\x00\x10")]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
         let mut other = OK.to_vec();
         other[4] = 7;
         let (v, _) = converse(&[(C, REQ), (S, &other)]);
-        assert_eq!(v, Verdict::Undecided);
+        assert_eq!(v, Recognition::Undecided);
     }
 }

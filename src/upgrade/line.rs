@@ -258,7 +258,7 @@ fn greeting(t: &[u8]) -> Family {
 #[cfg(test)]
 mod tests {
     use super::super::tests::check;
-    use super::super::{GiveUp, Start, Verdict};
+    use super::super::{GiveUp, Recognition, Start};
 
     const C: usize = 0;
     const S: usize = 1;
@@ -275,7 +275,7 @@ mod tests {
                 (C, b"\x16\x03\x01\x00\x05hello"),
                 (S, b"\x16\x03\x03"),
             ],
-            Verdict::Upgrade(Start::StarttlsSmtp),
+            Recognition::Upgrade(Start::StarttlsSmtp),
             [b"\x16\x03\x01\x00\x05hello", b"\x16\x03\x03"],
         );
     }
@@ -289,7 +289,7 @@ mod tests {
                 (C, b"STARTTLS\r\n\x16\x03\x01\x00\x02hi"),
                 (S, b"220 go ahead\r\n"),
             ],
-            Verdict::Upgrade(Start::StarttlsSmtp),
+            Recognition::Upgrade(Start::StarttlsSmtp),
             [b"\x16\x03\x01\x00\x02hi", b""],
         );
     }
@@ -302,14 +302,18 @@ mod tests {
             (S, b"454 4.7.0 TLS not available\r\n"),
             (C, b"\x16\x03\x01\x00\x02hi"),
         ]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
         let (v, _) = super::super::tests::converse(&[
             (S, b"220 mx ESMTP\r\n"),
             (C, b"STARTTLS\r\n"),
             (S, b"454 4.7.0 TLS not available\r\n"),
             (C, b"NOOP\r\n"),
         ]);
-        assert_eq!(v, Verdict::Undecided, "a later STARTTLS may still succeed");
+        assert_eq!(
+            v,
+            Recognition::Undecided,
+            "a later STARTTLS may still succeed"
+        );
     }
 
     #[test]
@@ -323,7 +327,7 @@ mod tests {
                 (S, b"* BYE not really\r\n"),
                 (S, b"a1 OK Begin TLS negotiation now.\r\n"),
             ],
-            Verdict::Upgrade(Start::StarttlsImap),
+            Recognition::Upgrade(Start::StarttlsImap),
             [b"", b""],
         );
         let (v, _) = super::super::tests::converse(&[
@@ -332,7 +336,7 @@ mod tests {
             (S, b"a1 BAD not now\r\n"),
             (C, b"a2 LOGOUT\r\n"),
         ]);
-        assert_eq!(v, Verdict::Undecided);
+        assert_eq!(v, Recognition::Undecided);
     }
 
     #[test]
@@ -345,7 +349,7 @@ mod tests {
                 (C, b"STLS\r\n"),
                 (S, b"+OK Begin TLS\r\n"),
             ],
-            Verdict::Upgrade(Start::StarttlsPop3),
+            Recognition::Upgrade(Start::StarttlsPop3),
             [b"", b""],
         );
         let (v, _) = super::super::tests::converse(&[
@@ -353,7 +357,7 @@ mod tests {
             (C, b"STLS\r\n"),
             (S, b"-ERR no\r\n"),
         ]);
-        assert_eq!(v, Verdict::Undecided);
+        assert_eq!(v, Recognition::Undecided);
     }
 
     #[test]
@@ -364,7 +368,7 @@ mod tests {
                 (C, b"AUTH TLS\r\n"),
                 (S, b"234 Proceed with negotiation.\r\n"),
             ],
-            Verdict::Upgrade(Start::AuthTlsFtp),
+            Recognition::Upgrade(Start::AuthTlsFtp),
             [b"", b""],
         );
         check(
@@ -373,7 +377,7 @@ mod tests {
                 (C, b"STARTTLS\r\n"),
                 (S, b"382 Continue with TLS negotiation\r\n"),
             ],
-            Verdict::Upgrade(Start::StarttlsNntp),
+            Recognition::Upgrade(Start::StarttlsNntp),
             [b"", b""],
         );
         check(
@@ -385,7 +389,7 @@ mod tests {
                 (C, b"STARTTLS\r\n"),
                 (S, b"OK \"Begin TLS negotiation now.\"\r\n"),
             ],
-            Verdict::Upgrade(Start::StarttlsSieve),
+            Recognition::Upgrade(Start::StarttlsSieve),
             [b"", b""],
         );
     }
@@ -398,7 +402,7 @@ mod tests {
             (C, b"a1 STARTTLS\r\n"),
             (S, b"+OK whatever\r\n"),
         ]);
-        assert_eq!(v, Verdict::Undecided);
+        assert_eq!(v, Recognition::Undecided);
     }
 
     #[test]
@@ -409,13 +413,13 @@ mod tests {
             (S, b"250 mx\r\n"),
             (C, b"MAIL FROM:<a@example.com>\r\n"),
         ]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 
     #[test]
     fn binary_after_text_gives_up() {
         let (v, _) =
             super::super::tests::converse(&[(S, b"220 mx ESMTP\r\n"), (C, b"\x00\x01\x02\r\n")]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 }

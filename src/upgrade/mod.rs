@@ -11,7 +11,7 @@
 //! * a small state machine per protocol then consumes whole units of each direction and
 //!   watches for the client's upgrade request; the client's bytes after the request are
 //!   *held* (not consumed) until the server's answer arrives in the other direction;
-//! * once the server has accepted, [`Recogniser::verdict`] is [`Verdict::Upgrade`] and each
+//! * once the server has accepted, [`Recogniser::verdict`] is [`Recognition::Upgrade`] and each
 //!   side's consumed position is exactly where its TLS begins. A refusal (`454`, `BAD`,
 //!   `-ERR`, `407`, a SOCKS rejection…) leaves the connection plaintext: nothing in it is ever
 //!   read as TLS.
@@ -21,6 +21,7 @@
 //! connection is given up as not TLS ([`GiveUp::InspectLimit`], counted by the engine).
 //! Pure: no I/O, no clock, no allocation.
 
+use crate::closed::closed_set;
 mod db;
 mod http;
 mod ldap;
@@ -33,85 +34,39 @@ mod xmpp;
 /// heads and a few LDAP messages; a long plaintext session (mail bodies) stops here.
 pub const MAX_PLAINTEXT_INSPECT: usize = 16 * 1024;
 
-/// How TLS began on a connection. A closed set: it is a report key and a metric label.
-#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Start {
-    /// TLS from the first byte.
-    #[default]
-    Direct,
-    /// SMTP `STARTTLS`, `220` (RFC 3207).
-    StarttlsSmtp,
-    /// IMAP `tag STARTTLS`, `tag OK` (RFC 3501).
-    StarttlsImap,
-    /// POP3 `STLS`, `+OK` (RFC 2595).
-    StarttlsPop3,
-    /// FTP `AUTH TLS` / `AUTH SSL`, `234` (RFC 4217).
-    AuthTlsFtp,
-    /// XMPP `<starttls/>`, `<proceed/>` (RFC 6120).
-    StarttlsXmpp,
-    /// LDAP StartTLS extended operation 1.3.6.1.4.1.1466.20037, success (RFC 4511).
-    StarttlsLdap,
-    /// PostgreSQL SSLRequest, answered `S`.
-    PostgresSsl,
-    /// MySQL SSL request in the handshake response (`CLIENT_SSL`).
-    MysqlSsl,
-    /// NNTP `STARTTLS`, `382` (RFC 4642).
-    StarttlsNntp,
-    /// ManageSieve `STARTTLS`, `OK` (RFC 5804).
-    StarttlsSieve,
-    /// HTTP `CONNECT host:port`, `2xx` (RFC 9110).
-    HttpConnect,
-    /// SOCKS4 / SOCKS4a CONNECT, granted (`0x5a`).
-    Socks4,
-    /// SOCKS5 CONNECT (with or without authentication), succeeded (RFC 1928).
-    Socks5,
-}
-
-impl Start {
-    /// Number of kinds.
-    pub const COUNT: usize = 14;
-
-    /// All kinds, in a fixed order.
-    pub const ALL: [Start; Start::COUNT] = [
-        Start::Direct,
-        Start::StarttlsSmtp,
-        Start::StarttlsImap,
-        Start::StarttlsPop3,
-        Start::AuthTlsFtp,
-        Start::StarttlsXmpp,
-        Start::StarttlsLdap,
-        Start::PostgresSsl,
-        Start::MysqlSsl,
-        Start::StarttlsNntp,
-        Start::StarttlsSieve,
-        Start::HttpConnect,
-        Start::Socks4,
-        Start::Socks5,
-    ];
-
-    /// Report key / label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            Start::Direct => "direct",
-            Start::StarttlsSmtp => "starttls-smtp",
-            Start::StarttlsImap => "starttls-imap",
-            Start::StarttlsPop3 => "starttls-pop3",
-            Start::AuthTlsFtp => "auth-tls-ftp",
-            Start::StarttlsXmpp => "starttls-xmpp",
-            Start::StarttlsLdap => "starttls-ldap",
-            Start::PostgresSsl => "postgres-ssl",
-            Start::MysqlSsl => "mysql-ssl",
-            Start::StarttlsNntp => "starttls-nntp",
-            Start::StarttlsSieve => "starttls-sieve",
-            Start::HttpConnect => "http-connect",
-            Start::Socks4 => "socks4",
-            Start::Socks5 => "socks5",
-        }
-    }
-
-    /// Position in [`Start::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
+closed_set! {
+    /// How TLS began on a connection. A closed set: it is a report key and a metric label.
+    #[derive(Default)]
+    pub enum Start {
+        /// TLS from the first byte.
+        #[default]
+        Direct => "direct",
+        /// SMTP `STARTTLS`, `220` (RFC 3207).
+        StarttlsSmtp => "starttls-smtp",
+        /// IMAP `tag STARTTLS`, `tag OK` (RFC 3501).
+        StarttlsImap => "starttls-imap",
+        /// POP3 `STLS`, `+OK` (RFC 2595).
+        StarttlsPop3 => "starttls-pop3",
+        /// FTP `AUTH TLS` / `AUTH SSL`, `234` (RFC 4217).
+        AuthTlsFtp => "auth-tls-ftp",
+        /// XMPP `<starttls/>`, `<proceed/>` (RFC 6120).
+        StarttlsXmpp => "starttls-xmpp",
+        /// LDAP StartTLS extended operation 1.3.6.1.4.1.1466.20037, success (RFC 4511).
+        StarttlsLdap => "starttls-ldap",
+        /// PostgreSQL SSLRequest, answered `S`.
+        PostgresSsl => "postgres-ssl",
+        /// MySQL SSL request in the handshake response (`CLIENT_SSL`).
+        MysqlSsl => "mysql-ssl",
+        /// NNTP `STARTTLS`, `382` (RFC 4642).
+        StarttlsNntp => "starttls-nntp",
+        /// ManageSieve `STARTTLS`, `OK` (RFC 5804).
+        StarttlsSieve => "starttls-sieve",
+        /// HTTP `CONNECT host:port`, `2xx` (RFC 9110).
+        HttpConnect => "http-connect",
+        /// SOCKS4 / SOCKS4a CONNECT, granted (`0x5a`).
+        Socks4 => "socks4",
+        /// SOCKS5 CONNECT (with or without authentication), succeeded (RFC 1928).
+        Socks5 => "socks5",
     }
 }
 
@@ -129,7 +84,7 @@ pub enum GiveUp {
 
 /// Where the recognition stands.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub enum Verdict {
+pub enum Recognition {
     /// Still watching.
     Undecided,
     /// TLS begins, in each direction, right after the bytes consumed so far.
@@ -153,12 +108,12 @@ pub(crate) struct Fed {
     /// Bytes consumed (whole units only; 0 while holding the bytes after a request).
     pub used: usize,
     /// The outcome so far.
-    pub now: Outcome,
+    pub now: Step,
 }
 
 /// A machine's outcome after a feed.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
+pub(crate) enum Step {
     /// Need more bytes (from either side).
     More,
     /// Both sides are positioned at their first TLS byte.
@@ -171,19 +126,19 @@ impl Fed {
     pub(crate) fn more(used: usize) -> Fed {
         Fed {
             used,
-            now: Outcome::More,
+            now: Step::More,
         }
     }
     pub(crate) fn plain(used: usize) -> Fed {
         Fed {
             used,
-            now: Outcome::Plain,
+            now: Step::Plain,
         }
     }
     pub(crate) fn upgrade(used: usize, s: Start) -> Fed {
         Fed {
             used,
-            now: Outcome::Upgrade(s),
+            now: Step::Upgrade(s),
         }
     }
 }
@@ -210,7 +165,7 @@ pub struct Recogniser {
     client: Option<usize>,
     /// Plaintext bytes consumed per side.
     consumed: [usize; 2],
-    verdict: Verdict,
+    verdict: Recognition,
     /// Upgrade requests the server refused.
     refused: u32,
     /// Bumped whenever the state changes in a way that may let the other side progress.
@@ -230,14 +185,14 @@ impl Recogniser {
             proto: Proto::Unknown,
             client: None,
             consumed: [0; 2],
-            verdict: Verdict::Undecided,
+            verdict: Recognition::Undecided,
             refused: 0,
             generation: 0,
         }
     }
 
     /// The verdict so far.
-    pub fn verdict(&self) -> Verdict {
+    pub fn recognition(&self) -> Recognition {
         self.verdict
     }
 
@@ -266,23 +221,23 @@ impl Recogniser {
     /// appended. After a verdict nothing more is consumed.
     pub fn feed(&mut self, side: usize, data: &[u8]) -> usize {
         let side = side & 1;
-        if self.verdict != Verdict::Undecided || data.is_empty() {
+        if self.verdict != Recognition::Undecided || data.is_empty() {
             return 0;
         }
         if matches!(self.proto, Proto::Unknown) {
             match classify(data) {
                 Class::More => {
                     if data.len() > MAX_PLAINTEXT_INSPECT {
-                        self.verdict = Verdict::Plain(GiveUp::InspectLimit);
+                        self.verdict = Recognition::Plain(GiveUp::InspectLimit);
                     }
                     return 0;
                 }
                 Class::No => {
-                    self.verdict = Verdict::Plain(GiveUp::Unrecognised);
+                    self.verdict = Recognition::Plain(GiveUp::Unrecognised);
                     return 0;
                 }
                 Class::NoUpgrade => {
-                    self.verdict = Verdict::Plain(GiveUp::NoUpgrade);
+                    self.verdict = Recognition::Plain(GiveUp::NoUpgrade);
                     return 0;
                 }
                 Class::Is(proto, role) => {
@@ -320,20 +275,20 @@ impl Recogniser {
             *c += used;
         }
         self.verdict = match fed.now {
-            Outcome::More => {
+            Step::More => {
                 // Consumed plus the unit still incomplete: the bytes inspected so far.
                 let held = data.len() - used;
                 let inspecting = !self.holding(role);
                 if self.consumed(side) > MAX_PLAINTEXT_INSPECT
                     || (inspecting && self.consumed(side) + held > MAX_PLAINTEXT_INSPECT)
                 {
-                    Verdict::Plain(GiveUp::InspectLimit)
+                    Recognition::Plain(GiveUp::InspectLimit)
                 } else {
-                    Verdict::Undecided
+                    Recognition::Undecided
                 }
             }
-            Outcome::Upgrade(s) => Verdict::Upgrade(s),
-            Outcome::Plain => Verdict::Plain(GiveUp::NoUpgrade),
+            Step::Upgrade(s) => Recognition::Upgrade(s),
+            Step::Plain => Recognition::Plain(GiveUp::NoUpgrade),
         };
         used
     }
@@ -466,7 +421,7 @@ pub(crate) mod tests {
 
     /// A conversation: (side, bytes) in arrival order. Returns the verdict and, per side, the
     /// bytes left unconsumed (where TLS would begin).
-    pub(crate) fn converse(steps: &[(usize, &[u8])]) -> (Verdict, [Vec<u8>; 2]) {
+    pub(crate) fn converse(steps: &[(usize, &[u8])]) -> (Recognition, [Vec<u8>; 2]) {
         let mut r = Recogniser::new();
         let mut bufs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         for (side, bytes) in steps {
@@ -481,11 +436,11 @@ pub(crate) mod tests {
                 }
             }
         }
-        (r.verdict(), bufs)
+        (r.recognition(), bufs)
     }
 
     /// Every split of a conversation into one-byte feeds gives the same result.
-    pub(crate) fn bytewise(steps: &[(usize, &[u8])]) -> (Verdict, [Vec<u8>; 2]) {
+    pub(crate) fn bytewise(steps: &[(usize, &[u8])]) -> (Recognition, [Vec<u8>; 2]) {
         let mut ones = Vec::new();
         for (s, b) in steps {
             for i in 0..b.len() {
@@ -495,10 +450,10 @@ pub(crate) mod tests {
         converse(&ones)
     }
 
-    pub(crate) fn check(steps: &[(usize, &[u8])], want: Verdict, rest: [&[u8]; 2]) {
+    pub(crate) fn check(steps: &[(usize, &[u8])], want: Recognition, rest: [&[u8]; 2]) {
         for (how, got) in [("whole", converse(steps)), ("bytewise", bytewise(steps))] {
             assert_eq!(got.0, want, "{how}");
-            if matches!(want, Verdict::Upgrade(_)) {
+            if matches!(want, Recognition::Upgrade(_)) {
                 assert_eq!(got.1[0], rest[0], "{how}: side 0 rest");
                 assert_eq!(got.1[1], rest[1], "{how}: side 1 rest");
             }
@@ -517,9 +472,9 @@ pub(crate) mod tests {
     fn binary_and_unknown_openers_are_unrecognised() {
         let (v, _) = converse(&[(0, b"SSH-2.0-OpenSSH_9.2\r\n\x00\x00\x01\x14\x0a")]);
         // SSH's banner is a text line: watched as a line protocol until its binary packet.
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
         let (v, _) = converse(&[(0, &[0x01, 0x02, 0x03, 0xff])]);
-        assert_eq!(v, Verdict::Plain(GiveUp::Unrecognised));
+        assert_eq!(v, Recognition::Plain(GiveUp::Unrecognised));
     }
 
     #[test]
@@ -532,11 +487,11 @@ pub(crate) mod tests {
         }
         let s: Vec<(usize, &[u8])> = steps.iter().map(|(a, b)| (*a, b.as_slice())).collect();
         let (v, _) = converse(&s);
-        assert_eq!(v, Verdict::Plain(GiveUp::InspectLimit));
+        assert_eq!(v, Recognition::Plain(GiveUp::InspectLimit));
         // One endless line.
         long.extend(std::iter::repeat_n(b'a', MAX_PLAINTEXT_INSPECT + 10));
         let (v, _) = converse(&[(1, &long)]);
-        assert_eq!(v, Verdict::Plain(GiveUp::InspectLimit));
+        assert_eq!(v, Recognition::Plain(GiveUp::InspectLimit));
     }
 
     proptest::proptest! {
@@ -563,7 +518,7 @@ pub(crate) mod tests {
             bufs[0].drain(..n);
             for (side, bytes) in chunks {
                 bufs[side].extend_from_slice(&bytes);
-                let decided = r.verdict() != Verdict::Undecided;
+                let decided = r.recognition() != Recognition::Undecided;
                 let n = r.feed(side, &bufs[side]);
                 proptest::prop_assert!(n <= bufs[side].len());
                 proptest::prop_assert!(!decided || n == 0);

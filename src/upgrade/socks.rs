@@ -263,7 +263,7 @@ impl Socks5 {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{check, converse};
-    use super::super::{GiveUp, Start, Verdict};
+    use super::super::{GiveUp, Recognition, Start};
 
     const C: usize = 0;
     const S: usize = 1;
@@ -276,14 +276,14 @@ mod tests {
                 (S, &[0, 0x5a, 0, 0, 0, 0, 0, 0]),
                 (C, b"\x16\x03\x01"),
             ],
-            Verdict::Upgrade(Start::Socks4),
+            Recognition::Upgrade(Start::Socks4),
             [b"\x16\x03\x01", b""],
         );
         let mut req = vec![4, 1, 1, 187, 0, 0, 0, 1];
         req.extend_from_slice(b"user\0example.com\0");
         check(
             &[(C, &req), (S, &[0, 0x5a, 0, 0, 0, 0, 0, 0])],
-            Verdict::Upgrade(Start::Socks4),
+            Recognition::Upgrade(Start::Socks4),
             [b"", b""],
         );
     }
@@ -295,7 +295,7 @@ mod tests {
             (S, &[0, 0x5b, 0, 0, 0, 0, 0, 0]),
             (C, b"\x16\x03\x01"),
         ]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 
     #[test]
@@ -314,7 +314,7 @@ mod tests {
                 (S, &[5, 0, 0, 1, 127, 0, 0, 1, 0x10, 0x00]),
                 (C, b"\x16\x03\x01"),
             ],
-            Verdict::Upgrade(Start::Socks5),
+            Recognition::Upgrade(Start::Socks5),
             [b"\x16\x03\x01", b""],
         );
         check(
@@ -331,7 +331,7 @@ mod tests {
                     ],
                 ),
             ],
-            Verdict::Upgrade(Start::Socks5),
+            Recognition::Upgrade(Start::Socks5),
             [b"", b""],
         );
     }
@@ -340,7 +340,7 @@ mod tests {
     fn socks5_refusals() {
         // No acceptable method.
         let (v, _) = converse(&[(C, &[5, 1, 2]), (S, &[5, 0xff])]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
         // Bad password.
         let (v, _) = converse(&[
             (C, &[5, 1, 2]),
@@ -348,7 +348,7 @@ mod tests {
             (C, &[1, 1, b'u', 1, b'p']),
             (S, &[1, 1]),
         ]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
         // Host unreachable.
         let (v, _) = converse(&[
             (C, &[5, 1, 0]),
@@ -356,13 +356,13 @@ mod tests {
             (C, &[5, 1, 0, 1, 10, 0, 0, 1, 1, 187]),
             (S, &[5, 4, 0, 1, 0, 0, 0, 0, 0, 0]),
         ]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
         // UDP ASSOCIATE is not a TLS tunnel.
         let (v, _) = converse(&[
             (C, &[5, 1, 0]),
             (S, &[5, 0]),
             (C, &[5, 3, 0, 1, 0, 0, 0, 0, 0, 0]),
         ]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 }

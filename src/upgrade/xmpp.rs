@@ -107,7 +107,7 @@ impl Xmpp {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{check, converse};
-    use super::super::{GiveUp, Start, Verdict};
+    use super::super::{GiveUp, Recognition, Start};
 
     const C: usize = 0;
     const S: usize = 1;
@@ -132,7 +132,7 @@ mod tests {
                 (S, b"<proceed xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"),
                 (C, b"\x16\x03\x01"),
             ],
-            Verdict::Upgrade(Start::StarttlsXmpp),
+            Recognition::Upgrade(Start::StarttlsXmpp),
             [b"\x16\x03\x01", b""],
         );
     }
@@ -151,6 +151,6 @@ mod tests {
                 b"<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/></stream:stream>",
             ),
         ]);
-        assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+        assert_eq!(v, Recognition::Plain(GiveUp::NoUpgrade));
     }
 }

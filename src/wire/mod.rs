@@ -14,6 +14,7 @@ pub mod tunnel;
 
 pub use link::LinkType;
 
+use crate::closed::closed_set;
 use etherparse::{
     Ipv4HeaderSlice, Ipv6HeaderSlice, LaxNetSlice, LaxSlicedPacket, TcpHeaderSlice, TransportSlice,
 };
@@ -26,6 +27,15 @@ pub const MAX_TUNNEL_DEPTH: u8 = 4;
 pub const VXLAN_PORT: u16 = 4789;
 /// Geneve UDP port (RFC 8926).
 pub const GENEVE_PORT: u16 = 6081;
+
+/// One end of a connection: address and port (like smoltcp's `IpEndpoint`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// Address.
+    pub ip: IpAddr,
+    /// Port.
+    pub port: u16,
+}
 
 /// TCP flag bits.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
@@ -85,53 +95,23 @@ pub struct Segment<'a> {
     pub truncated: bool,
 }
 
-/// Why a packet yields no TCP segment. A closed set: it is a metric label.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum DecodeError {
-    /// Shorter than its headers.
-    Truncated,
-    /// A link type hellowatch does not decode.
-    UnsupportedLink,
-    /// Not IP (ARP, LLDP, …).
-    NotIp,
-    /// IP but not TCP (UDP that is not a tunnel, ICMP, …).
-    NotTcp,
-    /// An IPv4/IPv6 fragment: counted and skipped.
-    Fragment,
-    /// More nested encapsulations than [`MAX_TUNNEL_DEPTH`].
-    TooDeep,
-    /// IP header that does not parse.
-    BadIp,
-}
-
-impl DecodeError {
-    /// All kinds, in a fixed order.
-    pub const ALL: [DecodeError; 7] = [
-        DecodeError::Truncated,
-        DecodeError::UnsupportedLink,
-        DecodeError::NotIp,
-        DecodeError::NotTcp,
-        DecodeError::Fragment,
-        DecodeError::TooDeep,
-        DecodeError::BadIp,
-    ];
-
-    /// Label value.
-    pub fn name(self) -> &'static str {
-        match self {
-            DecodeError::Truncated => "truncated",
-            DecodeError::UnsupportedLink => "unsupported_link",
-            DecodeError::NotIp => "not_ip",
-            DecodeError::NotTcp => "not_tcp",
-            DecodeError::Fragment => "fragment",
-            DecodeError::TooDeep => "too_deep",
-            DecodeError::BadIp => "bad_ip",
-        }
-    }
-
-    /// Position in [`DecodeError::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
+closed_set! {
+    /// Why a packet yields no TCP segment. A closed set: it is a metric label.
+    pub enum DecodeError {
+        /// Shorter than its headers.
+        Truncated => "truncated",
+        /// A link type hellowatch does not decode.
+        UnsupportedLink => "unsupported_link",
+        /// Not IP (ARP, LLDP, …).
+        NotIp => "not_ip",
+        /// IP but not TCP (UDP that is not a tunnel, ICMP, …).
+        NotTcp => "not_tcp",
+        /// An IPv4/IPv6 fragment: counted and skipped.
+        Fragment => "fragment",
+        /// More nested encapsulations than [`MAX_TUNNEL_DEPTH`].
+        TooDeep => "too_deep",
+        /// IP header that does not parse.
+        BadIp => "bad_ip",
     }
 }
 

@@ -21,6 +21,7 @@
 
 pub mod kit;
 pub mod prom;
+pub mod udp;
 
 pub use kit::{packets, rng};
 
