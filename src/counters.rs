@@ -209,6 +209,10 @@ counters! {
     /// Upgrade requests the server refused (the connection stayed plaintext, or retried).
     upgrades_refused: u64 => "upgrades_refused", "hellowatch_upgrades_refused_total",
         "Plaintext upgrade requests (STARTTLS, CONNECT, SOCKS, ...) the server refused.";
+    /// Upgrades whose answer was not captured (lost, or one direction mirrored): the client's
+    /// next bytes were a ClientHello and the server answered with a ServerHello.
+    upgrade_reply_missing: u64 => "upgrade_reply_missing", "hellowatch_upgrade_reply_missing_total",
+        "Upgrades whose answer was not captured: TLS recognised by a ClientHello after the request and a ServerHello.";
     /// Connections given up as not TLS after
     /// [`MAX_PLAINTEXT_INSPECT`](crate::upgrade::MAX_PLAINTEXT_INSPECT) plaintext bytes of a
     /// direction were inspected without an upgrade.

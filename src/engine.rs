@@ -15,7 +15,7 @@ use crate::flow::{
 use crate::tally::{Census, DEFAULT_MAX_CLIENTS, add as count, contribution};
 use crate::tls::facts::{HelloFacts, ServerFacts};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
-use crate::upgrade::{GiveUp, Recognition};
+use crate::upgrade::{GiveUp, Recogniser, Recognition};
 use crate::wire::{self, LinkType, Segment, TcpFlags};
 
 /// Default budget of bytes buffered for reassembly and hello joining, over all connections of
@@ -199,8 +199,18 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
     if dir.parser.stopped().is_some() {
         return None;
     }
+    if !dir.plain
+        && dir.parser.untouched()
+        && upgrade
+            .as_deref()
+            .is_some_and(|u| u.takes_reply(s, dir.stream.data()))
+    {
+        // A ServerHello where the answer to the other side's request was expected.
+        dir.parser.reset();
+        dir.plain = true;
+    }
     if !dir.plain {
-        feed_tls(dir, s, hs, k);
+        feed_tls(dir, s, hs, k, upgrade.as_deref_mut());
         if dir.parser.stopped() != Some(Stop::NotTls) || !dir.parser.untouched() {
             // TLS (or still undecided, or stopped for another reason).
             finish_stop(dir, k);
@@ -212,7 +222,14 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
         let undecided = upgrade
             .as_deref()
             .is_some_and(|u| u.recognition() == Recognition::Undecided);
-        let start_watching = from_start && upgrade.is_none() && other_untouched;
+        // A connection joined mid-stream is watched only when its first bytes are a complete
+        // PROXY protocol header: that header is only ever the start of a stream.
+        let known_start = from_start
+            || matches!(
+                crate::upgrade::proxy::parse(dir.stream.data()),
+                crate::upgrade::proxy::Parsed::Is(_)
+            );
+        let start_watching = known_start && upgrade.is_none() && other_untouched;
         if !(undecided || start_watching) {
             finish_stop(dir, k);
             return None;
@@ -244,12 +261,15 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
             if let Some(c) = k.upgrades.get_mut(start.index()) {
                 count(c, 1);
             }
+            if u.reply_missing() {
+                count(&mut k.upgrade_reply_missing, 1);
+            }
             // Each direction's TLS begins at its first unconsumed byte.
             for (x, d) in dirs.iter_mut().enumerate() {
                 if d.parser.stopped().is_none() && d.parser.untouched() {
                     d.plain = false;
                     d.parser.reset();
-                    feed_tls(d, x, hs, k);
+                    feed_tls(d, x, hs, k, Some(&mut *u));
                     finish_stop(d, k);
                 }
             }
@@ -267,7 +287,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
                     // Not a protocol we know: each direction is judged on its own, as TLS.
                     d.plain = false;
                     d.parser.reset();
-                    feed_tls(d, x, hs, k);
+                    feed_tls(d, x, hs, k, None);
                     finish_stop(d, k);
                 } else if d.plain || !d.stream.data().is_empty() {
                     // A plaintext protocol that did not upgrade: nothing in it is TLS.
@@ -285,12 +305,26 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
 
 /// Runs a direction's TLS parser over its unconsumed bytes. Bytes that are plaintext from the
 /// first one are left in place (for the upgrade recogniser).
-fn feed_tls(dir: &mut Dir, side: usize, hs: &mut Handshake, k: &mut Counters) {
+fn feed_tls(
+    dir: &mut Dir,
+    side: usize,
+    hs: &mut Handshake,
+    k: &mut Counters,
+    upgrade: Option<&mut Recogniser>,
+) {
     let mut ctx = Ctx {
         hs,
         side,
         anomalies: &mut k.anomalies,
     };
+    if let Some(u) = upgrade.filter(|u| u.framed()) {
+        // TLS inside another protocol's packets (TDS): parse the unwrapped bytes.
+        let n = u.unwrap(side, dir.stream.data());
+        dir.stream.consume(n);
+        let m = dir.parser.feed(u.unwrapped(side), &mut ctx);
+        u.consume_unwrapped(side, m);
+        return;
+    }
     let n = dir.parser.feed(dir.stream.data(), &mut ctx);
     if !(dir.parser.stopped() == Some(Stop::NotTls) && dir.parser.untouched()) {
         dir.stream.consume(n);
@@ -622,6 +656,7 @@ impl Engine {
             }
         }
         let mut summary = conn.summary(hs, cs);
+        summary.proxied_for = tls.upgrade.as_ref().and_then(|u| u.proxied_for());
         // Fingerprints are derived only where they are read: the census keeps them for
         // legacy connections, a sink may want them for all.
         if sink.wants_detail() || contribution(&summary).is_some_and(|c| c.legacy) {

@@ -7,7 +7,13 @@ Used by make-upgrade-captures.sh for the protocols Debian has no small server
 for (or whose real server needs more setup than a test capture deserves):
 SMTP (and an SMTP server that refuses STARTTLS), FTP, XMPP, LDAP, MySQL, NNTP,
 ManageSieve, a SOCKS5 proxy with username/password authentication, a plain
-HTTP server that answers POSTs, and a sink that records one ClientHello.
+HTTP server that answers POSTs, a sink that records one ClientHello, a TLS
+backend behind a PROXY-protocol load balancer (v1 line or v2 header), a
+Microsoft SQL Server login prelude (TDS PRELOGIN with the TLS handshake
+inside PRELOGIN packets), and
+NoMachine-style banners and Gnutella's `Upgrade: TLS/1.0` handshake before
+TLS.  For the last two there is no client in Debian either: `nx-client` and
+`gnutella-client` connect (from --source) instead of listening.
 
 Each server listens on 127.0.0.1 only, serves --count connections one after
 another, and exits.  Usage: servers.py PROTO --port N [--cert C --key K]
@@ -33,6 +39,7 @@ p.add_argument("--legacy", action="store_true",
 p.add_argument("--count", type=int, default=1)
 p.add_argument("--target", help="SOCKS: where CONNECT requests may go")
 p.add_argument("--out", help="sink: file for the ClientHello record")
+p.add_argument("--source", help="clients: local address to connect from")
 a = p.parse_args()
 
 
@@ -271,6 +278,147 @@ def http_post(c):
            b"Connection: close\r\n\r\nok\n")
 
 
+def proxy_tls(c):
+    """A TLS backend behind haproxy's send-proxy / send-proxy-v2: the PROXY
+    header (read exactly), then TLS."""
+    first = c.exactly(5)
+    if first == b"PROXY":
+        hdr = first + c.until(b"\r\n")
+        log("PROXY v1: %r" % hdr.strip())
+    else:
+        hdr = first + c.exactly(7)
+        if hdr[:12] != b"\r\n\r\n\x00\r\nQUIT\n":
+            raise RuntimeError("no PROXY header: %r" % hdr)
+        fixed = c.exactly(4)
+        body = c.exactly(int.from_bytes(fixed[2:4], "big"))
+        src = socket.inet_ntop(socket.AF_INET, body[:4]) if fixed[1] >> 4 == 1 else "?"
+        log("PROXY v2: cmd %#x family %#x source %s" % (fixed[0], fixed[1], src))
+    c.start_tls()
+
+
+def nomachine(c):
+    """NoMachine's exchange of version banners, then TLS (as in nDPI's
+    nomachine capture: client NXSH-x.y.z, server NXD-x.y.z)."""
+    banner = c.line()
+    if not banner.startswith(b"NXSH-"):
+        raise RuntimeError("not an NX client: %r" % banner)
+    c.send(b"NXD-8.10.1\n")
+    c.start_tls()
+
+
+def gnutella(c):
+    """A Gnutella 0.6 servent accepting `Upgrade: TLS/1.0`: the request
+    head, a 200 head agreeing to the upgrade, then TLS (the client's final
+    200 head travels inside TLS)."""
+    head = c.until(b"\r\n\r\n")
+    if not head.startswith(b"GNUTELLA CONNECT/0.6\r\n") or b"Upgrade: TLS/1.0" not in head:
+        raise RuntimeError("not a Gnutella TLS upgrade: %r" % head[:40])
+    c.send(b"GNUTELLA/0.6 200 OK\r\nUser-Agent: hellowatch-test/1.0\r\n"
+           b"X-Ultrapeer: True\r\nUpgrade: TLS/1.0\r\nConnection: Upgrade\r\n\r\n")
+    c.start_tls()
+
+
+def client_tls(sock, hostname=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if a.legacy:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1
+    tls = ctx.wrap_socket(sock, server_hostname=hostname)
+    print(tls.version(), flush=True)
+    return tls
+
+
+def nx_client():
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=15,
+                                 source_address=(a.source, 0))
+    c = Conn(s)
+    c.send(b"NXSH-8.10.1\n")
+    if not c.line().startswith(b"NXD-"):
+        raise RuntimeError("no NXD banner")
+    client_tls(s).close()
+
+
+def gnutella_client():
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=15,
+                                 source_address=(a.source, 0))
+    c = Conn(s)
+    c.send(b"GNUTELLA CONNECT/0.6\r\nUser-Agent: hellowatch-test/1.0\r\n"
+           b"X-Ultrapeer: False\r\nUpgrade: TLS/1.0\r\n\r\n")
+    head = c.until(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n")[0]:
+        raise RuntimeError("refused: %r" % head[:40])
+    tls = client_tls(s)
+    tls.sendall(b"GNUTELLA/0.6 200 OK\r\n\r\n")
+    tls.close()
+
+
+def tds_packet(c):
+    """One TDS packet: (type, status, payload)."""
+    hdr = c.exactly(8)
+    return hdr[0], hdr[1], c.exactly(int.from_bytes(hdr[2:4], "big") - 8)
+
+
+def tds_send(c, ptype, payload, size=4096):
+    """Sends a TDS message, split into packets of at most `size` bytes."""
+    chunks = [payload[i:i + size - 8] for i in range(0, len(payload), size - 8)] or [b""]
+    for n, chunk in enumerate(chunks):
+        last = 1 if n == len(chunks) - 1 else 0
+        c.send(bytes([ptype, last]) + (len(chunk) + 8).to_bytes(2, "big") + b"\0\0"
+               + bytes([(n + 1) & 0xff, 0]) + chunk)
+
+
+def tds(c):
+    """Microsoft SQL Server's TDS 7.x login prelude (MS-TDS 2.2.6.5, 3.2.5.2):
+    PRELOGIN / PRELOGIN response with ENCRYPT_ON, then the TLS handshake
+    carried inside PRELOGIN (0x12) packets in both directions, driven through
+    Python ssl's memory BIOs; once it completes TLS records travel bare.  The
+    client's LOGIN7 then arrives inside TLS; the server stops there."""
+    ptype, _, prelogin = tds_packet(c)
+    if ptype != 0x12:
+        raise RuntimeError("not a PRELOGIN: type %#x" % ptype)
+    log("PRELOGIN, %d bytes" % len(prelogin))
+    opts = [(0x00, b"\x0f\x00\x07\xd0\x00\x00"),  # VERSION 15.0.2000
+            (0x01, b"\x01"),                      # ENCRYPTION: ENCRYPT_ON
+            (0x02, b"\x00"),                      # INSTOPT
+            (0x03, b""),                           # THREADID
+            (0x04, b"\x00")]                      # MARS off
+    head, data, at = b"", b"", 5 * len(opts) + 1
+    for tok, val in opts:
+        head += bytes([tok]) + (at + len(data)).to_bytes(2, "big") + len(val).to_bytes(2, "big")
+        data += val
+    tds_send(c, 0x04, head + b"\xff" + data)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    ctx = tls_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    tls = ctx.wrap_bio(inc, out, server_side=True)
+    while True:
+        ptype, _, payload = tds_packet(c)
+        if ptype != 0x12:
+            raise RuntimeError("TLS handshake packet of type %#x" % ptype)
+        inc.write(payload)
+        try:
+            tls.do_handshake()
+            done = True
+        except ssl.SSLWantReadError:
+            done = False
+        pending = out.read()
+        if pending:
+            tds_send(c, 0x12, pending)
+        if done:
+            break
+    log("TLS established:", tls.version())
+    c.s.settimeout(5)
+    try:
+        inc.write(c.s.recv(65536))
+        login = tls.read(65536)
+        log("LOGIN7 inside TLS: TDS packet type %#x" % login[0])
+    except (ssl.SSLError, OSError, IndexError):
+        pass
+
+
 def sink(c):
     hdr = c.exactly(5)
     rec = hdr + c.exactly(int.from_bytes(hdr[3:5], "big"))
@@ -291,7 +439,19 @@ HANDLERS = {
     "socks5auth": socks5auth,
     "http-post": http_post,
     "sink": sink,
+    "proxy-tls": proxy_tls,
+    "nomachine": nomachine,
+    "gnutella": gnutella,
+    "tds": tds,
 }
+
+CLIENTS = {
+    "nx-client": nx_client,
+    "gnutella-client": gnutella_client,
+}
+if a.proto in CLIENTS:
+    CLIENTS[a.proto]()
+    sys.exit(0)
 
 handler = HANDLERS[a.proto]
 srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

@@ -194,6 +194,32 @@ impl Serialize for EcsEndpoint {
     }
 }
 
+/// `source` of a connection behind a PROXY protocol header: the sender, also as `nat.ip`.
+struct NatSource(Option<crate::wire::Endpoint>);
+
+impl Serialize for NatSource {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(None)?;
+        if let Some(e) = self.0 {
+            m.serialize_entry("ip", &e.ip)?;
+            m.serialize_entry("port", &e.port)?;
+            m.serialize_entry("nat", &IpOnly(e.ip))?;
+        }
+        m.end()
+    }
+}
+
+/// `{"ip": …}`.
+struct IpOnly(IpAddr);
+
+impl Serialize for IpOnly {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(1))?;
+        m.serialize_entry("ip", &self.0)?;
+        m.end()
+    }
+}
+
 /// A hello's `server_name`, `ja3` and `ja4`, each when known.
 fn names_of<M: SerializeMap>(m: &mut M, h: &HelloFacts) -> Result<(), M::Error> {
     if let Some(n) = &h.server_name {
@@ -471,7 +497,15 @@ impl Serialize for Event<'_> {
                 duration: s.last_seen_ns.saturating_sub(s.first_seen_ns),
             },
         )?;
-        m.serialize_entry("source", &EcsEndpoint(s.client_endpoint))?;
+        match s.proxied_for {
+            // A PROXY protocol header named the real client: it is `client.ip`, and the IP
+            // sender (the load balancer) is the source's translated address.
+            Some(real) => {
+                m.serialize_entry("source", &NatSource(s.client_endpoint))?;
+                m.serialize_entry("client", &IpOnly(real))?;
+            }
+            None => m.serialize_entry("source", &EcsEndpoint(s.client_endpoint))?,
+        }
         m.serialize_entry("destination", &EcsEndpoint(s.server_endpoint))?;
         let ty = match s.client {
             Some(IpAddr::V6(_)) => "ipv6",

@@ -96,6 +96,18 @@ pub struct Tally {
     pub fallback: Fallback,
     /// Fingerprints and server names of the hellos of legacy connections.
     pub legacy_hellos: LegacyHellos,
+    /// Connections by the real client's address their PROXY protocol header named (the
+    /// connections count under the IP sender); only present when there is one.
+    #[serde(skip_serializing_if = "Pairs::is_empty")]
+    pub proxied_for: Pairs<u64>,
+    /// PROXY header addresses not kept in `proxied_for`; only present when not zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub proxied_for_not_kept: u64,
+}
+
+/// Serde: a count left out of the report when zero.
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// `"fallback"`: hellos carrying TLS_FALLBACK_SCSV.
@@ -305,6 +317,8 @@ impl Tally {
             alerts: t.alerts.clone(),
             failed_handshakes: t.failed_handshakes,
             started: t.started,
+            proxied_for: top(&t.proxied_for),
+            proxied_for_not_kept: t.proxied_for.not_kept(),
             fallback: Fallback {
                 hellos: t.fallback_hellos,
                 offered_max: t.fallback_offered_max.clone(),
@@ -346,6 +360,7 @@ impl Tally {
             legacy_ja3: sample(&l.ja3, l.not_kept.ja3),
             legacy_server_names: sample(&l.server_names, l.not_kept.server_names),
             started: self.started,
+            proxied_for: sample(&self.proxied_for, self.proxied_for_not_kept),
         }
     }
 

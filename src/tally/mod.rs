@@ -70,6 +70,9 @@ pub struct Contribution<'a> {
     /// TLS 1.2, a negotiated version below TLS 1.2, or a failed handshake (one connection's
     /// share of [`ClientTally::is_legacy`]).
     pub legacy: bool,
+    /// The real client's address named by a PROXY protocol header before the hello (the
+    /// census still counts the connection under `client`, the IP sender).
+    pub proxied_for: Option<IpAddr>,
 }
 
 /// What a settled connection adds to its client's census, or `None` when it adds nothing
@@ -93,6 +96,7 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
         alerts: &s.alerts,
         start: s.start,
         legacy,
+        proxied_for: s.proxied_for,
     })
 }
 
@@ -123,6 +127,9 @@ pub struct ClientTally {
     pub legacy_server_names: Sample,
     /// Connections by how TLS began, indexed by [`Start::index`].
     pub started: [u64; Start::COUNT],
+    /// Connections by the real client's address a PROXY protocol header named
+    /// ([`ConnSummary::proxied_for`]); the census counts them under this client, the sender.
+    pub proxied_for: Sample,
 }
 
 impl ClientTally {
@@ -177,6 +184,9 @@ impl ClientTally {
         if let Some(n) = self.started.get_mut(c.start.index()) {
             add(n, 1);
         }
+        if let Some(ip) = c.proxied_for {
+            self.proxied_for.add(&ip.to_string(), 1);
+        }
         dropped
     }
 
@@ -204,6 +214,7 @@ impl ClientTally {
         self.legacy_ja4.merge(&o.legacy_ja4);
         self.legacy_ja3.merge(&o.legacy_ja3);
         self.legacy_server_names.merge(&o.legacy_server_names);
+        self.proxied_for.merge(&o.proxied_for);
         for (m, om) in [
             (&mut self.offered_max, &o.offered_max),
             (&mut self.offered_versions, &o.offered_versions),
