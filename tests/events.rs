@@ -27,11 +27,12 @@ use std::path::PathBuf;
 /// and SSLv2-compatible hellos, a HelloRetryRequest, a TLS 1.3 draft over IPv6, a server
 /// choosing less than offered, a RST after the ClientHello, fallback retries, and TLS after
 /// STARTTLS and after an HTTP CONNECT.
-const GOLDEN: [(&str, &str); 16] = [
+const GOLDEN: [(&str, &str); 17] = [
     ("captures", "demo-legacy-mix.pcap"),
     ("captures", "fallback-scsv.pcap"),
     ("captures", "upgrades/smtp-starttls.pcap"),
     ("captures", "upgrades/http-connect.pcap"),
+    ("captures", "upgrades/proxy-protocol.pcap"),
     ("captures", "tls13-hrr.pcap"),
     ("captures", "curl-alpn.pcap"),
     ("conformance", "flowtest-tls_version_error.pcap"),
