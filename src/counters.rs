@@ -13,6 +13,8 @@
 //! for the JSON key or the metric leaves the counter out of that output.
 
 use crate::closed::ClosedSet;
+use crate::dtls::Issue;
+use crate::quic::Counter as QuicCounter;
 use crate::tls::Anomaly;
 use crate::upgrade::Start;
 use crate::wire::DecodeError;
@@ -224,6 +226,28 @@ counters! {
     /// Zero bytes padding pure ACKs, replaced by the data sent at the same sequence number.
     zero_padding_replaced: u64 => "zero_padding_replaced", "hellowatch_zero_padding_replaced_total",
         "Zero bytes padding pure ACKs, replaced by the data sent at the same sequence number.";
+    /// UDP datagrams read on DTLS and QUIC connections.
+    udp_datagrams: u64 => "udp_datagrams", "hellowatch_udp_datagrams_total",
+        "UDP datagrams read on DTLS and QUIC connections.";
+    /// UDP connections (DTLS, QUIC) created.
+    udp_flows_created: u64 => "udp_flows_created", "hellowatch_udp_flows_created_total",
+        "UDP connections (DTLS, QUIC) created in the UDP connection tables.";
+    /// UDP connections evicted because their table was full.
+    udp_flows_evicted: u64 => "udp_flows_evicted", "hellowatch_udp_flows_evicted_total",
+        "UDP connections evicted because the UDP connection table was full (--max-flows).";
+    /// UDP connections settled by the idle timeout.
+    udp_flows_expired: u64 => "udp_flows_expired", "hellowatch_udp_flows_expired_total",
+        "UDP connections settled after --idle-timeout seconds of packet time.";
+    /// DTLS framing problems and limits, by [`Issue`].
+    dtls_issues: [Issue, "kind"] => "dtls_issues", "hellowatch_dtls_issues_total",
+        "DTLS framing problems and limits met, by kind.";
+    /// QUIC packets and connections by what happened to them, by [`QuicCounter`].
+    quic: [QuicCounter, "kind"] => "quic", "hellowatch_quic_events_total",
+        "QUIC packets and connections by what happened to them (Initials decrypted or not, Retry, Version Negotiation, CRYPTO reassembly limits), by kind.";
+    /// QUIC ClientHellos already counted on another UDP flow (the same Initial seen twice, on
+    /// both sides of a NAT), not counted again.
+    quic_hellos_repeated: u64 => "quic_hellos_repeated", "hellowatch_quic_hellos_repeated_total",
+        "QUIC ClientHellos already counted on another UDP flow (the same Initial seen twice), not counted again.";
 }
 
 impl Counters {

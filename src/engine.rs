@@ -13,7 +13,7 @@ use crate::flow::{
     FlowTable, Handshake, Phase, SWEEP_INTERVAL_NS, TlsState,
 };
 use crate::tally::{Census, DEFAULT_MAX_CLIENTS, add as count, contribution};
-use crate::tls::facts::{HelloFacts, ServerFacts};
+use crate::tls::facts::HelloFacts;
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
 use crate::upgrade::{GiveUp, Recogniser, Recognition};
 use crate::wire::{self, LinkType, Segment, TcpFlags};
@@ -36,6 +36,8 @@ pub struct EngineConfig {
     /// Bytes buffered over all connections (stream bytes held and partial hellos); a direction
     /// that would go over it is given up (counted in `buffered_cap_hits`).
     pub max_buffered: usize,
+    /// UDP connections (DTLS, QUIC) tracked at once.
+    pub max_udp_flows: usize,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +48,7 @@ impl Default for EngineConfig {
             stream_cap: DEFAULT_STREAM_CAP,
             max_clients: DEFAULT_MAX_CLIENTS,
             max_buffered: DEFAULT_MAX_BUFFERED,
+            max_udp_flows: crate::flow::udp::DEFAULT_MAX_UDP_FLOWS,
         }
     }
 }
@@ -112,7 +115,19 @@ pub struct Engine {
     /// global packet sequence, so the census never depends on the number of workers.
     sweep_on_packets: bool,
     scratch: Vec<ConnId>,
+    /// DTLS and QUIC connections.
+    udp: crate::flow::udp::UdpTable,
+    /// Reused by hello extraction on the UDP path.
+    udp_scratch: Vec<u8>,
+    udp_ids: Vec<crate::flow::udp::UdpId>,
+    /// QUIC counts of the datagram being read (folded into `counters.quic`).
+    quic_k: crate::quic::Counters,
+    /// QUIC ClientHellos already counted (NAT duplicates).
+    quic_seen: udp::QuicSeen,
 }
+
+mod udp;
+pub use udp::udp_wanted;
 
 /// The TLS parser's view of one connection direction.
 struct Ctx<'a> {
@@ -127,13 +142,7 @@ impl Handler for Ctx<'_> {
     }
 
     fn server_hello(&mut self, sh: &ServerHello) {
-        if sh.is_hrr {
-            self.hs.hrr = true;
-        } else {
-            self.hs.negotiated = Some(sh.version);
-            self.hs.server_hello_from = Some(self.side);
-            self.hs.server_hello = Some(ServerFacts::from_server_hello(sh));
-        }
+        self.hs.push_server_hello(self.side, sh);
     }
 
     fn alert(&mut self, level: u8, description: u8) {
@@ -418,6 +427,11 @@ impl Engine {
             buffered: 0,
             sweep_on_packets: true,
             scratch: Vec::new(),
+            udp: crate::flow::udp::UdpTable::new(cfg.max_udp_flows),
+            udp_scratch: Vec::new(),
+            udp_ids: Vec::new(),
+            quic_k: crate::quic::Counters::default(),
+            quic_seen: udp::QuicSeen::default(),
         }
     }
 
@@ -437,9 +451,9 @@ impl Engine {
         &self.counters
     }
 
-    /// Connections tracked now.
+    /// Connections tracked now (TCP and UDP).
     pub fn flows(&self) -> usize {
-        self.table.len()
+        self.table.len().saturating_add(self.udp.len())
     }
 
     /// Bytes buffered now over all connections (0 once every connection has settled).
@@ -463,6 +477,9 @@ impl Engine {
 
     /// One decoded TCP segment at time `now` (ns).
     pub fn segment(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
+        if seg.proto == wire::Proto::Udp {
+            return self.datagram(now, seg, sink);
+        }
         count(&mut self.counters.tcp_segments, 1);
         if seg.truncated {
             count(&mut self.counters.truncated_segments, 1);
@@ -657,6 +674,11 @@ impl Engine {
         }
         let mut summary = conn.summary(hs, cs);
         summary.proxied_for = tls.upgrade.as_ref().and_then(|u| u.proxied_for());
+        self.publish(summary, sink);
+    }
+
+    /// Counts a settled connection's summary and hands it to the sink.
+    fn publish(&mut self, mut summary: ConnSummary, sink: &mut impl SettleSink) {
         // Fingerprints are derived only where they are read: the census keeps them for
         // legacy connections, a sink may want them for all.
         if sink.wants_detail() || contribution(&summary).is_some_and(|c| c.legacy) {
@@ -695,6 +717,7 @@ impl Engine {
         }
         self.scratch = ids;
         self.table.compact_if_sparse();
+        self.sweep_udp(now.saturating_sub(self.cfg.idle_timeout_ns), sink);
     }
 
     /// End of input: settles every connection still open.
@@ -705,6 +728,7 @@ impl Engine {
             self.close(id, sink);
         }
         self.scratch = ids;
+        self.finish_udp(sink);
     }
 }
 
@@ -967,6 +991,7 @@ mod tests {
                     (s, c, 443, 40000)
                 };
                 let sg = Segment {
+                    proto: wire::Proto::Tcp,
                     src,
                     dst,
                     sport: sp,
@@ -1089,6 +1114,7 @@ mod tests {
                 (s, c, 443, 40000)
             };
             let sg = Segment {
+                proto: wire::Proto::Tcp,
                 src,
                 dst,
                 sport,
@@ -1146,6 +1172,7 @@ mod tests {
                 (s, c, 443, 40000)
             };
             let sg = Segment {
+                proto: wire::Proto::Tcp,
                 src,
                 dst,
                 sport,

@@ -22,6 +22,7 @@
 pub mod capture;
 pub mod closed;
 pub mod counters;
+pub mod dtls;
 pub mod engine;
 pub mod events;
 pub mod flow;

@@ -106,12 +106,30 @@ pub enum Msg<'a> {
     Tick(u64),
 }
 
-/// Symmetric hash of a segment's endpoints (same value for both directions).
+/// Symmetric hash of a segment's endpoints (same value for both directions), which picks the
+/// segment's worker. QUIC datagrams all hash to 0 (one worker): a QUIC connection is known by
+/// its connection IDs, not its addresses, and the same Initial captured on two UDP flows (both
+/// sides of a NAT) must meet the same engine to count once whatever `--workers` is. Only long
+/// headers reach a worker (a few Initials per connection; 1-RTT packets never do).
 pub fn flow_hash(seg: &Segment<'_>) -> u64 {
+    if seg.proto == wire::Proto::Udp && !crate::dtls::in_dtls_range(seg.payload) {
+        return 0;
+    }
     let (key, _) = FlowKey::of(seg);
     // A fixed-key hash, so the assignment of connections to workers is the same every run.
     use std::hash::BuildHasher;
     foldhash::fast::FixedState::with_seed(0x6865_6c6c_6f77_6174).hash_one(key)
+}
+
+/// A UDP datagram goes to a worker only when its content may be DTLS or QUIC
+/// ([`crate::engine::udp_wanted`]); any other is counted as `not_tcp`, as before UDP was read.
+fn unwanted_udp(seg: Segment<'_>) -> Result<Segment<'_>, wire::DecodeError> {
+    match seg.proto {
+        wire::Proto::Udp if !crate::engine::udp_wanted(seg.payload) => {
+            Err(wire::DecodeError::NotTcp)
+        }
+        _ => Ok(seg),
+    }
 }
 
 /// The worker side: runs until its queue closes, then finishes its engine.
@@ -186,7 +204,7 @@ impl<'a> Dispatcher<'a> {
     fn route(&mut self, link: LinkType, frame: &'a [u8]) -> Option<(usize, Segment<'a>)> {
         self.counters.packets += 1;
         self.counters.bytes += frame.len() as u64;
-        match wire::decode(link, frame) {
+        match wire::decode(link, frame).and_then(unwanted_udp) {
             Ok(seg) => {
                 let n = self.txs.len().max(1) as u64;
                 #[allow(clippy::cast_possible_truncation)] // < number of workers
@@ -237,7 +255,7 @@ impl<'a> Dispatcher<'a> {
         // Decode a borrowed view to find the worker, then copy only the payload.
         self.counters.packets += 1;
         self.counters.bytes += frame.len() as u64;
-        let seg = match wire::decode(link, frame) {
+        let seg = match wire::decode(link, frame).and_then(unwanted_udp) {
             Ok(s) => s,
             Err(e) => {
                 if let Some(c) = self.counters.decode_errors.get_mut(e.index()) {
@@ -399,6 +417,7 @@ mod tests {
     #[test]
     fn hash_is_symmetric() {
         let a = Segment {
+            proto: wire::Proto::Tcp,
             src: "10.0.0.1".parse().unwrap(),
             dst: "10.0.0.2".parse().unwrap(),
             sport: 1234,

@@ -10,6 +10,7 @@
 pub mod reassembly;
 pub mod summary;
 pub mod track;
+pub mod udp;
 
 pub use summary::ConnSummary;
 
@@ -176,6 +177,18 @@ impl Handshake {
             self.hellos.push(h);
         } else {
             self.hellos_dropped = self.hellos_dropped.saturating_add(1);
+        }
+    }
+
+    /// A ServerHello from `side`: a HelloRetryRequest is only noted; otherwise it is the
+    /// negotiation (the last one wins).
+    pub(crate) fn push_server_hello(&mut self, side: usize, sh: &crate::tls::ServerHello) {
+        if sh.is_hrr {
+            self.hrr = true;
+        } else {
+            self.negotiated = Some(sh.version);
+            self.server_hello_from = Some(side);
+            self.server_hello = Some(ServerFacts::from_server_hello(sh));
         }
     }
 

@@ -48,6 +48,9 @@ pub struct ConnSummary {
     /// The real client's address named by a PROXY protocol header before the hello (the
     /// census still counts the connection under `client`, the IP sender).
     pub proxied_for: Option<IpAddr>,
+    /// What carried the handshake: TLS over TCP, QUIC or DTLS (each counted in its own
+    /// census).
+    pub transport: crate::tls::Transport,
 }
 
 impl Conn {
@@ -97,6 +100,7 @@ impl Conn {
             midstream: self.midstream,
             start: hs.start,
             proxied_for: None,
+            transport: crate::tls::Transport::Tcp,
         }
     }
 }

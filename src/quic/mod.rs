@@ -28,6 +28,7 @@ mod stream;
 mod vectors;
 pub mod version;
 
+use crate::closed::closed_set;
 use crypto::{DirKeys, Keys, OpenError};
 use stream::CryptoStream;
 use version::{PacketType, VersionInfo};
@@ -52,78 +53,41 @@ pub const MAX_CID_LEN: usize = 20;
 /// [`looks_like_quic`] accepts for a version not in the table.
 pub const MIN_CLIENT_INITIAL: usize = 1200;
 
-/// What the QUIC layer counts. A closed set: it is a metric label.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Counter {
-    /// Initial packets whose AEAD tag verified.
-    InitialDecrypted,
-    /// Initial packets whose AEAD tag did not verify with any key that applies (never read).
-    AuthFailed,
-    /// Server Initials before any client Initial on the flow (no DCID to derive keys from).
-    NoKeys,
-    /// Long-header packets of a version not in the version table.
-    UnknownVersion,
-    /// Version Negotiation packets.
-    VersionNegotiation,
-    /// Retry packets.
-    Retry,
-    /// Handshake, 0-RTT and 1-RTT packets (not readable without the session's secrets).
-    Skipped,
-    /// Packets whose header, lengths or frames do not parse.
-    Malformed,
-    /// Initial packets whose frame walk stopped at a frame type not allowed in Initials.
-    UnknownFrame,
-    /// CONNECTION_CLOSE frames in Initials.
-    ConnectionClose,
-    /// CRYPTO frames held because they arrived ahead of a gap.
-    CryptoHeld,
-    /// CRYPTO frames dropped: beyond [`MAX_CRYPTO_HOLD`] or [`MAX_HOLD_RANGES`].
-    CryptoDropped,
-    /// Directions stopped at [`MAX_CRYPTO_STREAM`].
-    CryptoCap,
-    /// New QUIC connections on a UDP flow that already carried one.
-    NewConnection,
+closed_set! {
+    /// What the QUIC layer counts. A closed set: it is a metric label and a JSON key.
+    pub enum Counter {
+        /// Initial packets whose AEAD tag verified.
+        InitialDecrypted => "initial_decrypted",
+        /// Initial packets whose AEAD tag did not verify with any key that applies (never read).
+        AuthFailed => "initial_auth_failed",
+        /// Server Initials before any client Initial on the flow (no DCID to derive keys from).
+        NoKeys => "initial_without_keys",
+        /// Long-header packets of a version not in the version table.
+        UnknownVersion => "unknown_version",
+        /// Version Negotiation packets.
+        VersionNegotiation => "version_negotiation",
+        /// Retry packets.
+        Retry => "retry",
+        /// Handshake, 0-RTT and 1-RTT packets (not readable without the session's secrets).
+        Skipped => "skipped_packets",
+        /// Packets whose header, lengths or frames do not parse.
+        Malformed => "malformed",
+        /// Initial packets whose frame walk stopped at a frame type not allowed in Initials.
+        UnknownFrame => "unknown_frame",
+        /// CONNECTION_CLOSE frames in Initials.
+        ConnectionClose => "connection_close",
+        /// CRYPTO frames held because they arrived ahead of a gap.
+        CryptoHeld => "crypto_out_of_order",
+        /// CRYPTO frames dropped: beyond [`MAX_CRYPTO_HOLD`] or [`MAX_HOLD_RANGES`].
+        CryptoDropped => "crypto_dropped",
+        /// Directions stopped at [`MAX_CRYPTO_STREAM`].
+        CryptoCap => "crypto_cap",
+        /// New QUIC connections on a UDP flow that already carried one.
+        NewConnection => "new_connection",
+    }
 }
 
 impl Counter {
-    /// All kinds, in a fixed order.
-    pub const ALL: [Counter; 14] = [
-        Counter::InitialDecrypted,
-        Counter::AuthFailed,
-        Counter::NoKeys,
-        Counter::UnknownVersion,
-        Counter::VersionNegotiation,
-        Counter::Retry,
-        Counter::Skipped,
-        Counter::Malformed,
-        Counter::UnknownFrame,
-        Counter::ConnectionClose,
-        Counter::CryptoHeld,
-        Counter::CryptoDropped,
-        Counter::CryptoCap,
-        Counter::NewConnection,
-    ];
-
-    /// Label value and JSON key.
-    pub fn name(self) -> &'static str {
-        match self {
-            Counter::InitialDecrypted => "initial_decrypted",
-            Counter::AuthFailed => "initial_auth_failed",
-            Counter::NoKeys => "initial_without_keys",
-            Counter::UnknownVersion => "unknown_version",
-            Counter::VersionNegotiation => "version_negotiation",
-            Counter::Retry => "retry",
-            Counter::Skipped => "skipped_packets",
-            Counter::Malformed => "malformed",
-            Counter::UnknownFrame => "unknown_frame",
-            Counter::ConnectionClose => "connection_close",
-            Counter::CryptoHeld => "crypto_out_of_order",
-            Counter::CryptoDropped => "crypto_dropped",
-            Counter::CryptoCap => "crypto_cap",
-            Counter::NewConnection => "new_connection",
-        }
-    }
-
     /// One-line description (metric help).
     pub fn help(self) -> &'static str {
         match self {
@@ -152,11 +116,6 @@ impl Counter {
             Counter::CryptoCap => "QUIC directions stopped at the CRYPTO stream byte cap.",
             Counter::NewConnection => "New QUIC connections on a UDP flow that already had one.",
         }
-    }
-
-    /// Position in [`Counter::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
     }
 }
 
@@ -308,6 +267,18 @@ pub fn looks_like_quic(p: &[u8]) -> bool {
         return tail >= 4 && tail % 4 == 0;
     }
     version::lookup(h.version).is_some() || (p.len() >= MIN_CLIENT_INITIAL && h.dcid.len() >= 8)
+}
+
+/// A long-header packet of a version in the table, the fixed bit set or not (RFC 9287 lets
+/// peers grease it once negotiated): what a QUIC flow that already exists may still read.
+/// Stateless and cheap; [`looks_like_quic`] is the stricter test that starts a flow.
+pub fn is_known_long_header(p: &[u8]) -> bool {
+    match p.first() {
+        Some(b0) if b0 & 0x80 != 0 => {
+            long_header(p).is_some_and(|h| h.version != 0 && version::lookup(h.version).is_some())
+        }
+        _ => false,
+    }
 }
 
 /// Is the first packet of `p` a client Initial? Decides who the client of a new UDP flow is:

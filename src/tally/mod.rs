@@ -11,8 +11,8 @@ pub mod outcome;
 pub mod sample;
 
 use crate::flow::ConnSummary;
-use crate::tls::Version;
 use crate::tls::facts::{Direction, HelloFacts};
+use crate::tls::{Transport, Version};
 use crate::upgrade::Start;
 pub use outcome::HandshakeOutcome;
 pub use sample::{SAMPLE_KEYS, Sample};
@@ -73,6 +73,9 @@ pub struct Contribution<'a> {
     /// The real client's address named by a PROXY protocol header before the hello (the
     /// census still counts the connection under `client`, the IP sender).
     pub proxied_for: Option<IpAddr>,
+    /// What carried the handshake: TLS over TCP, QUIC or DTLS (each counted in its own
+    /// census).
+    pub transport: Transport,
 }
 
 /// What a settled connection adds to its client's census, or `None` when it adds nothing
@@ -97,6 +100,7 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
         start: s.start,
         legacy,
         proxied_for: s.proxied_for,
+        transport: s.transport,
     })
 }
 
@@ -266,6 +270,11 @@ pub struct Census {
     /// Version counts left out of client entries by [`MAX_VERSIONS_PER_CLIENT`] (they are in
     /// the totals).
     pub versions_dropped: u64,
+    /// The census of QUIC connections, kept apart (`clients` and `totals` are TLS over TCP);
+    /// none until a QUIC connection is counted. Its own bound of `max_clients` entries.
+    pub quic: Option<Box<Census>>,
+    /// The census of DTLS connections, likewise.
+    pub dtls: Option<Box<Census>>,
     max_clients: usize,
 }
 
@@ -284,24 +293,43 @@ impl Census {
             connections: 0,
             clients_dropped: 0,
             versions_dropped: 0,
+            quic: None,
+            dtls: None,
             max_clients,
         }
     }
 
-    /// Counts one settled connection.
+    /// Counts one settled connection (a QUIC or DTLS one in its transport's census).
     pub fn add(&mut self, s: &ConnSummary) {
         let Some(c) = contribution(s) else { return };
+        let sub = match c.transport {
+            Transport::Tcp => None,
+            Transport::Quic => Some(&mut self.quic),
+            Transport::Dtls => Some(&mut self.dtls),
+        };
+        match sub {
+            Some(sub) => {
+                let max = self.max_clients;
+                sub.get_or_insert_with(|| Box::new(Census::new(max)))
+                    .add_here(&c);
+            }
+            None => self.add_here(&c),
+        }
+    }
+
+    /// Counts one connection's contribution in this census.
+    fn add_here(&mut self, c: &Contribution<'_>) {
         let ip = c.client;
         add(&mut self.connections, 1);
-        self.totals.add_contribution(&c, usize::MAX);
+        self.totals.add_contribution(c, usize::MAX);
         let n = self.clients.len();
         let dropped = match self.clients.get_mut(&ip) {
-            Some(t) => t.add_contribution(&c, MAX_VERSIONS_PER_CLIENT),
+            Some(t) => t.add_contribution(c, MAX_VERSIONS_PER_CLIENT),
             None if n < self.max_clients => self
                 .clients
                 .entry(ip)
                 .or_default()
-                .add_contribution(&c, MAX_VERSIONS_PER_CLIENT),
+                .add_contribution(c, MAX_VERSIONS_PER_CLIENT),
             None => {
                 add(&mut self.clients_dropped, 1);
                 0
@@ -312,6 +340,13 @@ impl Census {
 
     /// Adds another census (associative and commutative).
     pub fn merge(&mut self, o: &Census) {
+        let max = self.max_clients;
+        for (mine, theirs) in [(&mut self.quic, &o.quic), (&mut self.dtls, &o.dtls)] {
+            if let Some(t) = theirs {
+                mine.get_or_insert_with(|| Box::new(Census::new(max)))
+                    .merge(t);
+            }
+        }
         add(&mut self.connections, o.connections);
         add(&mut self.clients_dropped, o.clients_dropped);
         add(&mut self.versions_dropped, o.versions_dropped);

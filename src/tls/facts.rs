@@ -5,7 +5,7 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 use super::fingerprint::{self, Ja3, Ja4};
-use super::{ClientHello, ServerHello, Version, VersionList};
+use super::{ClientHello, ServerHello, Transport, Version, VersionList};
 
 /// Hellos kept per connection (an HRR connection has 2; more are counted, not kept).
 pub const MAX_HELLOS_PER_CONN: usize = 4;
@@ -69,6 +69,8 @@ pub struct HelloFacts {
     deferred: Option<Box<[u8]>>,
     /// Where the extension bytes start in `deferred`.
     deferred_ext_at: u32,
+    /// What carried the hello (JA4's first character).
+    pub transport: Transport,
 }
 
 /// Largest hello (cipher suites plus extensions) whose fingerprints are deferred to the
@@ -92,7 +94,13 @@ impl HelloFacts {
     /// The facts of a parsed ClientHello; fingerprints and cipher suites wait for
     /// [`HelloFacts::fill_detail`] (unless the hello is very large).
     pub fn from_hello(ch: &ClientHello<'_>) -> Self {
+        HelloFacts::from_hello_on(ch, Transport::Tcp)
+    }
+
+    /// [`HelloFacts::from_hello`] for a hello carried by `transport` (QUIC, DTLS).
+    pub fn from_hello_on(ch: &ClientHello<'_>, transport: Transport) -> Self {
         let mut h = HelloFacts::with_offered(ch.offered(), ch.legacy_version);
+        h.transport = transport;
         h.sslv2_format = ch.sslv2_format;
         h.fallback_scsv = ch.fallback_scsv;
         h.record_version = ch.record_version;
@@ -129,6 +137,7 @@ impl HelloFacts {
             offered: self.offered.as_slice(),
             cipher_suites: suites,
             extensions,
+            transport: self.transport,
         });
         self.ja3 = Some(ja3);
         self.ja4 = Some(ja4);
@@ -164,6 +173,7 @@ impl HelloFacts {
             cipher_count: 0,
             deferred: None,
             deferred_ext_at: 0,
+            transport: Transport::Tcp,
         }
     }
 }

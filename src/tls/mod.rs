@@ -16,10 +16,12 @@ pub mod facts;
 pub mod fingerprint;
 pub mod hello;
 pub mod sslv2;
+pub mod transport;
 pub mod version;
 
 use crate::closed::closed_set;
 pub use hello::{ClientHello, ServerHello, VersionList};
+pub use transport::Transport;
 pub use version::{Version, VersionLabel};
 
 /// Largest record payload accepted: 2^14 plaintext + 2048 expansion (RFC 5246 §6.2.3).

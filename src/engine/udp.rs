@@ -1,0 +1,389 @@
+//! The UDP path of an engine: DTLS (and QUIC) connections on the UDP flow table.
+//!
+//! A datagram reaches here only when its content may be DTLS or QUIC (the dispatcher's
+//! [`udp_wanted`]); it starts a connection only when it starts a handshake. Anything else is
+//! counted where it was before UDP was read (`not_decoded.not_tcp`), so TCP-only figures do
+//! not move. With no UDP connection open, the path costs one branch and one empty-table check.
+
+use super::{Engine, SettleSink, count, sweep_due};
+use crate::dtls::{self, Issue};
+use crate::flow::ConnSummary;
+use crate::flow::udp::{QuicFlow, UdpId, UdpProto};
+use crate::flow::{FlowKey, Handshake, direction};
+use crate::quic;
+use crate::tls::facts::HelloFacts;
+use crate::tls::{Anomaly, CcsMeaning, ClientHello, ServerHello, Transport};
+use crate::upgrade::Start;
+use crate::wire::{DecodeError, Segment};
+use std::collections::{HashSet, VecDeque};
+use std::hash::{BuildHasher, Hash, Hasher};
+
+/// May this UDP payload be DTLS or QUIC? Stateless and cheap (no crypto): what the dispatcher
+/// forwards to a worker; the rest is counted as `not_tcp` as before UDP was read.
+#[inline]
+pub fn udp_wanted(payload: &[u8]) -> bool {
+    dtls::in_dtls_range(payload)
+        || quic::looks_like_quic(payload)
+        || quic::is_known_long_header(payload)
+}
+
+/// QUIC ClientHellos remembered per engine to recognise the same hello arriving on a second UDP
+/// flow (the same Initial captured on both sides of a NAT: same connection ID, other address).
+/// Oldest forgotten first; a repeat is counted in `quic_hellos_repeated`.
+pub const MAX_QUIC_HELLOS_REMEMBERED: usize = 4096;
+
+/// The QUIC ClientHellos already counted: (Initial DCID, hello) digests, bounded by
+/// [`MAX_QUIC_HELLOS_REMEMBERED`].
+#[derive(Debug)]
+pub(super) struct QuicSeen {
+    set: HashSet<u64, foldhash::fast::FixedState>,
+    order: VecDeque<u64>,
+}
+
+impl Default for QuicSeen {
+    fn default() -> Self {
+        QuicSeen {
+            set: HashSet::with_capacity_and_hasher(
+                MAX_QUIC_HELLOS_REMEMBERED,
+                foldhash::fast::FixedState::default(),
+            ),
+            order: VecDeque::with_capacity(MAX_QUIC_HELLOS_REMEMBERED),
+        }
+    }
+}
+
+impl QuicSeen {
+    /// Remembers `digest`; false if it was already there.
+    fn first_time(&mut self, digest: u64) -> bool {
+        if self.set.contains(&digest) {
+            return false;
+        }
+        if self.order.len() >= MAX_QUIC_HELLOS_REMEMBERED {
+            if let Some(old) = self.order.pop_front() {
+                self.set.remove(&old);
+            }
+        }
+        self.order.push_back(digest);
+        self.set.insert(digest);
+        true
+    }
+}
+
+/// Hash of the Destination Connection ID of a long-header packet (0 when there is none).
+fn dcid_hash(p: &[u8]) -> u64 {
+    let dcid = p
+        .get(5)
+        .and_then(|&n| p.get(6..6usize.saturating_add(usize::from(n))))
+        .unwrap_or(&[]);
+    foldhash::fast::FixedState::default().hash_one(dcid)
+}
+
+/// The TLS parser's view of one side of a QUIC connection.
+struct QuicCtx<'a> {
+    hs: &'a mut Handshake,
+    side: usize,
+    anomalies: &'a mut [u64; Anomaly::ALL.len()],
+    seen: &'a mut QuicSeen,
+    dcid_hash: u64,
+    repeated: &'a mut u64,
+}
+
+impl crate::tls::Handler for QuicCtx<'_> {
+    fn client_hello(&mut self, ch: &ClientHello<'_>) {
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
+        (
+            self.dcid_hash,
+            ch.legacy_version.0,
+            ch.cipher_suites,
+            ch.extensions,
+        )
+            .hash(&mut h);
+        if !self.seen.first_time(h.finish()) {
+            count(self.repeated, 1);
+            return;
+        }
+        self.hs
+            .push_hello(self.side, HelloFacts::from_hello_on(ch, Transport::Quic));
+    }
+
+    fn server_hello(&mut self, sh: &ServerHello) {
+        self.hs.push_server_hello(self.side, sh);
+    }
+
+    fn alert(&mut self, level: u8, description: u8) {
+        self.hs.push_alert(self.side, level, description);
+    }
+
+    fn anomaly(&mut self, a: Anomaly) {
+        if let Some(c) = self.anomalies.get_mut(a.index()) {
+            count(c, 1);
+        }
+    }
+
+    fn ccs(&mut self) -> CcsMeaning {
+        // QUIC carries no records: never called.
+        CcsMeaning::Encrypted
+    }
+}
+
+/// The DTLS parser's view of one UDP connection.
+struct DtlsCtx<'a> {
+    hs: &'a mut Handshake,
+    anomalies: &'a mut [u64; Anomaly::ALL.len()],
+    issues: &'a mut [u64; Issue::ALL.len()],
+}
+
+impl dtls::Handler for DtlsCtx<'_> {
+    fn client_hello(&mut self, dir: u8, ch: &ClientHello<'_>) {
+        self.hs.push_hello(
+            usize::from(dir),
+            HelloFacts::from_hello_on(ch, Transport::Dtls),
+        );
+    }
+
+    fn server_hello(&mut self, dir: u8, sh: &ServerHello) {
+        self.hs.push_server_hello(usize::from(dir), sh);
+    }
+
+    fn alert(&mut self, dir: u8, level: u8, description: u8) {
+        self.hs.push_alert(usize::from(dir), level, description);
+    }
+
+    fn anomaly(&mut self, a: Anomaly) {
+        if let Some(c) = self.anomalies.get_mut(a.index()) {
+            count(c, 1);
+        }
+    }
+
+    fn issue(&mut self, i: Issue) {
+        if let Some(c) = self.issues.get_mut(i.index()) {
+            count(c, 1);
+        }
+    }
+}
+
+impl Engine {
+    /// One UDP datagram at time `now` (ns).
+    pub(super) fn datagram(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
+        if self.sweep_on_packets && sweep_due(&mut self.last_sweep, now) {
+            self.sweep(now, sink);
+        }
+        if !udp_wanted(seg.payload) {
+            // What the dispatcher does not forward either (STUN, RTP, DNS, …).
+            self.not_read(seg);
+            return;
+        }
+        let (key, side) = FlowKey::of(seg);
+        let id = match self.udp.find(&key) {
+            Some(id) => id,
+            None => {
+                let proto = if dtls::looks_like_dtls(seg.payload) {
+                    UdpProto::Dtls(Box::default())
+                } else if quic::looks_like_quic(seg.payload) {
+                    // The sender of the first QUIC datagram is the client (a server Initial
+                    // cannot be read without the client's first one anyway).
+                    UdpProto::Quic(Box::new(QuicFlow {
+                        client: side,
+                        dcid_hash: dcid_hash(seg.payload),
+                        ..QuicFlow::default()
+                    }))
+                } else {
+                    self.not_read(seg);
+                    return;
+                };
+                if self.udp.is_full() {
+                    if let Some(v) = self.udp.victim() {
+                        count(&mut self.counters.udp_flows_evicted, 1);
+                        self.close_udp(v, sink);
+                    }
+                }
+                count(&mut self.counters.udp_flows_created, 1);
+                self.udp.insert(key, side, now, proto)
+            }
+        };
+        let Some(conn) = self.udp.get_mut(id) else {
+            return;
+        };
+        conn.last_seen = conn.last_seen.max(now);
+        count(&mut self.counters.udp_datagrams, 1);
+        if seg.truncated {
+            count(&mut self.counters.truncated_segments, 1);
+        }
+        match &mut conn.proto {
+            UdpProto::Dtls(p) => {
+                let before = p.buffered();
+                #[allow(clippy::cast_possible_truncation)] // a side is 0 or 1
+                let dir = side as u8;
+                p.datagram(
+                    dir,
+                    seg.payload,
+                    &mut self.udp_scratch,
+                    &mut DtlsCtx {
+                        hs: &mut conn.hs,
+                        anomalies: &mut self.counters.anomalies,
+                        issues: &mut self.counters.dtls_issues,
+                    },
+                );
+                let after = p.buffered();
+                self.buffered = self.buffered.saturating_sub(before).saturating_add(after);
+                if after > before && self.buffered > self.cfg.max_buffered {
+                    // Over the engine's budget: forget the hellos being reassembled here.
+                    count(&mut self.counters.buffered_cap_hits, 1);
+                    self.buffered = self.buffered.saturating_sub(after);
+                    p.clear_pending();
+                }
+            }
+            UdpProto::Quic(q) => {
+                let QuicFlow {
+                    conn: qc,
+                    parsers,
+                    client,
+                    dcid_hash,
+                } = &mut **q;
+                let client = *client & 1;
+                let hs = &mut conn.hs;
+                let mut ended: Vec<Handshake> = Vec::new();
+                let (anomalies, seen) = (&mut self.counters.anomalies, &mut self.quic_seen);
+                let repeated = &mut self.counters.quic_hellos_repeated;
+                qc.on_datagram(
+                    seg.payload,
+                    side == client,
+                    &mut self.quic_k,
+                    &mut |o| match o {
+                        quic::Output::Crypto { from_client, data } => {
+                            let s = if from_client { client } else { client ^ 1 };
+                            if let Some(p) = parsers.get_mut(s) {
+                                p.feed_handshake(
+                                    data,
+                                    &mut QuicCtx {
+                                        hs: &mut *hs,
+                                        side: s,
+                                        anomalies: &mut *anomalies,
+                                        seen: &mut *seen,
+                                        dcid_hash: *dcid_hash,
+                                        repeated: &mut *repeated,
+                                    },
+                                );
+                            }
+                        }
+                        quic::Output::NewConnection => {
+                            // A new QUIC connection on this UDP flow: the one before settles.
+                            ended.push(std::mem::take(&mut *hs));
+                            *parsers = Default::default();
+                        }
+                    },
+                );
+                for (a, b) in self.counters.quic.iter_mut().zip(&mut self.quic_k.0) {
+                    count(a, std::mem::take(b));
+                }
+                let (key, first, last) = (conn.key, conn.first_seen, conn.last_seen);
+                for mut hs in ended {
+                    self.publish_udp(key, first, last, &mut hs, Transport::Quic, sink);
+                }
+            }
+        }
+    }
+
+    /// A UDP datagram that neither starts nor continues a connection: counted as before UDP
+    /// was read.
+    fn not_read(&mut self, _seg: &Segment<'_>) {
+        if let Some(c) = self
+            .counters
+            .decode_errors
+            .get_mut(DecodeError::NotTcp.index())
+        {
+            count(c, 1);
+        }
+    }
+
+    /// Settles and removes a UDP connection.
+    pub(super) fn close_udp(&mut self, id: UdpId, sink: &mut impl SettleSink) {
+        let Some(mut conn) = self.udp.remove(id) else {
+            return;
+        };
+        let transport = match &conn.proto {
+            UdpProto::Dtls(p) => {
+                self.buffered = self.buffered.saturating_sub(p.buffered());
+                if p.pending() {
+                    count(&mut self.counters.streams_unfinished, 1);
+                }
+                Transport::Dtls
+            }
+            UdpProto::Quic(_) => Transport::Quic,
+        };
+        let (key, first, last) = (conn.key, conn.first_seen, conn.last_seen);
+        self.publish_udp(key, first, last, &mut conn.hs, transport, sink);
+    }
+
+    /// Counts the handshake of a UDP connection (or of one QUIC connection of a UDP flow).
+    fn publish_udp(
+        &mut self,
+        key: FlowKey,
+        first_seen_ns: u64,
+        last_seen_ns: u64,
+        hs: &mut Handshake,
+        transport: Transport,
+        sink: &mut impl SettleSink,
+    ) {
+        count(
+            &mut self.counters.hellos_dropped,
+            u64::from(hs.hellos_dropped),
+        );
+        count(
+            &mut self.counters.alerts_dropped,
+            u64::from(hs.alerts_dropped),
+        );
+        // The client: sender of the first ClientHello, else receiver of the ServerHello. A
+        // UDP connection with neither (alerts only) counts for nobody, as in the corpus.
+        let Some(cs) = hs.client.or(hs.server_hello_from.map(|s| s ^ 1)) else {
+            return;
+        };
+        let summary = ConnSummary {
+            client: Some(key.end(cs).ip),
+            hellos: std::mem::take(&mut hs.hellos),
+            negotiated: hs.negotiated,
+            hrr: hs.hrr,
+            alerts: hs
+                .alerts
+                .iter()
+                .map(|(d, s)| (*d, direction(*s, cs)))
+                .collect(),
+            alert_levels: (0..hs.alerts.len())
+                .map(|i| 1u8.saturating_add(hs.fatal_alerts >> (i & 7) & 1))
+                .collect(),
+            client_endpoint: Some(key.end(cs)),
+            server_endpoint: Some(key.end(cs ^ 1)),
+            first_seen_ns,
+            last_seen_ns,
+            server_hello: hs.server_hello,
+            start: Start::Direct,
+            transport,
+            ..ConnSummary::default()
+        };
+        self.publish(summary, sink);
+    }
+
+    /// Settles and removes UDP connections idle since before `cutoff` (packet time).
+    pub(super) fn sweep_udp(&mut self, cutoff: u64, sink: &mut impl SettleSink) {
+        if self.udp.is_empty() {
+            return;
+        }
+        let mut ids = std::mem::take(&mut self.udp_ids);
+        self.udp.idle(cutoff, &mut ids);
+        for &id in &ids {
+            count(&mut self.counters.udp_flows_expired, 1);
+            self.close_udp(id, sink);
+        }
+        self.udp_ids = ids;
+    }
+
+    /// End of input: settles every UDP connection.
+    pub(super) fn finish_udp(&mut self, sink: &mut impl SettleSink) {
+        let mut ids = std::mem::take(&mut self.udp_ids);
+        self.udp.all(&mut ids);
+        for &id in &ids {
+            self.close_udp(id, sink);
+        }
+        self.udp_ids = ids;
+    }
+}
