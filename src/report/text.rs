@@ -1,9 +1,9 @@
 //! A [`Report`] for people (an aligned table, legacy clients first, with a line per policy
 //! and the fingerprints and server names of legacy clients) and as CSV (one row per client).
 
-use super::{Client, ClientVerdict, Pairs, Report, Tally, alert_label};
+use super::{Client, ClientVerdict, Pairs, Report, Tally, Totals, alert_label};
 use crate::policy::Status;
-use crate::tls::Version;
+use crate::tls::{Transport, Version};
 use std::collections::BTreeMap;
 use std::fmt::Display;
 use std::io::{self, Write};
@@ -43,10 +43,19 @@ fn started(t: &Tally) -> impl Iterator<Item = (&'static str, u64)> + '_ {
 }
 
 /// Clients with legacy ones first, then by address.
-fn table_order(r: &Report) -> Vec<(&IpAddr, &Client)> {
-    let mut v: Vec<_> = r.clients.iter().collect();
+fn table_order(clients: &BTreeMap<IpAddr, Client>) -> Vec<(&IpAddr, &Client)> {
+    let mut v: Vec<_> = clients.iter().collect();
     v.sort_by_key(|(ip, c)| (!c.legacy, **ip));
     v
+}
+
+/// Each transport's clients and totals, in report order (TLS over TCP first).
+fn by_transport(r: &Report) -> [(Transport, &BTreeMap<IpAddr, Client>, &Totals); 3] {
+    [
+        (Transport::Tcp, &r.clients, &r.totals),
+        (Transport::Quic, &r.quic_clients, &r.quic_totals),
+        (Transport::Dtls, &r.dtls_clients, &r.dtls_totals),
+    ]
 }
 
 /// A client's cell for one policy: `-` (nothing refused), `fail:N` (every hello but fallback
@@ -78,9 +87,10 @@ fn top_list(kept: &Pairs<u64>, not_kept: u64) -> String {
     }
 }
 
-/// The table report.
+/// The table report: the TLS-over-TCP clients, then (when there are any) the QUIC and the DTLS
+/// clients, each in its own table under a line naming the transport.
 pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
-    let rows = table_order(r);
+    let rows = table_order(&r.clients);
     let legacy = rows.iter().filter(|(_, c)| c.legacy).count();
     let input = &r.input;
     let source = match &input.capture {
@@ -104,6 +114,35 @@ pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
             r.coverage.count("queue_drops")
         )?;
     }
+    for (transport, clients, totals) in by_transport(r) {
+        let rows = table_order(clients);
+        if transport != Transport::Tcp {
+            if rows.is_empty() {
+                continue;
+            }
+            writeln!(
+                w,
+                "{} clients: {}, {} legacy",
+                transport.name().to_uppercase(),
+                rows.len(),
+                rows.iter().filter(|(_, c)| c.legacy).count()
+            )?;
+        }
+        write_rows(w, &rows, totals, transport)?;
+    }
+    for warn in &input.warnings {
+        writeln!(w, "warning: {warn}")?;
+    }
+    Ok(())
+}
+
+/// One transport's table, its policy lines and its legacy fingerprints.
+fn write_rows(
+    w: &mut impl Write,
+    rows: &[(&IpAddr, &Client)],
+    totals: &Totals,
+    transport: Transport,
+) -> io::Result<()> {
     let mut header: Vec<String> = [
         "",
         "CLIENT",
@@ -116,9 +155,9 @@ pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
     ]
     .map(String::from)
     .to_vec();
-    header.extend(r.totals.policy.0.iter().map(|(p, _)| p.to_uppercase()));
+    header.extend(totals.policy.0.iter().map(|(p, _)| p.to_uppercase()));
     let mut cells = vec![header];
-    for (ip, c) in &rows {
+    for (ip, c) in rows {
         let t = &c.tally;
         let mut row = vec![
             if c.legacy { "!".into() } else { String::new() },
@@ -151,10 +190,14 @@ pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
         }
         writeln!(w, "{}", line.trim_end())?;
     }
-    for (p, v) in &r.totals.policy.0 {
+    let via = match transport {
+        Transport::Tcp => String::new(),
+        t => format!(" ({})", t.name()),
+    };
+    for (p, v) in &totals.policy.0 {
         writeln!(
             w,
-            "policy {p}: {} client(s) would fail ({} entirely), {} handshake(s) refused; \
+            "policy {p}{via}: {} client(s) would fail ({} entirely), {} handshake(s) refused; \
              {} client(s) only through fallback retries ({} retries)",
             v.clients_would_fail,
             v.clients_fail_entirely,
@@ -173,7 +216,7 @@ pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
         })
         .collect();
     if !with_hellos.is_empty() {
-        writeln!(w, "legacy connections by client (JA4, server name):")?;
+        writeln!(w, "legacy connections by client{via} (JA4, server name):")?;
         for (ip, c) in with_hellos {
             let l = &c.tally.legacy_hellos;
             writeln!(
@@ -184,19 +227,17 @@ pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
             )?;
         }
     }
-    for warn in &input.warnings {
-        writeln!(w, "warning: {warn}")?;
-    }
     Ok(())
 }
 
-/// The CSV report: one row per client, in table order; after the census columns, fallback
-/// hellos, the top fingerprint and server name of legacy connections, and three columns per
-/// policy.
+/// The CSV report: one row per client and transport (TLS over TCP, then QUIC, then DTLS), in
+/// table order; after the census columns, fallback hellos, the top fingerprint and server name
+/// of legacy connections, and three columns per policy.
 pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     let mut header: Vec<String> = [
         "client",
+        "transport",
         "legacy",
         "hellos",
         "offered_max",
@@ -218,10 +259,15 @@ pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
     }
     out.write_record(&header)?;
     let first = |s: &Pairs<u64>| s.first().map(|(k, _)| k.clone()).unwrap_or_default();
-    for (ip, c) in table_order(r) {
+    for (ip, c, transport) in by_transport(r).into_iter().flat_map(|(tr, clients, _)| {
+        table_order(clients)
+            .into_iter()
+            .map(move |(ip, c)| (ip, c, tr))
+    }) {
         let t = &c.tally;
         let mut row = vec![
             ip.to_string(),
+            transport.name().to_string(),
             c.legacy.to_string(),
             t.hellos.to_string(),
             joined(versions(&t.offered_max), '=', ";", ""),
