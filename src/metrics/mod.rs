@@ -30,7 +30,7 @@ use crate::engine::SettleSink;
 use crate::flow::ConnSummary;
 use crate::policy::{MAX_POLICIES, Policies, Verdict};
 use crate::tally::contribution;
-use crate::tls::VersionLabel;
+use crate::tls::{Transport, VersionLabel};
 use crate::tls::facts::Direction;
 use clients::{ClientConfig, ClientCounts, ClientKey, ClientTable};
 use names::{AlertLabel, Kind, MetricDef};
@@ -161,7 +161,8 @@ struct CaptureSlot {
 /// Everything the sinks write and the collector reads.
 #[derive(Debug)]
 struct MetricsState {
-    agg: Aggregates,
+    /// By [`Transport::index`].
+    agg: [Aggregates; Transport::COUNT],
     policies: Policies,
     clients: Mutex<ClientTable>,
     workers: Mutex<Vec<WorkerSlot>>,
@@ -176,7 +177,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 impl MetricsState {
     fn record(&self, s: &ConnSummary) {
         let Some(c) = contribution(s) else { return };
-        let a = &self.agg;
+        let Some(a) = self.agg.get(c.transport.index()) else {
+            return;
+        };
         a.connections.inc();
         for h in c.hellos {
             inc(&a.hellos, VersionLabel::of_max(h.offered_max).index());
@@ -204,7 +207,10 @@ impl MetricsState {
                 }
             }
         }
-        lock(&self.clients).record(&c, s.last_seen_ns);
+        // Per-client series follow the report's `clients` (TLS over TCP).
+        if c.transport == Transport::Tcp {
+            lock(&self.clients).record(&c, s.last_seen_ns);
+        }
     }
 
     fn publish_worker(&self, worker: usize, counters: &Counters, flows: usize) {
@@ -246,7 +252,7 @@ impl Metrics {
     /// Metrics with nothing counted yet.
     pub fn new(cfg: MetricsConfig) -> Self {
         let shared = Arc::new(MetricsState {
-            agg: Aggregates::default(),
+            agg: Default::default(),
             policies: cfg.policies,
             clients: Mutex::new(ClientTable::new(cfg.clients).with_policies(cfg.policies)),
             workers: Mutex::new(Vec::new()),
@@ -355,11 +361,7 @@ pub struct MetricsSink {
 
 impl SettleSink for MetricsSink {
     fn settled(&mut self, s: &ConnSummary) {
-        // The metric families count TLS over TCP (as the report's `clients`); QUIC and DTLS
-        // connections are not exported yet.
-        if !s.transport.is_udp() {
-            self.shared.record(s);
-        }
+        self.shared.record(s);
     }
 
     fn tick(&mut self, counters: &Counters, flows: usize) {
@@ -409,46 +411,70 @@ fn counters<L: EncodeLabelSet>(
 impl HellowatchCollector {
     fn census(&self, enc: &mut DescriptorEncoder<'_>) -> Res {
         use names::*;
-        let a = &self.0.agg;
-        let pick = |cs: &[Counter; VersionLabel::COUNT], label: &'static str, with_none: bool| {
-            VersionLabel::ALL
+        // TLS over TCP always; QUIC and DTLS once they have a connection.
+        let shown: Vec<(Transport, &Aggregates)> = Transport::ALL
+            .into_iter()
+            .zip(&self.0.agg)
+            .filter(|(t, a)| *t == Transport::Tcp || a.connections.get() > 0)
+            .collect();
+        let via = |t: Transport| [(L_TRANSPORT, t)];
+        let pick = |f: &dyn Fn(&Aggregates) -> &[Counter; VersionLabel::COUNT],
+                    label: &'static str,
+                    with_none: bool| {
+            shown
                 .iter()
-                .zip(cs)
-                .filter(|(v, _)| with_none || **v != VersionLabel::None)
-                .map(|(v, c)| ([(label, *v)], c.get()))
+                .flat_map(|(t, a)| {
+                    VersionLabel::ALL
+                        .iter()
+                        .zip(f(a))
+                        .filter(|(v, _)| with_none || **v != VersionLabel::None)
+                        .map(move |(v, c)| ((via(*t), [(label, *v)]), c.get()))
+                })
                 .collect::<Vec<_>>()
         };
-        counters(enc, &CLIENT_HELLOS, pick(&a.hellos, L_OFFERED_MAX, true))?;
-        counters(enc, &OFFERED_VERSIONS, pick(&a.offered, L_VERSION, false))?;
-        counters(enc, &NEGOTIATED, pick(&a.negotiated, L_VERSION, false))?;
-        single(enc, &FAILED, a.failed.get())?;
-        single(enc, &CONNECTIONS, a.connections.get())?;
+        counters(enc, &CLIENT_HELLOS, pick(&|a| &a.hellos, L_OFFERED_MAX, true))?;
+        counters(enc, &OFFERED_VERSIONS, pick(&|a| &a.offered, L_VERSION, false))?;
+        counters(enc, &NEGOTIATED, pick(&|a| &a.negotiated, L_VERSION, false))?;
+        counters(enc, &FAILED, shown.iter().map(|(t, a)| (via(*t), a.failed.get())))?;
+        counters(
+            enc,
+            &CONNECTIONS,
+            shown.iter().map(|(t, a)| (via(*t), a.connections.get())),
+        )?;
         let mut alerts = Vec::new();
-        for (i, pair) in a.alerts.iter().enumerate() {
-            let label = AlertLabel::from_index(i);
-            let always = ALERTS_ALWAYS_EXPORTED
-                .iter()
-                .any(|d| AlertLabel::of(*d) == label);
-            if !always && pair.iter().all(|c| c.get() == 0) {
-                continue;
-            }
-            for (dir, c) in [Direction::FromClient, Direction::FromServer]
-                .into_iter()
-                .zip(pair)
-            {
-                alerts.push((([(L_DESCRIPTION, label)], [(L_DIRECTION, dir)]), c.get()));
+        for (t, a) in &shown {
+            for (i, pair) in a.alerts.iter().enumerate() {
+                let label = AlertLabel::from_index(i);
+                let always = ALERTS_ALWAYS_EXPORTED
+                    .iter()
+                    .any(|d| AlertLabel::of(*d) == label);
+                if !always && pair.iter().all(|c| c.get() == 0) {
+                    continue;
+                }
+                for (dir, c) in [Direction::FromClient, Direction::FromServer]
+                    .into_iter()
+                    .zip(pair)
+                {
+                    alerts.push((
+                        (via(*t), ([(L_DESCRIPTION, label)], [(L_DIRECTION, dir)])),
+                        c.get(),
+                    ));
+                }
             }
         }
         counters(enc, &ALERTS, alerts)?;
-        let pol = |cs: &[Counter; MAX_POLICIES]| {
-            self.0
-                .policies
+        let pol = |f: &dyn Fn(&Aggregates) -> &[Counter; MAX_POLICIES]| {
+            shown
                 .iter()
-                .map(|(i, p)| ([(L_POLICY, p)], cs.get(i).map_or(0, Counter::get)))
+                .flat_map(|(t, a)| {
+                    self.0.policies.iter().map(move |(i, p)| {
+                        ((via(*t), [(L_POLICY, p)]), f(a).get(i).map_or(0, Counter::get))
+                    })
+                })
                 .collect::<Vec<_>>()
         };
-        counters(enc, &POLICY_WOULD_FAIL, pol(&a.policy_would_fail))?;
-        counters(enc, &POLICY_FALLBACK_RETRIES, pol(&a.policy_fallback))
+        counters(enc, &POLICY_WOULD_FAIL, pol(&|a| &a.policy_would_fail))?;
+        counters(enc, &POLICY_FALLBACK_RETRIES, pol(&|a| &a.policy_fallback))
     }
 
     fn clients(&self, enc: &mut DescriptorEncoder<'_>) -> Res {

@@ -82,6 +82,8 @@ pub const L_CLIENT: &str = "client";
 pub const L_OFFERED_MAX: &str = "offered_max";
 /// Label: a protocol version ([`VersionLabel`]).
 pub const L_VERSION: &str = "version";
+/// Label: what carried the handshake (`tcp`, `quic`, `dtls`).
+pub const L_TRANSPORT: &str = "transport";
 /// Label: alert description name ([`AlertLabel`]).
 pub const L_DESCRIPTION: &str = "description";
 /// Label: who sent an alert (`from_client`, `from_server`).
@@ -101,37 +103,37 @@ pub const L_POLICY: &str = "policy";
 pub const CLIENT_HELLOS: MetricDef = counter(
     "hellowatch_client_hellos_total",
     "ClientHello messages, by highest offered version (supported_versions without GREASE, else legacy_version).",
-    &[L_OFFERED_MAX],
+    &[L_TRANSPORT, L_OFFERED_MAX],
 );
 /// ClientHellos listing each version.
 pub const OFFERED_VERSIONS: MetricDef = counter(
     "hellowatch_offered_versions_total",
     "ClientHello messages offering each version (one hello counts once per version it lists).",
-    &[L_VERSION],
+    &[L_TRANSPORT, L_VERSION],
 );
 /// Connections by negotiated version.
 pub const NEGOTIATED: MetricDef = counter(
     "hellowatch_negotiated_handshakes_total",
     "Connections by the version the ServerHello selected (HelloRetryRequests excluded).",
-    &[L_VERSION],
+    &[L_TRANSPORT, L_VERSION],
 );
 /// Connections with a ClientHello and no ServerHello.
 pub const FAILED: MetricDef = counter(
     "hellowatch_failed_handshakes_total",
     "Connections with a ClientHello and no ServerHello: refused or abandoned handshakes.",
-    &[],
+    &[L_TRANSPORT],
 );
 /// Connections that contributed to the census.
 pub const CONNECTIONS: MetricDef = counter(
     "hellowatch_tls_connections_total",
     "Settled connections with a hello or a plaintext alert (the census connections).",
-    &[],
+    &[L_TRANSPORT],
 );
 /// Plaintext alerts.
 pub const ALERTS: MetricDef = counter(
     "hellowatch_alerts_total",
     "Plaintext TLS alerts, by description and sender (encrypted alerts are not visible).",
-    &[L_DESCRIPTION, L_DIRECTION],
+    &[L_TRANSPORT, L_DESCRIPTION, L_DIRECTION],
 );
 
 // ---- Per-client series: legacy clients only, bounded, rendered at scrape time. ----
@@ -182,13 +184,13 @@ pub const CLIENT_SERIES_DROPPED: MetricDef = counter(
 pub const POLICY_WOULD_FAIL: MetricDef = counter(
     "hellowatch_policy_would_fail_total",
     "ClientHellos a server enforcing the policy (--policy min=VERSION) would refuse, fallback retries (TLS_FALLBACK_SCSV) not included.",
-    &[L_POLICY],
+    &[L_TRANSPORT, L_POLICY],
 );
 /// Refused hellos that are fallback retries.
 pub const POLICY_FALLBACK_RETRIES: MetricDef = counter(
     "hellowatch_policy_fallback_retries_total",
     "ClientHellos a server enforcing the policy would refuse that carry TLS_FALLBACK_SCSV: retries after a failed attempt, not legacy-only clients.",
-    &[L_POLICY],
+    &[L_TRANSPORT, L_POLICY],
 );
 /// Per legacy client: hellos a policy would refuse.
 pub const CLIENT_SERIES_POLICY_WOULD_FAIL: MetricDef = counter(
@@ -418,6 +420,12 @@ impl EncodeLabelValue for Anomaly {
 }
 
 impl EncodeLabelValue for crate::upgrade::Start {
+    fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        e.write_str(self.name())
+    }
+}
+
+impl EncodeLabelValue for crate::tls::Transport {
     fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
         e.write_str(self.name())
     }
