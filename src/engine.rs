@@ -33,6 +33,8 @@ pub struct EngineConfig {
     pub stream_cap: usize,
     /// Client entries in the census.
     pub max_clients: usize,
+    /// Server entries, and server name entries, in the census.
+    pub max_servers: usize,
     /// Bytes buffered over all connections (stream bytes held and partial hellos); a direction
     /// that would go over it is given up (counted in `buffered_cap_hits`).
     pub max_buffered: usize,
@@ -47,6 +49,7 @@ impl Default for EngineConfig {
             idle_timeout_ns: DEFAULT_IDLE_TIMEOUT_NS,
             stream_cap: DEFAULT_STREAM_CAP,
             max_clients: DEFAULT_MAX_CLIENTS,
+            max_servers: crate::tally::DEFAULT_MAX_SERVERS,
             max_buffered: DEFAULT_MAX_BUFFERED,
             max_udp_flows: crate::flow::udp::DEFAULT_MAX_UDP_FLOWS,
         }
@@ -421,7 +424,7 @@ impl Engine {
         Engine {
             cfg,
             table: FlowTable::new(cfg.max_flows),
-            census: Census::new(cfg.max_clients),
+            census: Census::with_bounds(cfg.max_clients, cfg.max_servers),
             counters: Counters::default(),
             last_sweep: None,
             buffered: 0,

@@ -60,8 +60,14 @@ pub struct Merged {
 impl Merged {
     /// An empty merge with room for `max_clients` client entries.
     pub fn new(max_clients: usize) -> Self {
+        Merged::with_bounds(max_clients, crate::tally::DEFAULT_MAX_SERVERS)
+    }
+
+    /// An empty merge with room for `max_clients` client entries and `max_servers` server
+    /// (and server name) entries.
+    pub fn with_bounds(max_clients: usize, max_servers: usize) -> Self {
         Merged {
-            census: Census::new(max_clients),
+            census: Census::with_bounds(max_clients, max_servers),
             input: InputSummary::default(),
             coverage: Coverage::default(),
         }
@@ -96,6 +102,9 @@ impl Merged {
     pub fn report(&self, opts: &ReportOptions) -> Report {
         let mut coverage = self.coverage.clone();
         coverage.set_count("clients_dropped", self.census.clients_dropped);
+        let (servers, names) = self.census.servers_dropped_all();
+        coverage.set_count("servers_dropped", servers);
+        coverage.set_count("server_names_dropped", names);
         Report::with(&self.census, self.input.clone(), coverage, opts)
     }
 }

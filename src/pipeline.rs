@@ -395,7 +395,7 @@ where
         let mut counters = d.counters.clone();
         counters.queue_drops += d.queue_drops;
         drop(d);
-        let mut census = Census::new(cfg.max_clients);
+        let mut census = Census::with_bounds(cfg.max_clients, cfg.max_servers);
         let mut sinks = Vec::with_capacity(workers);
         for h in handles {
             // A worker that panicked is a bug; its census is lost but the others are kept.

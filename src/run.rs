@@ -31,7 +31,7 @@ use crate::metrics::http::MetricsServer;
 use crate::metrics::{Metrics, MetricsConfig};
 use crate::pipeline;
 use crate::policy::Policy;
-use crate::report::{Format, Report, ReportOptions};
+use crate::report::{By, Format, Report, ReportOptions};
 use crate::tally::Census;
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -79,6 +79,8 @@ pub struct ReportPlan {
     pub format: Format,
     /// A file (created when the run starts writing it), else standard output.
     pub output: Option<PathBuf>,
+    /// What the table and CSV rows are keyed by (`--by`).
+    pub by: By,
 }
 
 /// Metrics: the settings, where they are served and written.
@@ -399,10 +401,14 @@ pub fn open_output(plan: &ReportPlan) -> Result<Box<dyn Write>, RunError> {
 }
 
 /// Writes the report. A reader that went away (a broken pipe, e.g. `| head`) is not an error.
-pub fn write_report(sink: &mut dyn Write, format: Format, report: &Report) -> Result<(), RunError> {
+pub fn write_report(
+    sink: &mut dyn Write,
+    plan: &ReportPlan,
+    report: &Report,
+) -> Result<(), RunError> {
     let mut sink = sink;
     let done = report
-        .write(&mut sink, format)
+        .write_by(&mut sink, plan.format, plan.by)
         .map_err(|e| (e, ""))
         .and_then(|()| sink.flush().map_err(|e| (e, "cannot write the report: ")));
     match done {
@@ -496,7 +502,7 @@ fn execute_replay(
     };
     let report = Report::of(&census, &counters, &input, &opts);
     let done = open_output(&plan.report)
-        .and_then(|mut sink| write_report(&mut sink, plan.report.format, &report));
+        .and_then(|mut sink| write_report(&mut sink, &plan.report, &report));
     let done = done.and_then(|()| match (&metrics, &m.file) {
         (Some(metrics), Some(path)) => metrics
             .write_textfile(path)
@@ -623,7 +629,7 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         policies: plan.policies.clone(),
     };
     let report = Report::of(&census, &counters, &input, &opts);
-    let mut written = write_report(&mut sink, plan.report.format, &report);
+    let mut written = write_report(&mut sink, &plan.report, &report);
     if let (Ok(()), Some(path)) = (&written, &m.file) {
         written = metrics
             .write_textfile(path)

@@ -19,6 +19,9 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
+use crate::tls::cipher::{CipherClass, CipherName, ClassSet};
+use crate::tls::group::{Group, GroupSet};
+
 /// Value of `event.dataset`.
 pub const DATASET: &str = "hellowatch.handshake";
 
@@ -45,13 +48,7 @@ impl Names {
     }
 
     fn cipher(&mut self, id: u16) -> CipherName {
-        *self
-            .ciphers
-            .entry(id)
-            .or_insert_with(|| match tls_parser::TlsCipherSuite::from_id(id) {
-                Some(c) => CipherName::Known(c.name),
-                None => CipherName::Unknown(id),
-            })
+        *self.ciphers.entry(id).or_insert_with(|| CipherName::of(id))
     }
 
     /// Makes sure the JSON array of the names of `ids` is cached.
@@ -148,33 +145,6 @@ impl Serialize for V {
     }
 }
 
-/// A cipher suite by its IANA name, or `0x%04x` when unknown.
-#[derive(Copy, Clone, Debug)]
-enum CipherName {
-    Known(&'static str),
-    Unknown(u16),
-}
-
-const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
-
-impl Serialize for CipherName {
-    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
-        match self {
-            CipherName::Known(n) => ser.serialize_str(n),
-            CipherName::Unknown(id) => {
-                let h = |s: u16| {
-                    HEX_DIGITS
-                        .get(usize::from(id >> s) & 0xf)
-                        .copied()
-                        .unwrap_or(b'0')
-                };
-                let text = [b'0', b'x', h(12), h(8), h(4), h(0)];
-                ser.serialize_str(std::str::from_utf8(&text).unwrap_or_default())
-            }
-        }
-    }
-}
-
 /// ECS `tls.version` / `tls.version_protocol` of a version (`None` for drafts and unknown
 /// values, which only appear under `hellowatch.*`).
 fn ecs_version(v: Version) -> Option<(&'static str, &'static str)> {
@@ -266,10 +236,31 @@ impl Serialize for Tls<'_> {
                 m.serialize_entry("cipher", &c)?;
             }
         }
+        if let Some(g) = e.s.server_hello.and_then(|sh| sh.group) {
+            m.serialize_entry("curve", g.name())?;
+        }
         if let Some(h) = e.s.hellos.first() {
             m.serialize_entry("client", &TlsClient(h, e.client_ciphers))?;
         }
         m.end()
+    }
+}
+
+/// Cipher weakness classes by name, in their order.
+struct Classes(ClassSet);
+
+impl Serialize for Classes {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.iter().map(CipherClass::name))
+    }
+}
+
+/// Groups by name, in table order.
+struct Groups(GroupSet);
+
+impl Serialize for Groups {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.iter().map(Group::name))
     }
 }
 
@@ -303,6 +294,9 @@ impl Serialize for Hello<'_> {
         m.serialize_entry("fallback_scsv", &h.fallback_scsv)?;
         names_of(&mut m, h)?;
         m.serialize_entry("cipher_count", &h.cipher_count)?;
+        m.serialize_entry("offered_weak", &Classes(h.offered_weak))?;
+        m.serialize_entry("groups_offered", &Groups(h.groups_offered))?;
+        m.serialize_entry("key_shares", &Groups(h.key_shares))?;
         if !self.1.is_empty() {
             m.serialize_entry(
                 "policy",
@@ -350,6 +344,10 @@ impl Serialize for Server {
         m.serialize_entry("legacy_version", &V(sh.legacy_version))?;
         if let (false, Some(c)) = (sh.sslv2_format, &self.1) {
             m.serialize_entry("cipher", c)?;
+            m.serialize_entry("cipher_classes", &Classes(ClassSet::of(sh.cipher)))?;
+        }
+        if let Some(g) = sh.group {
+            m.serialize_entry("group", g.name())?;
         }
         m.serialize_entry("downgrade_sentinel", &sh.downgrade_sentinel)?;
         m.serialize_entry("sslv2_format", &sh.sslv2_format)?;

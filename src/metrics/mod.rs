@@ -30,8 +30,10 @@ use crate::engine::SettleSink;
 use crate::flow::ConnSummary;
 use crate::policy::{MAX_POLICIES, Policies, Verdict};
 use crate::tally::contribution;
-use crate::tls::{Transport, VersionLabel};
+use crate::tls::cipher::CipherClass;
 use crate::tls::facts::Direction;
+use crate::tls::group::Group;
+use crate::tls::{Transport, VersionLabel};
 use clients::{ClientConfig, ClientCounts, ClientKey, ClientTable};
 use names::{AlertLabel, Kind, MetricDef};
 use prometheus_client::collector::Collector;
@@ -59,6 +61,10 @@ pub const DEFAULT_PORT: u16 = 12451;
 /// Alert descriptions exported (at 0) before they are first seen, so `rate()` sees their first
 /// increase: the alerts of refused handshakes.
 const ALERTS_ALWAYS_EXPORTED: [u8; 4] = [40, 70, 71, 86];
+
+/// Groups exported (at 0) before they are first seen: the common classical groups and the
+/// post-quantum hybrid browsers send, so a post-quantum share can be computed from the start.
+const GROUPS_ALWAYS_EXPORTED: [&str; 3] = ["x25519", "secp256r1", "X25519MLKEM768"];
 
 /// Setup errors.
 #[derive(Debug, thiserror::Error)]
@@ -114,6 +120,12 @@ struct Aggregates {
     /// By [`Policies::iter`] index: hellos refused, fallback retries refused.
     policy_would_fail: [Counter; MAX_POLICIES],
     policy_fallback: [Counter; MAX_POLICIES],
+    /// By [`CipherClass::index`].
+    cipher_classes: [Counter; CipherClass::COUNT],
+    offered_weak: [Counter; CipherClass::COUNT],
+    /// By [`Group::index`].
+    key_shares: [Counter; Group::COUNT],
+    group_chosen: [Counter; Group::COUNT],
 }
 
 impl Default for Aggregates {
@@ -127,6 +139,10 @@ impl Default for Aggregates {
             alerts: std::array::from_fn(|_| Default::default()),
             policy_would_fail: Default::default(),
             policy_fallback: Default::default(),
+            cipher_classes: Default::default(),
+            offered_weak: Default::default(),
+            key_shares: Default::default(),
+            group_chosen: Default::default(),
         }
     }
 }
@@ -186,6 +202,18 @@ impl MetricsState {
             for v in h.offered.as_slice() {
                 inc(&a.offered, VersionLabel::of(*v).index());
             }
+            for k in h.offered_weak.iter() {
+                inc(&a.offered_weak, k.index());
+            }
+            for g in h.key_shares.iter() {
+                inc(&a.key_shares, g.index());
+            }
+        }
+        for k in c.cipher_classes.iter() {
+            inc(&a.cipher_classes, k.index());
+        }
+        if let Some(g) = c.group {
+            inc(&a.group_chosen, g.index());
         }
         if let Some(v) = c.negotiated {
             inc(&a.negotiated, VersionLabel::of(v).index());
@@ -432,10 +460,22 @@ impl HellowatchCollector {
                 })
                 .collect::<Vec<_>>()
         };
-        counters(enc, &CLIENT_HELLOS, pick(&|a| &a.hellos, L_OFFERED_MAX, true))?;
-        counters(enc, &OFFERED_VERSIONS, pick(&|a| &a.offered, L_VERSION, false))?;
+        counters(
+            enc,
+            &CLIENT_HELLOS,
+            pick(&|a| &a.hellos, L_OFFERED_MAX, true),
+        )?;
+        counters(
+            enc,
+            &OFFERED_VERSIONS,
+            pick(&|a| &a.offered, L_VERSION, false),
+        )?;
         counters(enc, &NEGOTIATED, pick(&|a| &a.negotiated, L_VERSION, false))?;
-        counters(enc, &FAILED, shown.iter().map(|(t, a)| (via(*t), a.failed.get())))?;
+        counters(
+            enc,
+            &FAILED,
+            shown.iter().map(|(t, a)| (via(*t), a.failed.get())),
+        )?;
         counters(
             enc,
             &CONNECTIONS,
@@ -468,13 +508,44 @@ impl HellowatchCollector {
                 .iter()
                 .flat_map(|(t, a)| {
                     self.0.policies.iter().map(move |(i, p)| {
-                        ((via(*t), [(L_POLICY, p)]), f(a).get(i).map_or(0, Counter::get))
+                        (
+                            (via(*t), [(L_POLICY, p)]),
+                            f(a).get(i).map_or(0, Counter::get),
+                        )
                     })
                 })
                 .collect::<Vec<_>>()
         };
         counters(enc, &POLICY_WOULD_FAIL, pol(&|a| &a.policy_would_fail))?;
-        counters(enc, &POLICY_FALLBACK_RETRIES, pol(&|a| &a.policy_fallback))
+        counters(enc, &POLICY_FALLBACK_RETRIES, pol(&|a| &a.policy_fallback))?;
+        // Every class always (rate() sees the first weak handshake); groups once seen, but
+        // the common classical ones and the post-quantum hybrid always.
+        let classes = |f: &dyn Fn(&Aggregates) -> &[Counter; CipherClass::COUNT]| {
+            shown
+                .iter()
+                .flat_map(|(t, a)| {
+                    CipherClass::ALL
+                        .into_iter()
+                        .zip(f(a))
+                        .map(move |(k, c)| ((via(*t), [(L_CLASS, k)]), c.get()))
+                })
+                .collect::<Vec<_>>()
+        };
+        counters(enc, &CIPHER_CLASSES, classes(&|a| &a.cipher_classes))?;
+        counters(enc, &OFFERED_WEAK, classes(&|a| &a.offered_weak))?;
+        let groups = |f: &dyn Fn(&Aggregates) -> &[Counter; Group::COUNT]| {
+            shown
+                .iter()
+                .flat_map(|(t, a)| {
+                    Group::all()
+                        .zip(f(a))
+                        .filter(|(g, c)| c.get() > 0 || GROUPS_ALWAYS_EXPORTED.contains(&g.name()))
+                        .map(move |(g, c)| ((via(*t), [(L_GROUP, g)]), c.get()))
+                })
+                .collect::<Vec<_>>()
+        };
+        counters(enc, &KEY_SHARES, groups(&|a| &a.key_shares))?;
+        counters(enc, &GROUP_CHOSEN, groups(&|a| &a.group_chosen))
     }
 
     fn clients(&self, enc: &mut DescriptorEncoder<'_>) -> Res {

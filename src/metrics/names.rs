@@ -12,7 +12,9 @@
 
 use crate::closed::closed_set;
 use crate::counters::{CounterDef, Counters};
+use crate::tls::cipher::CipherClass;
 use crate::tls::facts::Direction;
+use crate::tls::group::Group;
 use crate::tls::{Anomaly, VersionLabel};
 use crate::wire::DecodeError;
 use prometheus_client::encoding::{EncodeLabelValue, LabelValueEncoder};
@@ -96,6 +98,10 @@ pub const L_STAGE: &str = "stage";
 pub const L_KIND: &str = "kind";
 /// Label: a `--policy` (`min=tls1.2`); at most [`crate::policy::MAX_POLICIES`] values.
 pub const L_POLICY: &str = "policy";
+/// Label: a cipher suite weakness class ([`CipherClass`] names).
+pub const L_CLASS: &str = "class";
+/// Label: a key exchange group ([`Group`] names: the group table plus `other`).
+pub const L_GROUP: &str = "group";
 
 // ---- Census: aggregate counters, updated once per settled connection. ----
 
@@ -134,6 +140,31 @@ pub const ALERTS: MetricDef = counter(
     "hellowatch_alerts_total",
     "Plaintext TLS alerts, by description and sender (encrypted alerts are not visible).",
     &[L_TRANSPORT, L_DESCRIPTION, L_DIRECTION],
+);
+
+/// Connections by weakness class of the negotiated cipher suite.
+pub const CIPHER_CLASSES: MetricDef = counter(
+    "hellowatch_negotiated_cipher_class_handshakes_total",
+    "Connections whose negotiated cipher suite is of the weakness class (null, export, anon, rc4, 3des, des, cbc, rsa_kx, md5, sha1_mac; a suite may be of several).",
+    &[L_TRANSPORT, L_CLASS],
+);
+/// Hellos offering a suite of each weakness class.
+pub const OFFERED_WEAK: MetricDef = counter(
+    "hellowatch_offered_weak_cipher_hellos_total",
+    "ClientHello messages offering at least one cipher suite of the weakness class.",
+    &[L_TRANSPORT, L_CLASS],
+);
+/// Hellos sending a key share of each group.
+pub const KEY_SHARES: MetricDef = counter(
+    "hellowatch_key_share_hellos_total",
+    "ClientHello messages sending a key share of the group (TLS 1.3 key_share; GREASE left out).",
+    &[L_TRANSPORT, L_GROUP],
+);
+/// Connections by the group the server chose.
+pub const GROUP_CHOSEN: MetricDef = counter(
+    "hellowatch_group_chosen_handshakes_total",
+    "Connections by the key exchange group of the server's TLS 1.3 key share (X25519MLKEM768 and other hybrids are post-quantum).",
+    &[L_TRANSPORT, L_GROUP],
 );
 
 // ---- Per-client series: legacy clients only, bounded, rendered at scrape time. ----
@@ -239,7 +270,7 @@ pub const BUILD_INFO: MetricDef = gauge(
 );
 
 /// The census and per-client metrics, in exposition order (the coverage section follows).
-pub const CENSUS: [MetricDef; 18] = [
+pub const CENSUS: [MetricDef; 22] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
@@ -248,6 +279,10 @@ pub const CENSUS: [MetricDef; 18] = [
     ALERTS,
     POLICY_WOULD_FAIL,
     POLICY_FALLBACK_RETRIES,
+    CIPHER_CLASSES,
+    OFFERED_WEAK,
+    KEY_SHARES,
+    GROUP_CHOSEN,
     CLIENT_SERIES_HELLOS,
     CLIENT_SERIES_NEGOTIATED,
     CLIENT_SERIES_FAILED,
@@ -404,6 +439,18 @@ pub fn direction_label(d: Direction) -> &'static str {
 impl EncodeLabelValue for Direction {
     fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
         e.write_str(direction_label(*self))
+    }
+}
+
+impl EncodeLabelValue for CipherClass {
+    fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        e.write_str(self.name())
+    }
+}
+
+impl EncodeLabelValue for Group {
+    fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        e.write_str(self.name())
     }
 }
 

@@ -113,6 +113,72 @@ pub mod started {
     }
 }
 
+/// Counts by negotiated cipher suite, by IANA name ([`CipherName`]), in suite order.
+pub mod ciphers {
+    use super::*;
+    use crate::tls::cipher::{CipherName, cipher_from_name};
+
+    /// Writes the map.
+    pub fn serialize<S: Serializer>(m: &BTreeMap<u16, u64>, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(m.iter().map(|(id, n)| (CipherName::of(*id), n)))
+    }
+
+    /// Reads the map.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<u16, u64>, D::Error> {
+        counts_by(d, "cipher suite", cipher_from_name)
+    }
+}
+
+/// Counts indexed by position in a fixed list of names, written by name in that order, zero
+/// counts left out; reading an unknown name is an error.
+macro_rules! counts_by_position {
+    ($(#[$m:meta])* $module:ident, $names:expr, $n:expr, $what:literal) => {
+        $(#[$m])*
+        pub mod $module {
+            use super::*;
+
+            /// Writes the map.
+            pub fn serialize<S: Serializer>(a: &[u64; $n], s: S) -> Result<S::Ok, S::Error> {
+                s.collect_map(
+                    $names
+                        .iter()
+                        .zip(a)
+                        .filter(|(_, n)| **n > 0)
+                        .map(|(name, n)| (*name, n)),
+                )
+            }
+
+            /// Reads the map.
+            pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<[u64; $n], D::Error> {
+                let m = counts_by(d, $what, |name| $names.iter().position(|n| *n == name))?;
+                let mut out = [0u64; $n];
+                for (i, n) in m {
+                    if let Some(slot) = out.get_mut(i) {
+                        *slot = n;
+                    }
+                }
+                Ok(out)
+            }
+        }
+    };
+}
+
+counts_by_position!(
+    /// Counts by cipher weakness class ([`CipherClass`](crate::tls::cipher::CipherClass)).
+    cipher_classes,
+    crate::tls::cipher::CipherClass::NAMES,
+    crate::tls::cipher::CipherClass::COUNT,
+    "cipher class"
+);
+
+counts_by_position!(
+    /// Counts by key exchange group ([`Group`](crate::tls::group::Group), `other` last).
+    groups,
+    crate::tls::group::Group::NAMES,
+    crate::tls::group::Group::COUNT,
+    "group"
+);
+
 /// A JSON object kept in its order: `name → value` pairs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pairs<V>(pub Vec<(String, V)>);

@@ -23,13 +23,16 @@ use crate::engine::Counters;
 use crate::policy::{CensusPolicy, ClientPolicy, Policy, Status};
 use crate::tally::{Census, ClientTally, Sample};
 use crate::tls::Version;
+use crate::tls::cipher::CipherClass;
+use crate::tls::group::Group;
 use crate::upgrade::Start;
 pub use maps::{Pairs, alert_from_label, alert_label};
 use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
+pub use text::By;
 
 /// Output format.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
@@ -128,12 +131,78 @@ pub struct Report {
     /// The sums over all DTLS connections.
     #[serde(default)]
     pub dtls_totals: Totals,
+    /// Per server endpoint (`"192.0.2.5:443"`, `"[2001:db8::5]:443"`) of TLS over TCP: the
+    /// census of the connections to it.
+    #[serde(default)]
+    pub servers: BTreeMap<SocketAddr, Section>,
+    /// Per server name (SNI; `""` for connections without one) of TLS over TCP, likewise.
+    #[serde(default)]
+    pub server_names: BTreeMap<String, Section>,
+    /// The servers of QUIC connections; only present when there is one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quic_servers: BTreeMap<SocketAddr, Section>,
+    /// The server names of QUIC connections; only present when there is one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub quic_server_names: BTreeMap<String, Section>,
+    /// The servers of DTLS connections; only present when there is one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dtls_servers: BTreeMap<SocketAddr, Section>,
+    /// The server names of DTLS connections; only present when there is one.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub dtls_server_names: BTreeMap<String, Section>,
     /// What was read.
     #[serde(default)]
     pub input: InputSummary,
     /// Coverage counters.
     #[serde(default)]
     pub coverage: Coverage,
+}
+
+/// One server's (or server name's) census: `{"totals", "clients"}`, the same shapes as the
+/// report's own, over the connections to that server. `clients_dropped` (present when not
+/// zero): clients beyond [`crate::tally::MAX_CLIENTS_PER_SERVER`], counted in `totals` only.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Section {
+    /// Counts over the connections to this server.
+    #[serde(default)]
+    pub totals: Totals,
+    /// Its clients.
+    #[serde(default)]
+    pub clients: BTreeMap<IpAddr, Client>,
+    /// Clients not given an entry.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub clients_dropped: u64,
+}
+
+impl Section {
+    fn of(c: &Census, opts: &ReportOptions) -> Self {
+        let (clients, totals) = section(c, opts);
+        Section {
+            totals,
+            clients,
+            clients_dropped: c.clients_dropped,
+        }
+    }
+
+    fn census(&self) -> Census {
+        let mut c = census_of(
+            &self.clients,
+            &self.totals,
+            crate::tally::MAX_CLIENTS_PER_SERVER,
+        );
+        c.clients_dropped = c.clients_dropped.saturating_add(self.clients_dropped);
+        c
+    }
+}
+
+/// The sections of each server (or server name) of a census, in key order.
+fn server_sections<K: Ord + Clone>(
+    m: &std::collections::HashMap<K, Census>,
+    opts: &ReportOptions,
+) -> BTreeMap<K, Section> {
+    m.iter()
+        .map(|(k, c)| (k.clone(), Section::of(c, opts)))
+        .collect()
 }
 
 /// The counts of one client or of the totals (the keys both share).
@@ -170,6 +239,34 @@ pub struct Tally {
     /// PROXY header addresses not kept in `proxied_for`; only present when not zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub proxied_for_not_kept: u64,
+    /// Connections by server name (SNI of the first hello that has one, `""` for none): at
+    /// most 16 names kept, the rest counted in `server_names_not_kept`.
+    pub server_names: Pairs<u64>,
+    /// Connections whose server name was not kept; only present when not zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub server_names_not_kept: u64,
+    /// Connections by negotiated cipher suite (IANA name, `0x%04x` when unknown).
+    #[serde(with = "maps::ciphers")]
+    pub ciphers: BTreeMap<u16, u64>,
+    /// Connections whose suite a client entry could not keep in `ciphers`
+    /// ([`crate::tally::MAX_CIPHERS_PER_CLIENT`]); only present when not zero.
+    #[serde(skip_serializing_if = "is_zero")]
+    pub ciphers_not_kept: u64,
+    /// Connections by weakness class of the negotiated suite.
+    #[serde(with = "maps::cipher_classes")]
+    pub cipher_classes: [u64; CipherClass::COUNT],
+    /// Hellos offering at least one suite of each weakness class.
+    #[serde(with = "maps::cipher_classes")]
+    pub offered_weak: [u64; CipherClass::COUNT],
+    /// Hellos listing each group in `supported_groups`.
+    #[serde(with = "maps::groups")]
+    pub groups_offered: [u64; Group::COUNT],
+    /// Hellos sending a key share of each group.
+    #[serde(with = "maps::groups")]
+    pub key_shares: [u64; Group::COUNT],
+    /// Connections by the group of the server's key share (TLS 1.3 ServerHello).
+    #[serde(with = "maps::groups")]
+    pub group_chosen: [u64; Group::COUNT],
 }
 
 /// Serde: a count left out of the report when zero.
@@ -331,6 +428,9 @@ impl Coverage {
             if census_next {
                 m.insert("clients_dropped".into(), json!(c.clients_dropped));
                 m.insert("versions_dropped".into(), json!(c.versions_dropped));
+                let (servers, names) = c.servers_dropped_all();
+                m.insert("servers_dropped".into(), json!(servers));
+                m.insert("server_names_dropped".into(), json!(names));
             }
         }
         Coverage(m)
@@ -386,6 +486,15 @@ impl Tally {
             started: t.started,
             proxied_for: top(&t.proxied_for),
             proxied_for_not_kept: t.proxied_for.not_kept(),
+            server_names: top(&t.server_names),
+            server_names_not_kept: t.server_names.not_kept(),
+            ciphers: t.ciphers.clone(),
+            ciphers_not_kept: t.ciphers_not_kept,
+            cipher_classes: t.cipher_classes,
+            offered_weak: t.offered_weak,
+            groups_offered: t.groups_offered,
+            key_shares: t.key_shares,
+            group_chosen: t.group_chosen,
             fallback: Fallback {
                 hellos: t.fallback_hellos,
                 offered_max: t.fallback_offered_max.clone(),
@@ -428,6 +537,14 @@ impl Tally {
             legacy_server_names: sample(&l.server_names, l.not_kept.server_names),
             started: self.started,
             proxied_for: sample(&self.proxied_for, self.proxied_for_not_kept),
+            server_names: sample(&self.server_names, self.server_names_not_kept),
+            ciphers: self.ciphers.clone(),
+            ciphers_not_kept: self.ciphers_not_kept,
+            cipher_classes: self.cipher_classes,
+            offered_weak: self.offered_weak,
+            groups_offered: self.groups_offered,
+            key_shares: self.key_shares,
+            group_chosen: self.group_chosen,
         }
     }
 
@@ -449,7 +566,15 @@ impl Report {
         let empty = Census::new(0);
         let (quic_clients, quic_totals) = section(c.quic.as_deref().unwrap_or(&empty), opts);
         let (dtls_clients, dtls_totals) = section(c.dtls.as_deref().unwrap_or(&empty), opts);
+        let quic = c.quic.as_deref().unwrap_or(&empty);
+        let dtls = c.dtls.as_deref().unwrap_or(&empty);
         Report {
+            servers: server_sections(&c.servers, opts),
+            server_names: server_sections(&c.server_names, opts),
+            quic_servers: server_sections(&quic.servers, opts),
+            quic_server_names: server_sections(&quic.server_names, opts),
+            dtls_servers: server_sections(&dtls.servers, opts),
+            dtls_server_names: server_sections(&dtls.server_names, opts),
             clients,
             totals,
             quic_clients,
@@ -482,7 +607,35 @@ impl Report {
         };
         c.quic = udp(&self.quic_clients, &self.quic_totals);
         c.dtls = udp(&self.dtls_clients, &self.dtls_totals);
+        c.servers_dropped = self.coverage.count("servers_dropped");
+        c.server_names_dropped = self.coverage.count("server_names_dropped");
+        let fill = |c: &mut Census,
+                    servers: &BTreeMap<SocketAddr, Section>,
+                    names: &BTreeMap<String, Section>| {
+            for (k, s) in servers {
+                c.servers.insert(*k, s.census());
+            }
+            for (k, s) in names {
+                c.server_names.insert(k.clone(), s.census());
+            }
+        };
+        fill(&mut c, &self.servers, &self.server_names);
+        if let Some(q) = c.quic.as_deref_mut() {
+            fill(q, &self.quic_servers, &self.quic_server_names);
+        }
+        if let Some(d) = c.dtls.as_deref_mut() {
+            fill(d, &self.dtls_servers, &self.dtls_server_names);
+        }
         c
+    }
+
+    /// Writes the report in `format`, the table and CSV keyed by `by` (JSON has every view).
+    pub fn write_by(&self, w: &mut impl Write, format: Format, by: By) -> io::Result<()> {
+        match (format, by) {
+            (Format::Table, By::Server | By::ServerName) => text::write_server_table(w, self, by),
+            (Format::Csv, By::Server | By::ServerName) => text::write_server_csv(w, self, by),
+            _ => self.write(w, format),
+        }
     }
 
     /// Writes the report in `format`.
@@ -545,6 +698,14 @@ mod tests {
         t.legacy_ja4.add("t10d0101h1_0_0", 2);
         t.legacy_server_names.add("legacy.example", 2);
         t.legacy_ja3.add_not_kept(5);
+        t.ciphers.insert(0x000a, 2);
+        t.ciphers.insert(0xfefe, 1);
+        t.ciphers_not_kept = 1;
+        t.cipher_classes[CipherClass::TripleDes.index()] = 2;
+        t.offered_weak[CipherClass::Rc4.index()] = 3;
+        t.groups_offered[Group::OTHER.index()] = 1;
+        t.key_shares[Group::of(0x11ec).unwrap().index()] = 2;
+        t.group_chosen[Group::of(0x001d).unwrap().index()] = 1;
         if let Some(n) = t.started.get_mut(Start::ALL.len() - 1) {
             *n = 1;
         }

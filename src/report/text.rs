@@ -1,8 +1,10 @@
 //! A [`Report`] for people (an aligned table, legacy clients first, with a line per policy
 //! and the fingerprints and server names of legacy clients) and as CSV (one row per client).
 
-use super::{Client, ClientVerdict, Pairs, Report, Tally, Totals, alert_label};
+use super::{Client, ClientVerdict, Pairs, Report, Section, Tally, Totals, alert_label};
 use crate::policy::Status;
+use crate::tls::cipher::{CipherClass, CipherName};
+use crate::tls::group::Group;
 use crate::tls::{Transport, Version};
 use std::collections::BTreeMap;
 use std::fmt::Display;
@@ -286,6 +288,251 @@ pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
             row.push(v.status.name().to_string());
         }
         out.write_record(&row)?;
+    }
+    out.flush()
+}
+
+/// What the rows of the table and the CSV are keyed by (`--by`).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub enum By {
+    /// One row per client (the default).
+    #[default]
+    Client,
+    /// One row per server endpoint.
+    Server,
+    /// One row per server name (SNI; `""` shown as `-`).
+    ServerName,
+}
+
+/// One row of the server view: its key and its section.
+type ServerRow<'a> = (String, &'a Section);
+
+/// Each transport's servers (or server names), in report order.
+fn server_rows(r: &Report, by: By) -> Vec<(Transport, Vec<ServerRow<'_>>)> {
+    fn endpoints(m: &BTreeMap<std::net::SocketAddr, Section>) -> Vec<ServerRow<'_>> {
+        m.iter().map(|(k, s)| (k.to_string(), s)).collect()
+    }
+    fn names(m: &BTreeMap<String, Section>) -> Vec<ServerRow<'_>> {
+        m.iter()
+            .map(|(k, s)| (if k.is_empty() { "-".into() } else { k.clone() }, s))
+            .collect()
+    }
+    let mut out = match by {
+        By::ServerName => vec![
+            (Transport::Tcp, names(&r.server_names)),
+            (Transport::Quic, names(&r.quic_server_names)),
+            (Transport::Dtls, names(&r.dtls_server_names)),
+        ],
+        _ => vec![
+            (Transport::Tcp, endpoints(&r.servers)),
+            (Transport::Quic, endpoints(&r.quic_servers)),
+            (Transport::Dtls, endpoints(&r.dtls_servers)),
+        ],
+    };
+    for (_, rows) in &mut out {
+        // Servers with legacy clients first, then by key (as listed).
+        rows.sort_by_key(|(_, s)| s.totals.legacy_clients == 0);
+    }
+    out
+}
+
+/// Cipher weakness classes (`3des:2 cbc:2`).
+fn classes(a: &[u64; CipherClass::COUNT]) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+    CipherClass::NAMES
+        .iter()
+        .zip(a)
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| (*k, *n))
+}
+
+/// Groups (`x25519:2`).
+fn groups(a: &[u64; Group::COUNT]) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+    Group::NAMES
+        .iter()
+        .zip(a)
+        .filter(|(_, n)| **n > 0)
+        .map(|(k, n)| (*k, *n))
+}
+
+/// The table keyed by server or server name: per row the server's clients and legacy
+/// clients, its census, the weakness classes of its negotiated suites, and per policy the
+/// clients that would fail if this server enforced it.
+pub fn write_server_table(w: &mut impl Write, r: &Report, by: By) -> io::Result<()> {
+    let what = if by == By::ServerName {
+        "server names"
+    } else {
+        "servers"
+    };
+    for (transport, rows) in server_rows(r, by) {
+        if transport != Transport::Tcp && rows.is_empty() {
+            continue;
+        }
+        let legacy = rows
+            .iter()
+            .filter(|(_, s)| s.totals.legacy_clients > 0)
+            .count();
+        let via = match transport {
+            Transport::Tcp => String::new(),
+            t => format!("{} ", t.name().to_uppercase()),
+        };
+        writeln!(
+            w,
+            "hellowatch: {via}{what}: {}, {legacy} with legacy clients",
+            rows.len()
+        )?;
+        let key = if by == By::ServerName {
+            "SERVER NAME"
+        } else {
+            "SERVER"
+        };
+        let mut header: Vec<String> = [
+            "",
+            key,
+            "CLIENTS",
+            "LEGACY",
+            "HELLOS",
+            "OFFERED MAX",
+            "NEGOTIATED",
+            "FAILED",
+            "ALERTS",
+            "WEAK CIPHERS",
+            "GROUP",
+        ]
+        .map(String::from)
+        .to_vec();
+        header.extend(r.totals.policy.0.iter().map(|(p, _)| p.to_uppercase()));
+        let mut cells = vec![header];
+        for (k, s) in &rows {
+            let t = &s.totals.tally;
+            let mut row = vec![
+                if s.totals.legacy_clients > 0 {
+                    "!".into()
+                } else {
+                    String::new()
+                },
+                k.clone(),
+                s.totals.clients.to_string(),
+                s.totals.legacy_clients.to_string(),
+                t.hellos.to_string(),
+                joined(versions(&t.offered_max), ':', " ", "-"),
+                joined(versions(&t.negotiated), ':', " ", "-"),
+                t.failed_handshakes.to_string(),
+                joined(alerts(t), ':', " ", "-"),
+                joined(classes(&t.cipher_classes), ':', " ", "-"),
+                joined(groups(&t.group_chosen), ':', " ", "-"),
+            ];
+            row.extend(
+                s.totals
+                    .policy
+                    .0
+                    .iter()
+                    .map(|(_, v)| match v.clients_would_fail {
+                        0 => "-".into(),
+                        n => format!("fail:{n}"),
+                    }),
+            );
+            cells.push(row);
+        }
+        let mut width = vec![0usize; cells.first().map_or(0, Vec::len)];
+        for r in &cells {
+            for (w, s) in width.iter_mut().zip(r) {
+                *w = (*w).max(s.chars().count());
+            }
+        }
+        for r in &cells {
+            let mut line = String::new();
+            for (i, (s, wd)) in r.iter().zip(width.iter().copied()).enumerate() {
+                if matches!(i, 2 | 3 | 4 | 7) {
+                    line.push_str(&format!("{s:>wd$}  "));
+                } else {
+                    line.push_str(&format!("{s:<wd$}  "));
+                }
+            }
+            writeln!(w, "{}", line.trim_end())?;
+        }
+    }
+    if !r.totals.policy.is_empty() {
+        writeln!(
+            w,
+            "policy columns: clients of the server that would fail if it enforced the policy"
+        )?;
+    }
+    Ok(())
+}
+
+/// The CSV keyed by server or server name: one row per server and transport.
+pub fn write_server_csv(w: &mut impl Write, r: &Report, by: By) -> io::Result<()> {
+    let mut out = csv::Writer::from_writer(w);
+    let key = if by == By::ServerName {
+        "server_name"
+    } else {
+        "server"
+    };
+    let mut header: Vec<String> = [
+        key,
+        "transport",
+        "clients",
+        "legacy_clients",
+        "connections",
+        "hellos",
+        "offered_max",
+        "offered_versions",
+        "negotiated",
+        "failed_handshakes",
+        "alerts",
+        "ciphers",
+        "cipher_classes",
+        "offered_weak",
+        "groups_offered",
+        "key_shares",
+        "group_chosen",
+    ]
+    .map(String::from)
+    .to_vec();
+    for (p, _) in &r.totals.policy.0 {
+        for f in ["clients_would_fail", "hellos_would_fail"] {
+            header.push(format!("{p} {f}"));
+        }
+    }
+    out.write_record(&header)?;
+    for (transport, rows) in server_rows(r, by) {
+        for (k, s) in rows {
+            let t = &s.totals.tally;
+            let key = if k == "-" && by == By::ServerName {
+                String::new()
+            } else {
+                k
+            };
+            let mut row = vec![
+                key,
+                transport.name().to_string(),
+                s.totals.clients.to_string(),
+                s.totals.legacy_clients.to_string(),
+                s.totals.connections.to_string(),
+                t.hellos.to_string(),
+                joined(versions(&t.offered_max), '=', ";", ""),
+                joined(versions(&t.offered_versions), '=', ";", ""),
+                joined(versions(&t.negotiated), '=', ";", ""),
+                t.failed_handshakes.to_string(),
+                joined(alerts(t), '=', ";", ""),
+                joined(
+                    t.ciphers.iter().map(|(c, n)| (CipherName::of(*c), *n)),
+                    '=',
+                    ";",
+                    "",
+                ),
+                joined(classes(&t.cipher_classes), '=', ";", ""),
+                joined(classes(&t.offered_weak), '=', ";", ""),
+                joined(groups(&t.groups_offered), '=', ";", ""),
+                joined(groups(&t.key_shares), '=', ";", ""),
+                joined(groups(&t.group_chosen), '=', ";", ""),
+            ];
+            for (_, v) in &s.totals.policy.0 {
+                row.push(v.clients_would_fail.to_string());
+                row.push(v.hellos_would_fail.to_string());
+            }
+            out.write_record(&row)?;
+        }
     }
     out.flush()
 }

@@ -11,13 +11,15 @@ pub mod outcome;
 pub mod sample;
 
 use crate::flow::ConnSummary;
+use crate::tls::cipher::{CipherClass, ClassSet};
 use crate::tls::facts::{Direction, HelloFacts};
+use crate::tls::group::{Group, GroupSet};
 use crate::tls::{Transport, Version};
 use crate::upgrade::Start;
 pub use outcome::HandshakeOutcome;
 pub use sample::{SAMPLE_KEYS, Sample};
 use std::collections::{BTreeMap, HashMap};
-use std::net::IpAddr;
+use std::net::{IpAddr, SocketAddr};
 
 /// Default bound on distinct clients in one census; more are counted in
 /// [`Census::clients_dropped`] and in the totals, but get no entry.
@@ -30,8 +32,21 @@ pub const DEFAULT_MAX_CLIENTS: usize = 1_000_000;
 /// [`Census::versions_dropped`].
 pub const MAX_VERSIONS_PER_CLIENT: usize = 64;
 
-/// Adds `n` to `m[v]` unless that makes `m` hold more than `cap` versions; false if dropped.
-fn add_version(m: &mut BTreeMap<Version, u64>, v: Version, n: u64, cap: usize) -> bool {
+/// Default bound on distinct server endpoints, and on distinct server names, in one census;
+/// connections to more are counted in the totals and in [`Census::servers_dropped`] /
+/// [`Census::server_names_dropped`], but get no entry.
+pub const DEFAULT_MAX_SERVERS: usize = 10_000;
+
+/// Distinct clients kept in one server's (or server name's) census; more are counted in that
+/// census' totals and its [`Census::clients_dropped`].
+pub const MAX_CLIENTS_PER_SERVER: usize = 10_000;
+
+/// Distinct negotiated cipher suites kept in one client entry's `ciphers`; further suites
+/// count in the totals and in the entry's [`ClientTally::ciphers_not_kept`].
+pub const MAX_CIPHERS_PER_CLIENT: usize = 64;
+
+/// Adds `n` to `m[v]` unless that makes `m` hold more than `cap` keys; false if dropped.
+fn add_version<K: Ord>(m: &mut BTreeMap<K, u64>, v: K, n: u64, cap: usize) -> bool {
     if let Some(c) = m.get_mut(&v) {
         add(c, n);
         return true;
@@ -76,6 +91,16 @@ pub struct Contribution<'a> {
     /// What carried the handshake: TLS over TCP, QUIC or DTLS (each counted in its own
     /// census).
     pub transport: Transport,
+    /// The negotiated cipher suite (a TLS ServerHello's; none for SSLv2).
+    pub cipher: Option<u16>,
+    /// Its weakness classes.
+    pub cipher_classes: ClassSet,
+    /// The group of the server's key share (TLS 1.3 ServerHello).
+    pub group: Option<Group>,
+    /// The server endpoint (the other end from the client).
+    pub server: Option<SocketAddr>,
+    /// The server name (SNI) of the first hello that has one; `""` when none has.
+    pub server_name: &'a str,
 }
 
 /// What a settled connection adds to its client's census, or `None` when it adds nothing
@@ -91,6 +116,10 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
             .iter()
             .any(|h| h.offered_max.is_some_and(Version::is_legacy))
         || s.negotiated.is_some_and(Version::is_legacy);
+    let cipher = s
+        .server_hello
+        .filter(|sh| !sh.sslv2_format)
+        .map(|sh| sh.cipher);
     Some(Contribution {
         client,
         hellos: &s.hellos,
@@ -101,7 +130,51 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
         legacy,
         proxied_for: s.proxied_for,
         transport: s.transport,
+        cipher,
+        cipher_classes: cipher.map_or_else(ClassSet::default, ClassSet::of),
+        group: s.server_hello.and_then(|sh| sh.group),
+        server: s.server_endpoint.map(|e| SocketAddr::new(e.ip, e.port)),
+        server_name: s
+            .hellos
+            .iter()
+            .find_map(|h| h.server_name.as_deref())
+            .unwrap_or(""),
     })
+}
+
+/// The bound on `ciphers` that goes with a bound on versions: none for the totals
+/// (`usize::MAX`), [`MAX_CIPHERS_PER_CLIENT`] for a client entry.
+fn cipher_cap(version_cap: usize) -> usize {
+    if version_cap == usize::MAX {
+        usize::MAX
+    } else {
+        MAX_CIPHERS_PER_CLIENT
+    }
+}
+
+/// Adds 1 to the slot of each class of `set`.
+fn add_classes(counts: &mut [u64; CipherClass::COUNT], set: ClassSet) {
+    for c in set.iter() {
+        if let Some(n) = counts.get_mut(c.index()) {
+            add(n, 1);
+        }
+    }
+}
+
+/// Adds 1 to the slot of each group of `set`.
+fn add_groups(counts: &mut [u64; Group::COUNT], set: GroupSet) {
+    for g in set.iter() {
+        if let Some(n) = counts.get_mut(g.index()) {
+            add(n, 1);
+        }
+    }
+}
+
+/// Adds `b` into `a` slot by slot.
+fn add_slots<const N: usize>(a: &mut [u64; N], b: &[u64; N]) {
+    for (x, y) in a.iter_mut().zip(b) {
+        add(x, *y);
+    }
 }
 
 /// Counts for one client (or the totals).
@@ -134,6 +207,24 @@ pub struct ClientTally {
     /// Connections by the real client's address a PROXY protocol header named
     /// ([`ConnSummary::proxied_for`]); the census counts them under this client, the sender.
     pub proxied_for: Sample,
+    /// Connections by server name ([`Contribution::server_name`], `""` for none).
+    pub server_names: Sample,
+    /// Connections by negotiated cipher suite (at most [`MAX_CIPHERS_PER_CLIENT`] suites in a
+    /// client entry).
+    pub ciphers: BTreeMap<u16, u64>,
+    /// Connections whose suite a client entry's `ciphers` could not keep.
+    pub ciphers_not_kept: u64,
+    /// Connections by weakness class of the negotiated suite, indexed by
+    /// [`CipherClass::index`].
+    pub cipher_classes: [u64; CipherClass::COUNT],
+    /// Hellos offering at least one suite of each class.
+    pub offered_weak: [u64; CipherClass::COUNT],
+    /// Hellos listing each group in `supported_groups`, indexed by [`Group::index`].
+    pub groups_offered: [u64; Group::COUNT],
+    /// Hellos sending a key share of each group.
+    pub key_shares: [u64; Group::COUNT],
+    /// Connections by the group of the server's key share (TLS 1.3).
+    pub group_chosen: [u64; Group::COUNT],
 }
 
 impl ClientTally {
@@ -153,6 +244,9 @@ impl ClientTally {
                 let kept = add_version(&mut self.offered_versions, *v, 1, cap);
                 add(&mut dropped, u64::from(!kept));
             }
+            add_classes(&mut self.offered_weak, h.offered_weak);
+            add_groups(&mut self.groups_offered, h.groups_offered);
+            add_groups(&mut self.key_shares, h.key_shares);
             if h.fallback_scsv {
                 add(&mut self.fallback_hellos, 1);
                 if let Some(m) = h.offered_max {
@@ -182,6 +276,15 @@ impl ClientTally {
         if c.failed {
             add(&mut self.failed_handshakes, 1);
         }
+        if let Some(id) = c.cipher {
+            if !add_version(&mut self.ciphers, id, 1, cipher_cap(cap)) {
+                add(&mut self.ciphers_not_kept, 1);
+            }
+        }
+        add_classes(&mut self.cipher_classes, c.cipher_classes);
+        if let Some(n) = c.group.and_then(|g| self.group_chosen.get_mut(g.index())) {
+            add(n, 1);
+        }
         for (d, _) in c.alerts {
             add(self.alerts.entry(*d).or_default(), 1);
         }
@@ -191,6 +294,7 @@ impl ClientTally {
         if let Some(ip) = c.proxied_for {
             self.proxied_for.add(&ip.to_string(), 1);
         }
+        self.server_names.add(c.server_name, 1);
         dropped
     }
 
@@ -219,6 +323,7 @@ impl ClientTally {
         self.legacy_ja3.merge(&o.legacy_ja3);
         self.legacy_server_names.merge(&o.legacy_server_names);
         self.proxied_for.merge(&o.proxied_for);
+        self.server_names.merge(&o.server_names);
         for (m, om) in [
             (&mut self.offered_max, &o.offered_max),
             (&mut self.offered_versions, &o.offered_versions),
@@ -237,6 +342,18 @@ impl ClientTally {
         for (a, b) in self.started.iter_mut().zip(o.started) {
             add(a, b);
         }
+        let cipher_cap = cipher_cap(cap);
+        add(&mut self.ciphers_not_kept, o.ciphers_not_kept);
+        for (k, v) in &o.ciphers {
+            if !add_version(&mut self.ciphers, *k, *v, cipher_cap) {
+                add(&mut self.ciphers_not_kept, *v);
+            }
+        }
+        add_slots(&mut self.cipher_classes, &o.cipher_classes);
+        add_slots(&mut self.offered_weak, &o.offered_weak);
+        add_slots(&mut self.groups_offered, &o.groups_offered);
+        add_slots(&mut self.key_shares, &o.key_shares);
+        add_slots(&mut self.group_chosen, &o.group_chosen);
         dropped
     }
 
@@ -275,7 +392,17 @@ pub struct Census {
     pub quic: Option<Box<Census>>,
     /// The census of DTLS connections, likewise.
     pub dtls: Option<Box<Census>>,
+    /// The census of each server endpoint: the connections to it, by client (at most
+    /// [`MAX_CLIENTS_PER_SERVER`] clients each); at most `max_servers` endpoints.
+    pub servers: HashMap<SocketAddr, Census>,
+    /// The census of each server name (SNI, `""` for none), likewise.
+    pub server_names: HashMap<String, Census>,
+    /// Connections to a server endpoint refused an entry by the bound.
+    pub servers_dropped: u64,
+    /// Connections with a server name refused an entry by the bound.
+    pub server_names_dropped: u64,
     max_clients: usize,
+    max_servers: usize,
 }
 
 impl Default for Census {
@@ -285,8 +412,15 @@ impl Default for Census {
 }
 
 impl Census {
-    /// An empty census holding at most `max_clients` client entries.
+    /// An empty census holding at most `max_clients` client entries and
+    /// [`DEFAULT_MAX_SERVERS`] server (and server name) entries.
     pub fn new(max_clients: usize) -> Self {
+        Census::with_bounds(max_clients, DEFAULT_MAX_SERVERS)
+    }
+
+    /// An empty census holding at most `max_clients` client entries and `max_servers` server
+    /// entries and server name entries (0: no server view).
+    pub fn with_bounds(max_clients: usize, max_servers: usize) -> Self {
         Census {
             clients: HashMap::new(),
             totals: ClientTally::default(),
@@ -295,8 +429,18 @@ impl Census {
             versions_dropped: 0,
             quic: None,
             dtls: None,
+            servers: HashMap::new(),
+            server_names: HashMap::new(),
+            servers_dropped: 0,
+            server_names_dropped: 0,
             max_clients,
+            max_servers,
         }
+    }
+
+    /// The census of one server or server name: its clients, no server view of its own.
+    fn of_one_server() -> Self {
+        Census::with_bounds(MAX_CLIENTS_PER_SERVER, 0)
     }
 
     /// Counts one settled connection (a QUIC or DTLS one in its transport's census).
@@ -307,12 +451,11 @@ impl Census {
             Transport::Quic => Some(&mut self.quic),
             Transport::Dtls => Some(&mut self.dtls),
         };
+        let (mc, ms) = (self.max_clients, self.max_servers);
         match sub {
-            Some(sub) => {
-                let max = self.max_clients;
-                sub.get_or_insert_with(|| Box::new(Census::new(max)))
-                    .add_here(&c);
-            }
+            Some(sub) => sub
+                .get_or_insert_with(|| Box::new(Census::with_bounds(mc, ms)))
+                .add_here(&c),
             None => self.add_here(&c),
         }
     }
@@ -336,15 +479,84 @@ impl Census {
             }
         };
         add(&mut self.versions_dropped, dropped);
+        if self.max_servers > 0 {
+            let max = self.max_servers;
+            if let Some(at) = c.server {
+                let n = self.servers.len();
+                match self.servers.get_mut(&at) {
+                    Some(s) => s.add_here(c),
+                    None if n < max => self
+                        .servers
+                        .entry(at)
+                        .or_insert_with(Census::of_one_server)
+                        .add_here(c),
+                    None => add(&mut self.servers_dropped, 1),
+                }
+            }
+            let n = self.server_names.len();
+            match self.server_names.get_mut(c.server_name) {
+                Some(s) => s.add_here(c),
+                None if n < max => self
+                    .server_names
+                    .entry(c.server_name.into())
+                    .or_insert_with(Census::of_one_server)
+                    .add_here(c),
+                None => add(&mut self.server_names_dropped, 1),
+            }
+        }
+    }
+
+    /// Adds `o` into `m[key]`, a map of at most `max` censuses; false when refused.
+    fn merge_into<K: std::hash::Hash + Eq + Clone>(
+        m: &mut HashMap<K, Census>,
+        key: &K,
+        o: &Census,
+        max: usize,
+    ) -> bool {
+        let n = m.len();
+        match m.get_mut(key) {
+            Some(mine) => mine.merge(o),
+            None if n < max => m
+                .entry(key.clone())
+                .or_insert_with(Census::of_one_server)
+                .merge(o),
+            None => return false,
+        }
+        true
+    }
+
+    /// Connections refused a server entry and a server name entry, over every transport.
+    pub fn servers_dropped_all(&self) -> (u64, u64) {
+        let mut out = (self.servers_dropped, self.server_names_dropped);
+        for sub in [&self.quic, &self.dtls].into_iter().flatten() {
+            add(&mut out.0, sub.servers_dropped);
+            add(&mut out.1, sub.server_names_dropped);
+        }
+        out
     }
 
     /// Adds another census (associative and commutative).
     pub fn merge(&mut self, o: &Census) {
-        let max = self.max_clients;
+        let (mc, ms) = (self.max_clients, self.max_servers);
         for (mine, theirs) in [(&mut self.quic, &o.quic), (&mut self.dtls, &o.dtls)] {
             if let Some(t) = theirs {
-                mine.get_or_insert_with(|| Box::new(Census::new(max)))
+                mine.get_or_insert_with(|| Box::new(Census::with_bounds(mc, ms)))
                     .merge(t);
+            }
+        }
+        if self.max_servers > 0 {
+            let max = self.max_servers;
+            add(&mut self.servers_dropped, o.servers_dropped);
+            add(&mut self.server_names_dropped, o.server_names_dropped);
+            for (k, t) in &o.servers {
+                if !Census::merge_into(&mut self.servers, k, t, max) {
+                    add(&mut self.servers_dropped, t.connections);
+                }
+            }
+            for (k, t) in &o.server_names {
+                if !Census::merge_into(&mut self.server_names, k, t, max) {
+                    add(&mut self.server_names_dropped, t.connections);
+                }
             }
         }
         add(&mut self.connections, o.connections);
@@ -502,5 +714,167 @@ mod tests {
         assert_eq!(c.clients.len(), 1);
         assert_eq!(c.clients_dropped, 2);
         assert_eq!(c.totals.hellos, 3);
+    }
+
+    fn to_server(ip: &str, server: &str, sni: Option<&str>, vs: &[Version]) -> ConnSummary {
+        let mut h = hello(vs);
+        h.server_name = sni.map(Into::into);
+        let at: SocketAddr = server.parse().unwrap();
+        ConnSummary {
+            client: self::ip(ip),
+            hellos: vec![h],
+            negotiated: vs.iter().copied().max(),
+            server_endpoint: Some(crate::wire::Endpoint {
+                ip: at.ip(),
+                port: at.port(),
+            }),
+            ..ConnSummary::default()
+        }
+    }
+
+    #[test]
+    fn servers_and_server_names_add_up_to_the_totals() {
+        let mut c = Census::default();
+        c.add(&to_server(
+            "10.0.0.1",
+            "192.0.2.5:443",
+            Some("a.example"),
+            &[Version::TLS10],
+        ));
+        c.add(&to_server(
+            "10.0.0.2",
+            "192.0.2.5:443",
+            None,
+            &[Version::TLS13],
+        ));
+        c.add(&to_server(
+            "10.0.0.1",
+            "[2001:db8::5]:443",
+            Some("a.example"),
+            &[Version::TLS12],
+        ));
+        let s = &c.servers[&"192.0.2.5:443".parse().unwrap()];
+        assert_eq!((s.connections, s.clients.len()), (2, 2));
+        assert_eq!(s.clients.values().filter(|t| t.is_legacy()).count(), 1);
+        assert_eq!(c.server_names["a.example"].connections, 2);
+        assert_eq!(c.server_names[""].connections, 1);
+        for view in [
+            c.servers.values().collect::<Vec<_>>(),
+            c.server_names.values().collect(),
+        ] {
+            let mut sum = ClientTally::default();
+            for s in view {
+                sum.merge(&s.totals);
+            }
+            assert_eq!(sum, c.totals);
+        }
+        assert_eq!(c.totals.server_names.top(), [("a.example", 2), ("", 1)]);
+    }
+
+    #[test]
+    fn server_bound_is_counted_and_merges_keep_it() {
+        let mut c = Census::with_bounds(10, 1);
+        c.add(&to_server(
+            "10.0.0.1",
+            "192.0.2.5:443",
+            Some("a"),
+            &[Version::TLS12],
+        ));
+        c.add(&to_server(
+            "10.0.0.1",
+            "192.0.2.6:443",
+            Some("b"),
+            &[Version::TLS12],
+        ));
+        c.add(&to_server(
+            "10.0.0.1",
+            "192.0.2.6:443",
+            Some("b"),
+            &[Version::TLS12],
+        ));
+        assert_eq!(c.servers.len(), 1);
+        assert_eq!((c.servers_dropped, c.server_names_dropped), (2, 2));
+        let mut m = Census::with_bounds(10, 1);
+        m.merge(&c);
+        m.merge(&c);
+        assert_eq!(m.servers.len(), 1);
+        assert_eq!(m.servers_dropped, 4);
+        assert_eq!(m.totals.hellos, 6);
+        // No server view at all with a bound of 0.
+        let mut none = Census::with_bounds(10, 0);
+        none.add(&to_server(
+            "10.0.0.1",
+            "192.0.2.5:443",
+            Some("a"),
+            &[Version::TLS12],
+        ));
+        assert!(none.servers.is_empty() && none.server_names.is_empty());
+    }
+
+    #[test]
+    fn ciphers_and_groups_are_counted_per_connection_and_hello() {
+        use crate::tls::facts::ServerFacts;
+        let mut h = hello(&[Version::TLS13]);
+        h.offered_weak = ClassSet::of(0x000a);
+        h.key_shares.insert(Group::of(0x11ec).unwrap());
+        h.groups_offered.insert(Group::of(0x001d).unwrap());
+        let s = ConnSummary {
+            client: ip("10.0.0.1"),
+            hellos: vec![h],
+            negotiated: Some(Version::TLS12),
+            server_hello: Some(ServerFacts {
+                version: Version::TLS12,
+                legacy_version: Version::TLS12,
+                cipher: 0x000a,
+                downgrade_sentinel: false,
+                sslv2_format: false,
+                group: Group::of(0x11ec),
+            }),
+            ..ConnSummary::default()
+        };
+        let mut c = Census::default();
+        c.add(&s);
+        c.add(&s);
+        let t = &c.totals;
+        assert_eq!(t.ciphers[&0x000a], 2);
+        assert_eq!(t.cipher_classes[CipherClass::TripleDes.index()], 2);
+        assert_eq!(t.cipher_classes[CipherClass::Rc4.index()], 0);
+        assert_eq!(t.offered_weak[CipherClass::RsaKx.index()], 2);
+        assert_eq!(t.key_shares[Group::of(0x11ec).unwrap().index()], 2);
+        assert_eq!(t.groups_offered[Group::of(0x001d).unwrap().index()], 2);
+        assert_eq!(t.group_chosen[Group::of(0x11ec).unwrap().index()], 2);
+        // An SSLv2 SERVER-HELLO has no cipher suite to count.
+        let mut v2 = s.clone();
+        if let Some(sh) = v2.server_hello.as_mut() {
+            sh.sslv2_format = true;
+        }
+        let mut c2 = Census::default();
+        c2.add(&v2);
+        assert!(c2.totals.ciphers.is_empty());
+    }
+
+    #[test]
+    fn a_client_cycling_through_ciphers_keeps_a_bounded_entry() {
+        use crate::tls::facts::ServerFacts;
+        let mut c = Census::default();
+        for id in 0..200u16 {
+            c.add(&ConnSummary {
+                client: ip("10.0.0.1"),
+                negotiated: Some(Version::TLS12),
+                server_hello: Some(ServerFacts {
+                    version: Version::TLS12,
+                    legacy_version: Version::TLS12,
+                    cipher: 0x1000 + id,
+                    downgrade_sentinel: false,
+                    sslv2_format: false,
+                    group: None,
+                }),
+                ..ConnSummary::default()
+            });
+        }
+        let t = &c.clients[&"10.0.0.1".parse::<IpAddr>().unwrap()];
+        assert_eq!(t.ciphers.len(), MAX_CIPHERS_PER_CLIENT);
+        assert_eq!(t.ciphers_not_kept, 200 - MAX_CIPHERS_PER_CLIENT as u64);
+        assert_eq!(c.totals.ciphers.len(), 200);
     }
 }

@@ -4,7 +4,9 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+use super::cipher::ClassSet;
 use super::fingerprint::{self, Ja3, Ja4};
+use super::group::{Group, GroupSet};
 use super::{ClientHello, ServerHello, Transport, Version, VersionList};
 
 /// Hellos kept per connection (an HRR connection has 2; more are counted, not kept).
@@ -65,6 +67,13 @@ pub struct HelloFacts {
     pub ciphers: Box<[u16]>,
     /// After [`HelloFacts::fill_detail`]: the number of offered cipher suites, GREASE removed.
     pub cipher_count: u32,
+    /// The weakness classes of the offered cipher suites (every suite, not only the kept
+    /// ones; SSLv2 format: its TLS suites).
+    pub offered_weak: ClassSet,
+    /// The groups of `supported_groups` (GREASE removed).
+    pub groups_offered: GroupSet,
+    /// The groups of the `key_share` entries (GREASE removed).
+    pub key_shares: GroupSet,
     /// Cipher suite bytes then extension bytes, until the detail is filled.
     deferred: Option<Box<[u8]>>,
     /// Where the extension bytes start in `deferred`.
@@ -107,7 +116,18 @@ impl HelloFacts {
         h.server_name = ch
             .sni
             .map(|b| String::from_utf8_lossy(b).into_owned().into_boxed_str());
+        h.groups_offered = ch
+            .supported_groups
+            .map_or_else(GroupSet::default, GroupSet::of_named_group_list);
+        h.key_shares = ch
+            .key_share
+            .map_or_else(GroupSet::default, GroupSet::of_client_shares);
         if ch.sslv2_format {
+            h.offered_weak =
+                ClassSet::of_all(ch.cipher_suites.chunks_exact(3).filter_map(|s| match s {
+                    [0, a, b] => Some(u16::from_be_bytes([*a, *b])),
+                    _ => None,
+                }));
             // 3-byte cipher specs; TLS suites are written as 0x00 followed by their 2 bytes.
             // No fingerprint is defined for this format.
             (h.ciphers, h.cipher_count) =
@@ -117,6 +137,11 @@ impl HelloFacts {
                 }));
             return h;
         }
+        h.offered_weak = ClassSet::of_all(
+            ch.cipher_suites
+                .chunks_exact(2)
+                .filter_map(|p| p.first_chunk::<2>().map(|c| u16::from_be_bytes(*c))),
+        );
         let n = ch.cipher_suites.len().saturating_add(ch.extensions.len());
         match u32::try_from(ch.cipher_suites.len()) {
             Ok(at) if n <= MAX_DEFERRED_HELLO => {
@@ -171,6 +196,9 @@ impl HelloFacts {
             ja4: None,
             ciphers: Box::default(),
             cipher_count: 0,
+            offered_weak: ClassSet::default(),
+            groups_offered: GroupSet::default(),
+            key_shares: GroupSet::default(),
             deferred: None,
             deferred_ext_at: 0,
             transport: Transport::Tcp,
@@ -191,6 +219,9 @@ pub struct ServerFacts {
     pub downgrade_sentinel: bool,
     /// SSLv2 SERVER-HELLO.
     pub sslv2_format: bool,
+    /// The group of the server's key share (TLS 1.3; none for TLS ≤ 1.2, whose group is in
+    /// the ServerKeyExchange).
+    pub group: Option<Group>,
 }
 
 impl ServerFacts {
@@ -202,6 +233,7 @@ impl ServerFacts {
             cipher: sh.cipher,
             downgrade_sentinel: sh.downgrade_sentinel,
             sslv2_format: sh.sslv2_format,
+            group: sh.key_share_group.and_then(Group::of),
         }
     }
 }

@@ -34,6 +34,8 @@ pub const DOWNGRADE_SENTINEL_PREFIX: [u8; 7] = *b"DOWNGRD";
 pub const FALLBACK_SCSV: u16 = 0x5600;
 
 const EXT_SNI: u16 = 0;
+const EXT_SUPPORTED_GROUPS: u16 = 10;
+const EXT_KEY_SHARE: u16 = 51;
 const EXT_ALPN: u16 = 16;
 const EXT_SUPPORTED_VERSIONS: u16 = 43;
 
@@ -100,6 +102,10 @@ pub struct ClientHello<'a> {
     pub sni: Option<&'a [u8]>,
     /// Raw ALPN protocol_name_list (without its 2-byte length).
     pub alpn: Option<&'a [u8]>,
+    /// Raw `supported_groups` extension body (u16 length, u16 codepoints).
+    pub supported_groups: Option<&'a [u8]>,
+    /// Raw `key_share` extension body (u16 length, then `KeyShareEntry`s).
+    pub key_share: Option<&'a [u8]>,
     /// Raw extension block (after the 2-byte length), for fingerprints.
     pub extensions: &'a [u8],
     /// TLS_FALLBACK_SCSV among the cipher suites.
@@ -147,6 +153,9 @@ pub struct ServerHello {
     pub downgrade_sentinel: bool,
     /// SSLv2 SERVER-HELLO.
     pub sslv2_format: bool,
+    /// The group of the `key_share` extension: the server's share in a TLS 1.3 ServerHello,
+    /// the group asked for in a HelloRetryRequest.
+    pub key_share_group: Option<u16>,
 }
 
 fn be16(b: &[u8]) -> Option<u16> {
@@ -217,6 +226,8 @@ pub fn parse_client_hello<'a>(
         cipher_suites,
         sni: None,
         alpn: None,
+        supported_groups: None,
+        key_share: None,
         extensions,
         fallback_scsv,
         record_version: None,
@@ -255,17 +266,20 @@ fn parse_client_hello_lenient(body: &[u8]) -> Option<ClientHello<'_>> {
         cipher_suites,
         sni: None,
         alpn: None,
+        supported_groups: None,
+        key_share: None,
         extensions,
         fallback_scsv,
         record_version: None,
     })
 }
 
-/// Reads `supported_versions`, SNI and ALPN from `out.extensions`.
+/// Reads `supported_versions`, SNI, ALPN, `supported_groups` and `key_share` from `out.extensions`.
 fn read_extensions(out: &mut ClientHello<'_>, mut anomaly: impl FnMut(Anomaly)) {
     let mut bad_sv = false;
     let mut too_many = false;
     let (mut sv, mut sni, mut alpn) = (None, None, None);
+    let (mut groups, mut shares) = (None, None);
     let framed = for_each_extension(out.extensions, |ty, data| match ty {
         EXT_SUPPORTED_VERSIONS => {
             let mut list = VersionList::default();
@@ -288,6 +302,8 @@ fn read_extensions(out: &mut ClientHello<'_>, mut anomaly: impl FnMut(Anomaly)) 
             sv = Some(list);
         }
         EXT_SNI => sni = parse_sni(data),
+        EXT_SUPPORTED_GROUPS => groups = Some(data),
+        EXT_KEY_SHARE => shares = Some(data),
         EXT_ALPN => {
             alpn = be16(data).and_then(|l| data.get(2..2 + usize::from(l)));
         }
@@ -296,6 +312,8 @@ fn read_extensions(out: &mut ClientHello<'_>, mut anomaly: impl FnMut(Anomaly)) 
     out.supported_versions = sv;
     out.sni = sni;
     out.alpn = alpn;
+    out.supported_groups = groups;
+    out.key_share = shares;
     if !framed {
         anomaly(Anomaly::ExtensionsMalformed);
     }
@@ -411,6 +429,7 @@ fn server_hello_from(
         is_hrr,
         downgrade_sentinel,
         sslv2_format: false,
+        key_share_group: None,
     };
     match framed {
         Ok((rest, tls_parser::TlsMessageHandshake::ServerHello(c))) => {
@@ -420,13 +439,14 @@ fn server_hello_from(
             }
             if let Some(ext) = c.ext {
                 let mut bad_sv = false;
-                let framed = for_each_extension(ext, |ty, data| {
-                    if ty == EXT_SUPPORTED_VERSIONS {
-                        match data {
-                            [a, b] => sh.version = Version(u16::from_be_bytes([*a, *b])),
-                            _ => bad_sv = true,
-                        }
-                    }
+                let framed = for_each_extension(ext, |ty, data| match ty {
+                    EXT_SUPPORTED_VERSIONS => match data {
+                        [a, b] => sh.version = Version(u16::from_be_bytes([*a, *b])),
+                        _ => bad_sv = true,
+                    },
+                    // ServerHello: group, key; HelloRetryRequest: the selected group alone.
+                    EXT_KEY_SHARE => sh.key_share_group = be16(data),
+                    _ => {}
                 });
                 if !framed {
                     anomaly(Anomaly::ExtensionsMalformed);
@@ -644,6 +664,36 @@ pub(crate) mod tests {
         assert_eq!(sh.legacy_version, Version::TLS12);
         assert!(!sh.is_hrr);
         assert_eq!(sh.cipher, 0x1301);
+    }
+
+    #[test]
+    fn server_key_share_names_the_chosen_group() {
+        let mut ks = vec![0x11, 0xec, 0x04, 0x40];
+        ks.extend_from_slice(&[9; 0x440]);
+        let body = server_hello_body(0x0303, [7; 32], &[(43, &[0x03, 0x04]), (51, &ks)]);
+        let sh = parse_server_hello(&body, no_anomaly).unwrap();
+        assert_eq!(sh.key_share_group, Some(0x11ec));
+        // A HelloRetryRequest's key_share is the selected group alone.
+        let body = server_hello_body(0x0303, HRR_RANDOM, &[(51, &[0x00, 0x17])]);
+        let sh = parse_server_hello(&body, no_anomaly).unwrap();
+        assert_eq!((sh.is_hrr, sh.key_share_group), (true, Some(0x0017)));
+        let body = server_hello_body(0x0303, [7; 32], &[]);
+        assert_eq!(
+            parse_server_hello(&body, no_anomaly)
+                .unwrap()
+                .key_share_group,
+            None
+        );
+    }
+
+    #[test]
+    fn client_groups_and_key_shares_are_kept_raw() {
+        let groups = [0, 4, 0, 0x1d, 0, 0x17];
+        let shares = [0, 6, 0, 0x1d, 0, 2, 1, 2];
+        let body = client_hello_body(0x0303, &[0x1301], &[(10, &groups), (51, &shares)]);
+        let ch = parse_client_hello(&body, no_anomaly).unwrap();
+        assert_eq!(ch.supported_groups, Some(&groups[..]));
+        assert_eq!(ch.key_share, Some(&shares[..]));
     }
 
     #[test]

@@ -12,8 +12,10 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod cipher;
 pub mod facts;
 pub mod fingerprint;
+pub mod group;
 pub mod hello;
 pub mod sslv2;
 pub mod transport;

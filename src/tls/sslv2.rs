@@ -100,6 +100,8 @@ pub fn parse_client_hello(buf: &[u8]) -> V2<ClientHello<'_>> {
             cipher_suites: ciphers,
             sni: None,
             alpn: None,
+            supported_groups: None,
+            key_share: None,
             extensions: &[],
             fallback_scsv,
             record_version: None,
@@ -145,6 +147,7 @@ pub fn parse_server_hello(buf: &[u8]) -> V2<ServerHello> {
             is_hrr: false,
             downgrade_sentinel: false,
             sslv2_format: true,
+            key_share_group: None,
         },
         msg.len().saturating_add(hl),
     )

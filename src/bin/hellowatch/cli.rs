@@ -214,6 +214,10 @@ pub struct MergeArgs {
     /// Client entries kept in the merged census; more are counted in totals only.
     #[arg(long, default_value_t = hellowatch::tally::DEFAULT_MAX_CLIENTS, value_name = "N")]
     pub max_clients: usize,
+    /// Server entries (and server name entries) kept in the merged census; more are counted
+    /// in totals and in coverage.servers_dropped only.
+    #[arg(long, default_value_t = hellowatch::tally::DEFAULT_MAX_SERVERS, value_name = "N")]
+    pub max_servers: usize,
 }
 
 impl MergeArgs {
@@ -248,6 +252,21 @@ pub struct ReportArgs {
     /// Write the report here instead of standard output.
     #[arg(long, short, value_name = "PATH")]
     pub output: Option<PathBuf>,
+    /// Rows of the table and the CSV: one per client, per server endpoint, or per server
+    /// name (SNI). JSON always has all three.
+    #[arg(long, value_enum, default_value = "client")]
+    pub by: ByArg,
+}
+
+/// `--by`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum ByArg {
+    /// One row per client.
+    Client,
+    /// One row per server endpoint (address and port).
+    Server,
+    /// One row per server name (SNI; `-` for none).
+    ServerName,
 }
 
 impl ReportArgs {
@@ -264,6 +283,11 @@ impl ReportArgs {
         ReportPlan {
             format,
             output: self.output.clone(),
+            by: match self.by {
+                ByArg::Client => report::By::Client,
+                ByArg::Server => report::By::Server,
+                ByArg::ServerName => report::By::ServerName,
+            },
         }
     }
 }
@@ -283,6 +307,10 @@ pub struct LimitArgs {
     /// Client entries kept in the census; more are counted in totals only.
     #[arg(long, default_value_t = hellowatch::tally::DEFAULT_MAX_CLIENTS, value_name = "N")]
     pub max_clients: usize,
+    /// Server entries (and server name entries) kept in the census; connections to more are
+    /// counted in totals and in coverage.servers_dropped only.
+    #[arg(long, default_value_t = hellowatch::tally::DEFAULT_MAX_SERVERS, value_name = "N")]
+    pub max_servers: usize,
     /// Bytes buffered for reassembly over all connections; a connection direction that would
     /// exceed it is given up (counted).
     #[arg(long, default_value_t = hellowatch::engine::DEFAULT_MAX_BUFFERED, value_name = "BYTES")]
@@ -303,6 +331,7 @@ impl LimitArgs {
             idle_timeout_ns: self.idle_timeout.saturating_mul(1_000_000_000),
             stream_cap: self.stream_cap,
             max_clients: self.max_clients.max(1),
+            max_servers: self.max_servers,
             max_buffered: self.max_buffered,
             ..EngineConfig::default()
         })

@@ -94,7 +94,8 @@ fn merge(args: &MergeArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => return bad_input(e),
     };
-    let mut merged = hellowatch::merge::Merged::new(args.max_clients.max(1));
+    let mut merged =
+        hellowatch::merge::Merged::with_bounds(args.max_clients.max(1), args.max_servers);
     for f in &args.files {
         if let Err(e) = merged.add_file(f) {
             return bad_input(e);
@@ -102,8 +103,8 @@ fn merge(args: &MergeArgs) -> ExitCode {
     }
     let report = merged.report(&ReportOptions { policies });
     let plan = args.report.plan();
-    let written = run::open_output(&plan)
-        .and_then(|mut sink| run::write_report(&mut sink, plan.format, &report));
+    let written =
+        run::open_output(&plan).and_then(|mut sink| run::write_report(&mut sink, &plan, &report));
     exit_status(written)
 }
 
