@@ -61,7 +61,11 @@ fn own(totals: &Value) -> Map<String, Value> {
 /// Every way the servers' totals must add up to the report's.
 fn mismatches(report: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    for (prefix, totals) in [("", "totals"), ("quic_", "quic_totals"), ("dtls_", "dtls_totals")] {
+    for (prefix, totals) in [
+        ("", "totals"),
+        ("quic_", "quic_totals"),
+        ("dtls_", "dtls_totals"),
+    ] {
         let want = own(&report[totals]);
         let connections = report[totals]["connections"].as_u64().unwrap_or(0);
         for view in ["servers", "server_names"] {
@@ -127,7 +131,10 @@ fn demo_servers_by_endpoint_and_name() {
     assert_eq!(s["totals"]["server_names"]["legacy.hellowatch.test"], 1);
     assert_eq!(got["servers"]["[::1]:44320"]["totals"]["connections"], 1);
     assert_eq!(got["server_names"][""]["totals"]["connections"], 10);
-    assert_eq!(got["server_names"]["modern.hellowatch.test"]["totals"]["hellos"], 1);
+    assert_eq!(
+        got["server_names"]["modern.hellowatch.test"]["totals"]["hellos"],
+        1
+    );
     assert_eq!(got["coverage"]["servers_dropped"], 0);
 }
 
@@ -142,7 +149,10 @@ fn max_servers_bound_is_counted() {
         .map(|s| s["totals"]["connections"].as_u64().unwrap())
         .sum::<u64>();
     let total = got["totals"]["connections"].as_u64().unwrap();
-    assert_eq!(got["coverage"]["servers_dropped"].as_u64().unwrap(), total - kept);
+    assert_eq!(
+        got["coverage"]["servers_dropped"].as_u64().unwrap(),
+        total - kept
+    );
     assert!(got["coverage"]["server_names_dropped"].as_u64().unwrap() > 0);
 }
 
@@ -157,12 +167,20 @@ fn merge_adds_servers_and_keeps_distinct_clients() {
         .args([&one, &one])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let merged: Value = serde_json::from_slice(&out.stdout).unwrap();
     for (k, s) in report["servers"].as_object().unwrap() {
         let m = &merged["servers"][k]["totals"];
         let t = &s["totals"];
-        assert_eq!(m["hellos"].as_u64(), t["hellos"].as_u64().map(|n| 2 * n), "{k}");
+        assert_eq!(
+            m["hellos"].as_u64(),
+            t["hellos"].as_u64().map(|n| 2 * n),
+            "{k}"
+        );
         assert_eq!(m["clients"], t["clients"], "{k}: the same clients");
     }
     assert!(mismatches(&merged).is_empty(), "{:?}", mismatches(&merged));
@@ -189,6 +207,10 @@ fn by_server_table_and_csv() {
     assert!(names.contains("legacy.hellowatch.test"), "{names}");
     let csv = run(&["--format", "csv", "--by", "server"]);
     let mut rows = csv.lines();
-    assert!(rows.next().unwrap().starts_with("server,transport,clients,legacy_clients"));
+    assert!(
+        rows.next()
+            .unwrap()
+            .starts_with("server,transport,clients,legacy_clients")
+    );
     assert_eq!(rows.count(), 4, "{csv}");
 }

@@ -64,7 +64,7 @@ const fn names() -> [&'static str; Group::COUNT] {
     let mut i = 0;
     while i < GROUPS.len() {
         a[i] = GROUPS[i].1;
-        i += 1;
+        i = i.saturating_add(1);
     }
     a
 }
