@@ -100,7 +100,7 @@ fn mismatches(report: &Value) -> Vec<String> {
 fn all_captures() -> Vec<PathBuf> {
     let root = common::root().join("captures");
     let mut v = common::captures_in(&root);
-    for sub in ["dtls", "quic", "tcp", "upgrades"] {
+    for sub in ["ciphers", "dtls", "quic", "tcp", "upgrades"] {
         v.extend(common::captures_in(&root.join(sub)));
     }
     v.extend(common::corpus_files("captures"));
@@ -213,4 +213,24 @@ fn by_server_table_and_csv() {
             .starts_with("server,transport,clients,legacy_clients")
     );
     assert_eq!(rows.count(), 4, "{csv}");
+}
+
+/// `captures/ciphers/weak-ciphers.pcap` (OpenSSL 3.0 on loopback: a NULL and a static-RSA
+/// CBC suite over TLS 1.2, and TLS 1.3 over x25519): the census of its expected file, and the
+/// negotiated suites, their weakness classes and the chosen group as tshark counted them.
+#[test]
+fn weak_cipher_capture_matches_tshark() {
+    let dir = common::root().join("captures/ciphers");
+    let exp: Value = serde_json::from_slice(
+        &std::fs::read(dir.join("expected/weak-ciphers.json")).unwrap(),
+    )
+    .unwrap();
+    let got = common::replay_json(&[&dir.join("weak-ciphers.pcap")], &[]);
+    assert!(common::diff(&exp["clients"], &got["clients"]).is_empty());
+    for k in ["ciphers", "cipher_classes", "group_chosen"] {
+        assert_eq!(got["totals"][k], exp["totals"][k], "{k}");
+    }
+    assert_eq!(got["servers"].as_object().unwrap().len(), 3);
+    let null = &got["servers"]["127.0.0.1:44340"]["totals"];
+    assert_eq!(null["cipher_classes"], json!({"null": 1, "rsa_kx": 1}));
 }
