@@ -221,10 +221,9 @@ fn by_server_table_and_csv() {
 #[test]
 fn weak_cipher_capture_matches_tshark() {
     let dir = common::root().join("captures/ciphers");
-    let exp: Value = serde_json::from_slice(
-        &std::fs::read(dir.join("expected/weak-ciphers.json")).unwrap(),
-    )
-    .unwrap();
+    let exp: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("expected/weak-ciphers.json")).unwrap())
+            .unwrap();
     let got = common::replay_json(&[&dir.join("weak-ciphers.pcap")], &[]);
     assert!(common::diff(&exp["clients"], &got["clients"]).is_empty());
     for k in ["ciphers", "cipher_classes", "group_chosen"] {
