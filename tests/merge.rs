@@ -198,7 +198,7 @@ fn merge_prints_table_and_csv() {
     assert!(
         String::from_utf8(out.stdout)
             .unwrap()
-            .starts_with("client,legacy,hellos,")
+            .starts_with("client,transport,legacy,hellos,")
     );
 }
 

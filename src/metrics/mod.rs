@@ -30,8 +30,8 @@ use crate::engine::SettleSink;
 use crate::flow::ConnSummary;
 use crate::policy::{MAX_POLICIES, Policies, Verdict};
 use crate::tally::contribution;
-use crate::tls::{Transport, VersionLabel};
 use crate::tls::facts::Direction;
+use crate::tls::{Transport, VersionLabel};
 use clients::{ClientConfig, ClientCounts, ClientKey, ClientTable};
 use names::{AlertLabel, Kind, MetricDef};
 use prometheus_client::collector::Collector;
@@ -432,10 +432,22 @@ impl HellowatchCollector {
                 })
                 .collect::<Vec<_>>()
         };
-        counters(enc, &CLIENT_HELLOS, pick(&|a| &a.hellos, L_OFFERED_MAX, true))?;
-        counters(enc, &OFFERED_VERSIONS, pick(&|a| &a.offered, L_VERSION, false))?;
+        counters(
+            enc,
+            &CLIENT_HELLOS,
+            pick(&|a| &a.hellos, L_OFFERED_MAX, true),
+        )?;
+        counters(
+            enc,
+            &OFFERED_VERSIONS,
+            pick(&|a| &a.offered, L_VERSION, false),
+        )?;
         counters(enc, &NEGOTIATED, pick(&|a| &a.negotiated, L_VERSION, false))?;
-        counters(enc, &FAILED, shown.iter().map(|(t, a)| (via(*t), a.failed.get())))?;
+        counters(
+            enc,
+            &FAILED,
+            shown.iter().map(|(t, a)| (via(*t), a.failed.get())),
+        )?;
         counters(
             enc,
             &CONNECTIONS,
@@ -468,7 +480,10 @@ impl HellowatchCollector {
                 .iter()
                 .flat_map(|(t, a)| {
                     self.0.policies.iter().map(move |(i, p)| {
-                        ((via(*t), [(L_POLICY, p)]), f(a).get(i).map_or(0, Counter::get))
+                        (
+                            (via(*t), [(L_POLICY, p)]),
+                            f(a).get(i).map_or(0, Counter::get),
+                        )
                     })
                 })
                 .collect::<Vec<_>>()
@@ -681,7 +696,7 @@ mod tests {
         let hellos = |v: &str| {
             sample(
                 &t,
-                &format!("hellowatch_client_hellos_total{{offered_max=\"{v}\"}}"),
+                &format!("hellowatch_client_hellos_total{{transport=\"tcp\",offered_max=\"{v}\"}}"),
             )
         };
         assert_eq!(hellos("tls1.3"), Some(1.0));
@@ -694,25 +709,31 @@ mod tests {
             "known versions are exported at 0"
         );
         assert_eq!(
-            sample(&t, "hellowatch_offered_versions_total{version=\"tls1.2\"}"),
+            sample(
+                &t,
+                "hellowatch_offered_versions_total{transport=\"tcp\",version=\"tls1.2\"}"
+            ),
             Some(2.0)
         );
-        assert_eq!(sample(&t, "hellowatch_failed_handshakes_total"), Some(1.0));
         assert_eq!(
-            sample(&t, "hellowatch_tls_connections_total"),
+            sample(&t, "hellowatch_failed_handshakes_total{transport=\"tcp\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&t, "hellowatch_tls_connections_total{transport=\"tcp\"}"),
             Some(census.connections as f64)
         );
         assert_eq!(
             sample(
                 &t,
-                "hellowatch_alerts_total{description=\"protocol_version\",direction=\"from_server\"}"
+                "hellowatch_alerts_total{transport=\"tcp\",description=\"protocol_version\",direction=\"from_server\"}"
             ),
             Some(1.0)
         );
         assert_eq!(
             sample(
                 &t,
-                "hellowatch_alerts_total{description=\"unassigned\",direction=\"from_client\"}"
+                "hellowatch_alerts_total{transport=\"tcp\",description=\"unassigned\",direction=\"from_client\"}"
             ),
             Some(1.0)
         );
@@ -847,7 +868,7 @@ mod tests {
         assert_eq!(
             sample(
                 &t,
-                "hellowatch_negotiated_handshakes_total{version=\"sslv3\"}"
+                "hellowatch_negotiated_handshakes_total{transport=\"tcp\",version=\"sslv3\"}"
             ),
             Some(1.0)
         );
