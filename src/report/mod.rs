@@ -17,6 +17,7 @@
 
 pub mod maps;
 pub mod text;
+pub mod time;
 
 use crate::capture::InputSummary;
 use crate::engine::Counters;
@@ -108,10 +109,23 @@ fn section(c: &Census, opts: &ReportOptions) -> (BTreeMap<IpAddr, Client>, Total
     (clients, totals)
 }
 
-/// A report: `{"clients", "totals", "quic_clients", "quic_totals", "dtls_clients",
+/// The layout version of the report this build writes (`"schema"`). A report with a higher
+/// number is refused when read (by `merge` and `--state`): an older hellowatch would drop what
+/// it does not know and write the census back poorer. Reports without the key (written before
+/// it) have this layout. Raise it when a key changes meaning or a new key must not be lost.
+pub const SCHEMA: u64 = 2;
+
+fn current_schema() -> u64 {
+    SCHEMA
+}
+
+/// A report: `{"schema", "clients", "totals", "quic_clients", "quic_totals", "dtls_clients",
 /// "dtls_totals", "input", "coverage"}`. `clients` and `totals` are TLS over TCP only.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
+    /// Its layout version ([`SCHEMA`]).
+    #[serde(default = "current_schema")]
+    pub schema: u64,
     /// Clients with something counted over TLS on TCP, in address order (IPv4 before IPv6).
     pub clients: BTreeMap<IpAddr, Client>,
     /// The sums over all TLS-over-TCP connections.
@@ -450,6 +464,7 @@ impl Report {
         let (quic_clients, quic_totals) = section(c.quic.as_deref().unwrap_or(&empty), opts);
         let (dtls_clients, dtls_totals) = section(c.dtls.as_deref().unwrap_or(&empty), opts);
         Report {
+            schema: SCHEMA,
             clients,
             totals,
             quic_clients,
@@ -466,7 +481,14 @@ impl Report {
         if !v.is_object() {
             return Err(ReportParseError("not a JSON object".into()));
         }
-        serde_json::from_value(v).map_err(|e| ReportParseError(e.to_string()))
+        let r: Report = serde_json::from_value(v).map_err(|e| ReportParseError(e.to_string()))?;
+        if r.schema > SCHEMA {
+            return Err(ReportParseError(format!(
+                "schema {} is newer than this hellowatch reads ({SCHEMA}): upgrade hellowatch",
+                r.schema
+            )));
+        }
+        Ok(r)
     }
 
     /// The census this report counts (`max_clients` bounds the client entries; more are
@@ -515,6 +537,13 @@ mod tests {
         assert!(parse(bad_ip).is_err());
         let bad_count = json!({"clients": {}, "totals": {"hellos": "many"}});
         assert!(parse(bad_count).is_err());
+        let newer = json!({"schema": SCHEMA + 1, "clients": {}, "totals": {}});
+        let e = parse(newer).unwrap_err();
+        assert!(e.to_string().contains("newer"), "{e}");
+        assert!(
+            parse(json!({"clients": {}, "totals": {}})).is_ok(),
+            "before the key"
+        );
     }
 
     #[test]
