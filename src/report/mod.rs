@@ -184,6 +184,15 @@ pub struct Tally {
     /// PROXY header addresses not kept in `proxied_for`; only present when not zero.
     #[serde(skip_serializing_if = "is_zero")]
     pub proxied_for_not_kept: u64,
+    /// Packet time of the first connection (RFC 3339).
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<u64>,
+    /// Packet time of the end of the last connection (RFC 3339).
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<u64>,
+    /// Packet time of the end of the last legacy connection (RFC 3339): has it stopped?
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub last_legacy_seen: Option<u64>,
 }
 
 /// Serde: a count left out of the report when zero.
@@ -414,6 +423,9 @@ impl Tally {
                     server_names: t.legacy_server_names.not_kept(),
                 },
             },
+            first_seen: t.first_seen_ns,
+            last_seen: t.last_seen_ns,
+            last_legacy_seen: t.last_legacy_seen_ns,
         }
     }
 
@@ -442,6 +454,9 @@ impl Tally {
             legacy_server_names: sample(&l.server_names, l.not_kept.server_names),
             started: self.started,
             proxied_for: sample(&self.proxied_for, self.proxied_for_not_kept),
+            first_seen_ns: self.first_seen,
+            last_seen_ns: self.last_seen,
+            last_legacy_seen_ns: self.last_legacy_seen,
         }
     }
 
@@ -574,6 +589,9 @@ mod tests {
         t.legacy_ja4.add("t10d0101h1_0_0", 2);
         t.legacy_server_names.add("legacy.example", 2);
         t.legacy_ja3.add_not_kept(5);
+        t.first_seen_ns = Some(1_796_195_400_000_001_000);
+        t.last_seen_ns = Some(1_796_195_460_000_000_000);
+        t.last_legacy_seen_ns = Some(1_796_195_430_000_000_000);
         if let Some(n) = t.started.get_mut(Start::ALL.len() - 1) {
             *n = 1;
         }
