@@ -97,7 +97,7 @@ fn table_and_csv_formats() {
     let out = common::run(&["replay", demo().to_str().unwrap(), "--format", "csv"]);
     assert!(out.status.success());
     let c = String::from_utf8(out.stdout).unwrap();
-    assert!(c.starts_with("client,legacy,hellos,"), "{c}");
+    assert!(c.starts_with("client,transport,legacy,hellos,"), "{c}");
     let json = common::replay_json(&[&demo()], &[]);
     assert_eq!(
         c.lines().count() - 1,

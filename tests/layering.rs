@@ -7,11 +7,18 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 /// Each core module and the crate modules it may name (besides itself).
-const ALLOWED: [(&str, &[&str]); 5] = [
+const ALLOWED: [(&str, &[&str]); 7] = [
     ("wire", &["closed"]),
     ("tls", &["closed", "wire"]),
+    // QUIC and DTLS are extraction like `tls` (pure: Initial decryption, record framing and
+    // fragment reassembly), handing their hellos to `tls`.
+    ("quic", &["closed", "tls"]),
+    ("dtls", &["closed", "tls"]),
     ("upgrade", &["closed", "tls"]),
-    ("flow", &["closed", "wire", "tls", "upgrade"]),
+    (
+        "flow",
+        &["closed", "wire", "tls", "quic", "dtls", "upgrade"],
+    ),
     ("tally", &["closed", "wire", "tls", "upgrade", "flow"]),
 ];
 

@@ -239,12 +239,18 @@ fn policy_metrics_equal_the_report() {
     for p in ["min=tls1.2", "min=tls1.3"] {
         let t = &r["totals"]["policy"][p];
         assert_eq!(
-            value("hellowatch_policy_would_fail_total", &[("policy", p)]),
+            value(
+                "hellowatch_policy_would_fail_total",
+                &[("transport", "tcp"), ("policy", p)]
+            ),
             t["hellos_would_fail"].as_f64().unwrap(),
             "{p}"
         );
         assert_eq!(
-            value("hellowatch_policy_fallback_retries_total", &[("policy", p)]),
+            value(
+                "hellowatch_policy_fallback_retries_total",
+                &[("transport", "tcp"), ("policy", p)]
+            ),
             t["fallback_retries"].as_f64().unwrap(),
             "{p}"
         );

@@ -224,7 +224,8 @@ impl Prometheus {
     fn check_census(&self, report: &Value, run: &str) {
         let connections = report["totals"]["connections"].as_f64().unwrap();
         self.wait_for(&format!("a scrape of {run}"), || {
-            self.value("hellowatch_tls_connections_total{job=\"hellowatch\"}") == Some(connections)
+            self.value("hellowatch_tls_connections_total{job=\"hellowatch\",transport=\"tcp\"}")
+                == Some(connections)
         });
         let expected = prom::expected_series(report);
         let diff = prom::diff_views(&expected, &self.census_view());

@@ -397,10 +397,21 @@ fn every_prefix_of_a_datagram_is_safe() {
     assert_eq!(s.alerts, vec![(0, 1, 0)]);
 }
 
+/// A complete ClientHello message whose vectors do not frame is read leniently, as tshark
+/// does and as on TCP (it counts, with its version), and reported as an anomaly.
 #[test]
-fn malformed_client_hello_body_is_an_anomaly() {
+fn malformed_client_hello_body_counts_with_an_anomaly() {
     let ch = ch_body(0xfefd, &[], &[], &[]);
     let s = run(&[(0, record(22, 0xfefd, 0, 0, &hs(1, 0, &ch[..36])))]);
+    assert_eq!(s.client.len(), 1);
+    assert_eq!(s.anomalies, vec![Anomaly::ClientHelloMalformed]);
+}
+
+/// A hello too short to hold its version is not a hello.
+#[test]
+fn client_hello_without_its_version_is_an_anomaly() {
+    let ch = ch_body(0xfefd, &[], &[], &[]);
+    let s = run(&[(0, record(22, 0xfefd, 0, 0, &hs(1, 0, &ch[..1])))]);
     assert!(s.client.is_empty());
     assert_eq!(s.anomalies, vec![Anomaly::ClientHelloMalformed]);
 }

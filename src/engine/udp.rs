@@ -16,7 +16,7 @@ use crate::tls::{Anomaly, CcsMeaning, ClientHello, ServerHello, Transport};
 use crate::upgrade::Start;
 use crate::wire::{DecodeError, Segment};
 use std::collections::{HashSet, VecDeque};
-use std::hash::{BuildHasher, Hash, Hasher};
+use std::hash::BuildHasher;
 
 /// May this UDP payload be DTLS or QUIC? Stateless and cheap (no crypto): what the dispatcher
 /// forwards to a worker; the rest is counted as `not_tcp` as before UDP was read.
@@ -90,15 +90,13 @@ struct QuicCtx<'a> {
 
 impl crate::tls::Handler for QuicCtx<'_> {
     fn client_hello(&mut self, ch: &ClientHello<'_>) {
-        let mut h = foldhash::fast::FixedState::default().build_hasher();
-        (
+        let digest = foldhash::fast::FixedState::default().hash_one((
             self.dcid_hash,
             ch.legacy_version.0,
             ch.cipher_suites,
             ch.extensions,
-        )
-            .hash(&mut h);
-        if !self.seen.first_time(h.finish()) {
+        ));
+        if !self.seen.first_time(digest) {
             count(self.repeated, 1);
             return;
         }

@@ -42,7 +42,6 @@ use prometheus_client::metrics::MetricType;
 use prometheus_client::metrics::counter::{ConstCounter, Counter};
 use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::registry::Registry;
-use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -361,21 +360,8 @@ impl Metrics {
             path: path.to_path_buf(),
             source,
         };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".hellowatch-metrics")
-            .suffix(".tmp")
-            .permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))
-            .tempfile_in(dir)
-            .map_err(err)?;
-        tmp.write_all(self.encode_prometheus_text().as_bytes())
-            .map_err(err)?;
-        tmp.as_file().sync_all().map_err(err)?;
-        tmp.persist(path).map_err(|e| err(e.error))?;
-        Ok(())
+        let text = self.encode_prometheus_text();
+        crate::state::write_atomic(path, |w| w.write_all(text.as_bytes())).map_err(err)
     }
 }
 
@@ -752,7 +738,7 @@ mod tests {
         let hellos = |v: &str| {
             sample(
                 &t,
-                &format!("hellowatch_client_hellos_total{{offered_max=\"{v}\"}}"),
+                &format!("hellowatch_client_hellos_total{{transport=\"tcp\",offered_max=\"{v}\"}}"),
             )
         };
         assert_eq!(hellos("tls1.3"), Some(1.0));
@@ -765,25 +751,31 @@ mod tests {
             "known versions are exported at 0"
         );
         assert_eq!(
-            sample(&t, "hellowatch_offered_versions_total{version=\"tls1.2\"}"),
+            sample(
+                &t,
+                "hellowatch_offered_versions_total{transport=\"tcp\",version=\"tls1.2\"}"
+            ),
             Some(2.0)
         );
-        assert_eq!(sample(&t, "hellowatch_failed_handshakes_total"), Some(1.0));
         assert_eq!(
-            sample(&t, "hellowatch_tls_connections_total"),
+            sample(&t, "hellowatch_failed_handshakes_total{transport=\"tcp\"}"),
+            Some(1.0)
+        );
+        assert_eq!(
+            sample(&t, "hellowatch_tls_connections_total{transport=\"tcp\"}"),
             Some(census.connections as f64)
         );
         assert_eq!(
             sample(
                 &t,
-                "hellowatch_alerts_total{description=\"protocol_version\",direction=\"from_server\"}"
+                "hellowatch_alerts_total{transport=\"tcp\",description=\"protocol_version\",direction=\"from_server\"}"
             ),
             Some(1.0)
         );
         assert_eq!(
             sample(
                 &t,
-                "hellowatch_alerts_total{description=\"unassigned\",direction=\"from_client\"}"
+                "hellowatch_alerts_total{transport=\"tcp\",description=\"unassigned\",direction=\"from_client\"}"
             ),
             Some(1.0)
         );
@@ -918,7 +910,7 @@ mod tests {
         assert_eq!(
             sample(
                 &t,
-                "hellowatch_negotiated_handshakes_total{version=\"sslv3\"}"
+                "hellowatch_negotiated_handshakes_total{transport=\"tcp\",version=\"sslv3\"}"
             ),
             Some(1.0)
         );

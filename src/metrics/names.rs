@@ -546,7 +546,8 @@ mod tests {
         assert_eq!(VersionLabel::of(Version::TLS10).name(), "tls1.0");
         assert_eq!(VersionLabel::of(Version(0x7f1c)).name(), "tls1.3-draft");
         assert_eq!(VersionLabel::of(Version(0x0305)).name(), "other");
-        assert_eq!(VersionLabel::of(Version(0xfefd)).name(), "other");
+        assert_eq!(VersionLabel::of(Version(0xfefd)).name(), "dtls1.2");
+        assert_eq!(VersionLabel::of(Version(0x0100)).name(), "other");
         assert_eq!(VersionLabel::of_max(None).name(), "none");
         for (i, v) in VersionLabel::ALL.iter().enumerate() {
             assert_eq!(v.index(), i);

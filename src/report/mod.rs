@@ -17,6 +17,7 @@
 
 pub mod maps;
 pub mod text;
+pub mod time;
 
 use crate::capture::InputSummary;
 use crate::engine::Counters;
@@ -111,10 +112,23 @@ fn section(c: &Census, opts: &ReportOptions) -> (BTreeMap<IpAddr, Client>, Total
     (clients, totals)
 }
 
-/// A report: `{"clients", "totals", "quic_clients", "quic_totals", "dtls_clients",
+/// The layout version of the report this build writes (`"schema"`). A report with a higher
+/// number is refused when read (by `merge` and `--state`): an older hellowatch would drop what
+/// it does not know and write the census back poorer. Reports without the key (written before
+/// it) have this layout. Raise it when a key changes meaning or a new key must not be lost.
+pub const SCHEMA: u64 = 3;
+
+fn current_schema() -> u64 {
+    SCHEMA
+}
+
+/// A report: `{"schema", "clients", "totals", "quic_clients", "quic_totals", "dtls_clients",
 /// "dtls_totals", "input", "coverage"}`. `clients` and `totals` are TLS over TCP only.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
+    /// Its layout version ([`SCHEMA`]).
+    #[serde(default = "current_schema")]
+    pub schema: u64,
     /// Clients with something counted over TLS on TCP, in address order (IPv4 before IPv6).
     pub clients: BTreeMap<IpAddr, Client>,
     /// The sums over all TLS-over-TCP connections.
@@ -267,6 +281,15 @@ pub struct Tally {
     /// Connections by the group of the server's key share (TLS 1.3 ServerHello).
     #[serde(with = "maps::groups")]
     pub group_chosen: [u64; Group::COUNT],
+    /// Packet time of the first connection (RFC 3339).
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<u64>,
+    /// Packet time of the end of the last connection (RFC 3339).
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<u64>,
+    /// Packet time of the end of the last legacy connection (RFC 3339): has it stopped?
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub last_legacy_seen: Option<u64>,
 }
 
 /// Serde: a count left out of the report when zero.
@@ -509,6 +532,9 @@ impl Tally {
                     server_names: t.legacy_server_names.not_kept(),
                 },
             },
+            first_seen: t.first_seen_ns,
+            last_seen: t.last_seen_ns,
+            last_legacy_seen: t.last_legacy_seen_ns,
         }
     }
 
@@ -545,6 +571,9 @@ impl Tally {
             groups_offered: self.groups_offered,
             key_shares: self.key_shares,
             group_chosen: self.group_chosen,
+            first_seen_ns: self.first_seen,
+            last_seen_ns: self.last_seen,
+            last_legacy_seen_ns: self.last_legacy_seen,
         }
     }
 
@@ -575,6 +604,7 @@ impl Report {
             quic_server_names: server_sections(&quic.server_names, opts),
             dtls_servers: server_sections(&dtls.servers, opts),
             dtls_server_names: server_sections(&dtls.server_names, opts),
+            schema: SCHEMA,
             clients,
             totals,
             quic_clients,
@@ -591,7 +621,14 @@ impl Report {
         if !v.is_object() {
             return Err(ReportParseError("not a JSON object".into()));
         }
-        serde_json::from_value(v).map_err(|e| ReportParseError(e.to_string()))
+        let r: Report = serde_json::from_value(v).map_err(|e| ReportParseError(e.to_string()))?;
+        if r.schema > SCHEMA {
+            return Err(ReportParseError(format!(
+                "schema {} is newer than this hellowatch reads ({SCHEMA}): upgrade hellowatch",
+                r.schema
+            )));
+        }
+        Ok(r)
     }
 
     /// The census this report counts (`max_clients` bounds the client entries; more are
@@ -668,6 +705,13 @@ mod tests {
         assert!(parse(bad_ip).is_err());
         let bad_count = json!({"clients": {}, "totals": {"hellos": "many"}});
         assert!(parse(bad_count).is_err());
+        let newer = json!({"schema": SCHEMA + 1, "clients": {}, "totals": {}});
+        let e = parse(newer).unwrap_err();
+        assert!(e.to_string().contains("newer"), "{e}");
+        assert!(
+            parse(json!({"clients": {}, "totals": {}})).is_ok(),
+            "before the key"
+        );
     }
 
     #[test]
@@ -706,6 +750,9 @@ mod tests {
         t.groups_offered[Group::OTHER.index()] = 1;
         t.key_shares[Group::of(0x11ec).unwrap().index()] = 2;
         t.group_chosen[Group::of(0x001d).unwrap().index()] = 1;
+        t.first_seen_ns = Some(1_796_195_400_000_001_000);
+        t.last_seen_ns = Some(1_796_195_460_000_000_000);
+        t.last_legacy_seen_ns = Some(1_796_195_430_000_000_000);
         if let Some(n) = t.started.get_mut(Start::ALL.len() - 1) {
             *n = 1;
         }

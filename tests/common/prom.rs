@@ -33,7 +33,8 @@ fn labels(pairs: &[(&str, &str)]) -> Labels {
 /// named versions keep their name, TLS 1.3 drafts share one value, anything else is `other`).
 pub fn version_label(name: &str) -> &str {
     match name {
-        "sslv2" | "sslv3" | "tls1.0" | "tls1.1" | "tls1.2" | "tls1.3" => name,
+        "sslv2" | "sslv3" | "tls1.0" | "tls1.1" | "tls1.2" | "tls1.3" | "dtls1.0" | "dtls1.2"
+        | "dtls1.3" => name,
         n if n.starts_with("0x7f") => "tls1.3-draft",
         _ => "other",
     }
@@ -103,42 +104,50 @@ fn hellos_by_offered_max(
 /// coverage. Alerts are summed over their direction (the census does not keep it).
 pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
-    let t = &report["totals"];
-    hellos_by_offered_max(&mut out, "hellowatch_client_hellos_total", t, &[]);
-    versions(
-        &mut out,
-        "hellowatch_offered_versions_total",
-        "version",
-        &t["offered_versions"],
-        &[],
-    );
-    versions(
-        &mut out,
-        "hellowatch_negotiated_handshakes_total",
-        "version",
-        &t["negotiated"],
-        &[],
-    );
-    add(
-        &mut out,
-        "hellowatch_failed_handshakes_total",
-        &[],
-        u(&t["failed_handshakes"]),
-    );
-    add(
-        &mut out,
-        "hellowatch_tls_connections_total",
-        &[],
-        u(&t["connections"]),
-    );
-    for (d, n) in t["alerts"].as_object().into_iter().flatten() {
+    for (transport, section) in [
+        ("tcp", "totals"),
+        ("quic", "quic_totals"),
+        ("dtls", "dtls_totals"),
+    ] {
+        let t = &report[section];
+        let via = [("transport", transport)];
+        hellos_by_offered_max(&mut out, "hellowatch_client_hellos_total", t, &via);
+        versions(
+            &mut out,
+            "hellowatch_offered_versions_total",
+            "version",
+            &t["offered_versions"],
+            &via,
+        );
+        versions(
+            &mut out,
+            "hellowatch_negotiated_handshakes_total",
+            "version",
+            &t["negotiated"],
+            &via,
+        );
         add(
             &mut out,
-            "hellowatch_alerts_total",
-            &[("description", alert_label(d))],
-            u(n),
+            "hellowatch_failed_handshakes_total",
+            &via,
+            u(&t["failed_handshakes"]),
         );
+        add(
+            &mut out,
+            "hellowatch_tls_connections_total",
+            &via,
+            u(&t["connections"]),
+        );
+        for (d, n) in t["alerts"].as_object().into_iter().flatten() {
+            add(
+                &mut out,
+                "hellowatch_alerts_total",
+                &[("transport", transport), ("description", alert_label(d))],
+                u(n),
+            );
+        }
     }
+    let t = &report["totals"];
     add(
         &mut out,
         "hellowatch_legacy_clients",
@@ -190,13 +199,14 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
             u(n),
         );
     }
-    for (kind, n) in k["anomalies"].as_object().into_iter().flatten() {
-        add(
-            &mut out,
-            "hellowatch_anomalies_total",
-            &[("kind", kind)],
-            u(n),
-        );
+    for (json, metric) in [
+        ("anomalies", "hellowatch_anomalies_total"),
+        ("dtls_issues", "hellowatch_dtls_issues_total"),
+        ("quic", "hellowatch_quic_events_total"),
+    ] {
+        for (kind, n) in k[json].as_object().into_iter().flatten() {
+            add(&mut out, metric, &[("kind", kind)], u(n));
+        }
     }
     add(
         &mut out,
@@ -234,6 +244,10 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
         ("buffered_cap_hits", "hellowatch_buffered_cap_hits_total"),
         ("upgrades_refused", "hellowatch_upgrades_refused_total"),
         (
+            "upgrade_reply_missing",
+            "hellowatch_upgrade_reply_missing_total",
+        ),
+        (
             "plaintext_inspect_limit",
             "hellowatch_plaintext_inspect_limit_total",
         ),
@@ -241,6 +255,14 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
         (
             "zero_padding_replaced",
             "hellowatch_zero_padding_replaced_total",
+        ),
+        ("udp_datagrams", "hellowatch_udp_datagrams_total"),
+        ("udp_flows_created", "hellowatch_udp_flows_created_total"),
+        ("udp_flows_evicted", "hellowatch_udp_flows_evicted_total"),
+        ("udp_flows_expired", "hellowatch_udp_flows_expired_total"),
+        (
+            "quic_hellos_repeated",
+            "hellowatch_quic_hellos_repeated_total",
         ),
     ] {
         assert!(
