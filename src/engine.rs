@@ -102,6 +102,9 @@ pub struct Counters {
     pub upgrades: [u64; Start::COUNT],
     /// Upgrade requests the server refused (the connection stayed plaintext, or retried).
     pub upgrades_refused: u64,
+    /// Upgrades whose answer was not captured (lost, or one direction mirrored): the client's
+    /// next bytes were a ClientHello and the server answered with a ServerHello.
+    pub upgrade_reply_missing: u64,
     /// Connections given up as not TLS after
     /// [`MAX_PLAINTEXT_INSPECT`](crate::upgrade::MAX_PLAINTEXT_INSPECT) plaintext bytes of a
     /// direction were inspected without an upgrade.
@@ -136,6 +139,7 @@ impl Counters {
             conns_one_sided,
             queue_drops,
             upgrades_refused,
+            upgrade_reply_missing,
             plaintext_inspect_limit
         );
         for (a, b) in self.upgrades.iter_mut().zip(o.upgrades) {
@@ -305,6 +309,16 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
     if dir.parser.stopped().is_some() {
         return None;
     }
+    if !dir.plain
+        && dir.parser.untouched()
+        && upgrade
+            .as_deref()
+            .is_some_and(|u| u.takes_reply(s, dir.stream.data()))
+    {
+        // A ServerHello where the answer to the other side's request was expected.
+        dir.parser.reset();
+        dir.plain = true;
+    }
     if !dir.plain {
         feed_tls(dir, s, hs, k);
         if dir.parser.stopped() != Some(Stop::NotTls) || !dir.parser.untouched() {
@@ -318,7 +332,14 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
         let undecided = upgrade
             .as_deref()
             .is_some_and(|u| u.verdict() == Verdict::Undecided);
-        let start_watching = from_start && upgrade.is_none() && other_untouched;
+        // A connection joined mid-stream is watched only when its first bytes are a complete
+        // PROXY protocol header: that header is only ever the start of a stream.
+        let known_start = from_start
+            || matches!(
+                crate::upgrade::proxy::parse(dir.stream.data()),
+                crate::upgrade::proxy::Parsed::Is(_)
+            );
+        let start_watching = known_start && upgrade.is_none() && other_untouched;
         if !(undecided || start_watching) {
             finish_stop(dir, k);
             return None;
@@ -349,6 +370,9 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
             hs.upgrade_client = u.client();
             if let Some(c) = k.upgrades.get_mut(start.index()) {
                 count(c, 1);
+            }
+            if u.reply_missing() {
+                count(&mut k.upgrade_reply_missing, 1);
             }
             // Each direction's TLS begins at its first unconsumed byte.
             for (x, d) in dirs.iter_mut().enumerate() {
@@ -706,6 +730,7 @@ impl Engine {
             ],
             midstream: conn.midstream,
             start: hs.start,
+            proxied_for: tls.upgrade.as_ref().and_then(|u| u.proxied_for()),
         };
         // Fingerprints are derived only where they are read: the census keeps them for
         // legacy connections, a sink may want them for all.

@@ -15,14 +15,27 @@
 # of the plaintext protocol and then wraps the socket with Python's ssl module:
 # the TLS stacks on both ends are real (OpenSSL), only the prelude is scripted.
 #
+# Wrappers and TLS after plaintext (section "wrappers"): xrdp + xfreerdp (RDP
+# X.224 negotiation selecting TLS, TLS 1.3 and TLS 1.0), InspIRCd with its
+# starttls module + s_client -starttls irc, haproxy send-proxy/send-proxy-v2 in
+# front of a servers.py TLS backend, NoMachine-style banners and Gnutella's
+# `Upgrade: TLS/1.0` (servers.py on both ends), and an HTTP CONNECT through
+# tinyproxy whose 200 answer (and the proxy's SYN-ACK) is then cut from the
+# capture with editcap (an upgrade whose reply was not captured).
+#
 # Needs root (tcpdump on lo, servers on their standard ports so that tshark's
 # dissectors recognise the protocols: 21 25 80 110 119 143 389 443 1080 3128
-# 3306 4190 5222 5432, all on 127.0.0.1 only).  On Debian 12:
+# 3306 4190 5222 5432, then 3389 4000 4433 4443 6346 6667 8441 8442, all on
+# 127.0.0.1 only).  On Debian 12:
 #   apt-get install -y tcpdump openssl curl python3 iproute2 dovecot-imapd \
-#       dovecot-pop3d postgresql tinyproxy dante-server
+#       dovecot-pop3d postgresql tinyproxy dante-server \
+#       xrdp freerdp2-x11 xvfb inspircd haproxy tshark
 #
 # Usage:   captures/upgrades/make-upgrade-captures.sh          # writes here
 #          OUT=/some/dir captures/upgrades/make-upgrade-captures.sh
+#          ONLY=wrappers captures/upgrades/make-upgrade-captures.sh
+#              # only these sections: "upgrades" (STARTTLS, proxies,
+#              # databases), "wrappers" (the ones above)
 # Idempotent: every capture is overwritten, and written only when all of them
 # succeeded.  Every client's outcome is checked.  The expected census files in
 # expected/ describe these handshakes; re-check them after a regeneration with
@@ -33,22 +46,37 @@ HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 OUT="${OUT:-$HERE}"
 PY="${PYTHON:-python3}"
 SERVERS="$HERE/servers.py"
-PORTS=(21 25 80 110 119 143 389 443 1080 3128 3306 4190 5222 5432)
+PORTS=()
 
 die() { echo "make-upgrade-captures: error: $*" >&2; exit 1; }
 log() { echo "make-upgrade-captures: $*" >&2; }
 need() { command -v "$1" >/dev/null 2>&1 || die "'$1' not found (install: $2)"; }
+ONLY="${ONLY:-}"
+want() { [ -z "$ONLY" ] || [[ " $ONLY " == *" $1 "* ]]; }
 need tcpdump    "apt-get install -y tcpdump"
 need openssl    "apt-get install -y openssl"
 need curl       "apt-get install -y curl"
 need "$PY"      "apt-get install -y python3"
 need ss         "apt-get install -y iproute2"
-need dovecot    "apt-get install -y dovecot-imapd dovecot-pop3d"
 need tinyproxy  "apt-get install -y tinyproxy"
-need danted     "apt-get install -y dante-server"
-need psql       "apt-get install -y postgresql"
-PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
-[ -x "$PGBIN/initdb" ] || die "PostgreSQL server not found (install: apt-get install -y postgresql)"
+if want upgrades; then
+    PORTS+=(21 25 80 110 119 143 389 443 1080 3128 3306 4190 5222 5432)
+    need dovecot    "apt-get install -y dovecot-imapd dovecot-pop3d"
+    need danted     "apt-get install -y dante-server"
+    need psql       "apt-get install -y postgresql"
+    PGBIN="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)"
+    [ -x "$PGBIN/initdb" ] || die "PostgreSQL server not found (install: apt-get install -y postgresql)"
+fi
+if want wrappers; then
+    need xrdp       "apt-get install -y xrdp"
+    need xfreerdp   "apt-get install -y freerdp2-x11"
+    need xvfb-run   "apt-get install -y xvfb"
+    need inspircd   "apt-get install -y inspircd"
+    need haproxy    "apt-get install -y haproxy"
+    need tshark     "apt-get install -y tshark"
+    need editcap    "apt-get install -y tshark"
+    PORTS+=(3128 3389 4000 4433 4443 6346 6667 8441 8442)
+fi
 [ "$(id -u)" = 0 ] || die "must run as root (tcpdump on lo, servers on ports below 1024)"
 
 for p in "${PORTS[@]}"; do
@@ -72,7 +100,7 @@ stop_pid() {  # PID SIGNAL: signal, wait up to 10 s, then SIGKILL
         sleep 0.1
     done
     kill -0 "$pid" 2>/dev/null && kill -KILL "$pid" 2>/dev/null
-    wait "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null || true  # its exit status (143 after SIGTERM) is not checked
     return 0
 }
 
@@ -185,6 +213,7 @@ curlc() {
     echo "curl $src $* $url: $expect" >&2
 }
 
+if want upgrades; then
 # The TLS server behind the proxies (the proxy-to-server leg is not captured).
 (cd "$WORK/www" && exec openssl s_server -accept 127.0.0.1:443 -cert "$WORK/rsa.crt" \
     -key "$WORK/rsa.key" -WWW </dev/null >"$WORK/s_server.log" 2>&1) &
@@ -416,6 +445,167 @@ curl -sS --interface 127.0.0.80 -o /dev/null -H "Content-Type: application/octet
     || die "curl POST failed"
 echo "curl POST $(stat -c %s "$WORK/clienthello.bin")-byte ClientHello -> :80" >&2
 capture_stop
+fi  # upgrades
+
+if want wrappers; then
+# === RDP: xrdp (security_layer=tls) and xfreerdp /sec:tls ====================
+#   127.0.0.1  X.224 Connection Request with RDP_NEG_REQ / Confirm selecting
+#              PROTOCOL_SSL, then TLS 1.3; then again against an xrdp limited
+#              to TLS 1.0 (an old RDP server).  xfreerdp only authenticates
+#              (+auth-only; the session itself is not needed), from 127.0.0.1
+#              (it cannot choose its source address).
+mkdir -p /run/xrdp/sockdir
+rdp_server() {  # SSL_PROTOCOLS CIPHERS
+    sed -e "s|^port=3389\$|port=tcp://127.0.0.1:3389|" \
+        -e "s|^security_layer=.*|security_layer=tls|" \
+        -e "s|^certificate=.*|certificate=$WORK/rsa.crt|" \
+        -e "s|^key_file=.*|key_file=$WORK/rsa.key|" \
+        -e "s|^ssl_protocols=.*|ssl_protocols=$1|" \
+        -e "s|^#\?tls_ciphers=.*|tls_ciphers=$2|" \
+        -e "s|^LogFile=.*|LogFile=$WORK/xrdp-own.log|" \
+        -e "s|^EnableSyslog=.*|EnableSyslog=false|" /etc/xrdp/xrdp.ini >"$WORK/xrdp.ini"
+    xrdp --nodaemon --config "$WORK/xrdp.ini" >"$WORK/xrdp.log" 2>&1 &
+    RDP_PID=$!
+    SERVER_PIDS+=("$RDP_PID")
+    wait_listen 3389
+}
+rdp_client() {  # EXPECT xfreerdp-options...
+    local expect=$1 n
+    shift
+    n=$(grep -c "TLS connection established" "$WORK/xrdp-own.log" 2>/dev/null || true)
+    timeout 60 xvfb-run -a xfreerdp /v:127.0.0.1 /cert:ignore /u:hellowatch /p:unused \
+        /sec:tls +auth-only "$@" >"$WORK/xfreerdp.log" 2>&1 || true
+    grep "TLS connection established" "$WORK/xrdp-own.log" | tail -n +"$((n + 1))" \
+        | grep -q ": $expect with" || die "xfreerdp: wanted $expect: $(tail -n 3 "$WORK/xrdp-own.log")"
+    echo "xfreerdp /sec:tls -> :3389: $expect" >&2
+}
+rm -f "$WORK/xrdp-own.log"
+rdp_server "TLSv1.2, TLSv1.3" "HIGH"
+capture_start rdp-tls.pcap 3389
+rdp_client TLSv1.3
+stop_pid "$RDP_PID" TERM
+wait_closed 3389
+rdp_server "TLSv1" "DEFAULT:@SECLEVEL=0"
+rdp_client TLSv1 /tls-seclevel:0
+capture_stop
+stop_pid "$RDP_PID" TERM
+wait_closed 3389
+
+# === IRC STARTTLS: InspIRCd 3 (starttls module, GnuTLS) =====================
+#   127.0.0.194  s_client -starttls irc: STARTTLS / 670, then TLS 1.3 (GnuTLS
+#                asks for another key share: a HelloRetryRequest, 2 hellos)
+{
+    echo '<server name="irc.hellowatch.test" description="hellowatch test" network="hellowatch">'
+    echo '<admin name="hellowatch" nick="hellowatch" email="hellowatch@localhost">'
+    echo '<bind address="127.0.0.1" port="6667" type="clients">'
+    echo '<connect allow="*" timeout="60" threshold="10" pingfreq="120" recvq="8192" localmax="10" globalmax="10" resolvehostnames="no">'
+    echo '<performance nouserdns="yes">'
+    echo "<pid file=\"$WORK/inspircd.pid\">"
+    echo "<log method=\"file\" type=\"* -USERINPUT -USEROUTPUT\" level=\"default\" target=\"$WORK/inspircd-own.log\">"
+    echo '<module name="ssl_gnutls">'
+    echo "<sslprofile name=\"Clients\" provider=\"gnutls\" certfile=\"$WORK/rsa.crt\" keyfile=\"$WORK/rsa.key\" dhfile=\"\" hash=\"sha256\" requestclientcert=\"no\">"
+    echo '<module name="starttls">'
+    echo '<starttls provider="Clients">'
+} >"$WORK/inspircd.conf"
+# (InspIRCd 3.15 may crash while it shuts down: no core file, and its status is not checked.)
+(ulimit -c 0; exec inspircd --nofork --runasroot --config="$WORK/inspircd.conf") \
+    >"$WORK/inspircd.log" 2>&1 &
+IRC_PID=$!
+SERVER_PIDS+=("$IRC_PID")
+wait_listen 6667
+capture_start irc-starttls.pcap 6667
+starttls 127.0.0.194 6667 irc TLSv1.3
+capture_stop
+stop_pid "$IRC_PID" TERM
+wait_closed 6667
+
+# === PROXY protocol: haproxy send-proxy / send-proxy-v2 ======================
+#   s_client (127.0.0.61) -> haproxy :8441 -> (127.0.0.62) PROXY v1 line, TLS 1.3
+#   s_client (127.0.0.64) -> haproxy :8442 -> (127.0.0.63) PROXY v2 header, TLS 1.2
+#   Only the haproxy -> backend legs (port 4433) are captured: the census
+#   counts the hellos under haproxy's addresses, the headers name the clients.
+pyserver proxy-tls 4433 --count 2
+printf '%s\n' "global" "    maxconn 16" "defaults" "    mode tcp" \
+    "    timeout connect 5s" "    timeout client 30s" "    timeout server 30s" \
+    "frontend v1" "    bind 127.0.0.1:8441" "    default_backend b1" \
+    "backend b1" "    server s1 127.0.0.1:4433 send-proxy source 127.0.0.62" \
+    "frontend v2" "    bind 127.0.0.1:8442" "    default_backend b2" \
+    "backend b2" "    server s2 127.0.0.1:4433 send-proxy-v2 source 127.0.0.63" \
+    >"$WORK/haproxy.cfg"
+haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+HAP_PID=$!
+SERVER_PIDS+=("$HAP_PID")
+wait_listen 8441
+wait_listen 8442
+capture_start proxy-protocol.pcap 4433
+proxied() {  # SRC PORT EXPECT s_client-options...
+    local src=$1 port=$2 expect=$3 out="$WORK/s_client.log"
+    shift 3
+    timeout 30 openssl s_client -brief -connect "127.0.0.1:$port" -bind "$src" "$@" \
+        </dev/null >"$out" 2>&1 || true
+    grep -q "^Protocol version: $expect\$" "$out" \
+        || die "s_client via haproxy :$port: wanted $expect: $(grep -E 'Protocol|error' "$out" | head -n 3)"
+    echo "s_client $src -> haproxy :$port -> PROXY -> :4433: $expect" >&2
+}
+proxied 127.0.0.61 8441 TLSv1.3
+proxied 127.0.0.64 8442 TLSv1.2 -tls1_2
+capture_stop
+stop_pid "$HAP_PID" TERM
+wait_closed 4433
+
+# === TLS after banners: NoMachine NXSH/NXD, Gnutella Upgrade: TLS/1.0 ========
+#   127.0.0.40  NXSH-8.10.1 / NXD-8.10.1 banners, then TLS 1.3 (servers.py on
+#               both ends)
+#   127.0.0.46  GNUTELLA CONNECT/0.6 with Upgrade: TLS/1.0 / GNUTELLA/0.6 200,
+#               then TLS 1.0 (a legacy servent)
+pyserver nomachine 4000
+capture_start nomachine-banner.pcap 4000
+"$PY" "$SERVERS" nx-client --port 4000 --source 127.0.0.40 >"$WORK/nx.log" 2>&1 \
+    || die "nx-client: $(tail -n 2 "$WORK/nx.log")"
+grep -qx TLSv1.3 "$WORK/nx.log" || die "nx-client: $(cat "$WORK/nx.log")"
+echo "nx-client 127.0.0.40 -> :4000: TLSv1.3" >&2
+capture_stop
+wait_closed 4000
+pyserver gnutella 6346 --legacy
+capture_start gnutella-tls.pcap 6346
+"$PY" "$SERVERS" gnutella-client --port 6346 --source 127.0.0.46 --legacy >"$WORK/gn.log" 2>&1 \
+    || die "gnutella-client: $(tail -n 2 "$WORK/gn.log")"
+grep -qx TLSv1 "$WORK/gn.log" || die "gnutella-client: $(cat "$WORK/gn.log")"
+echo "gnutella-client 127.0.0.46 -> :6346: TLSv1" >&2
+capture_stop
+wait_closed 6346
+
+# === An upgrade whose answer was not captured =================================
+#   127.0.0.35  curl -x through tinyproxy: CONNECT / 200, TLS 1.3; then the
+#   proxy's SYN-ACK and its "200 Connection established" segment are cut from
+#   the capture (editcap), as when they were lost on the mirror port: the
+#   proxy's direction begins with the ServerHello.  Both files are kept:
+#   http-connect-full.pcap (uncut) and http-connect-reply-missing.pcap.
+(cd "$WORK/www" && exec openssl s_server -accept 127.0.0.1:4443 -cert "$WORK/rsa.crt" \
+    -key "$WORK/rsa.key" -WWW </dev/null >"$WORK/s_server-4443.log" 2>&1) &
+S4443_PID=$!
+SERVER_PIDS+=("$S4443_PID")
+wait_listen 4443
+printf '%s\n' "Port 3128" "Listen 127.0.0.1" "Timeout 30" "MaxClients 4" \
+    "Allow 127.0.0.0/8" "ConnectPort 4443" "DisableViaHeader Yes" >"$WORK/tinyproxy-4443.conf"
+tinyproxy -d -c "$WORK/tinyproxy-4443.conf" >"$WORK/tinyproxy-4443.log" 2>&1 &
+TP_PID=$!
+SERVER_PIDS+=("$TP_PID")
+wait_listen 3128
+capture_start http-connect-full.pcap 3128
+curlc 127.0.0.35 https://127.0.0.1:4443/hello.txt TLSv1.3 -x http://127.0.0.1:3128
+capture_stop
+stop_pid "$TP_PID" TERM
+stop_pid "$S4443_PID" TERM
+cut=$(tshark -r "$STAGE/http-connect-full.pcap" -T fields -e frame.number \
+    -Y 'tcp.srcport == 3128 && (tcp.flags.syn == 1 || http.response.code == 200)' 2>/dev/null | tr '\n' ' ')
+[ "$(echo $cut | wc -w)" = 2 ] || die "http-connect-full.pcap: SYN-ACK and 200 not found ($cut)"
+# shellcheck disable=SC2086 # two frame numbers
+editcap "$STAGE/http-connect-full.pcap" "$STAGE/http-connect-reply-missing.pcap" $cut
+echo "cut frames $cut (SYN-ACK, 200 Connection established)" >&2
+# http-connect-full.pcap stays: it is what tshark can check (it does not follow a
+# CONNECT whose 200 it did not see), and the cut frames carry no TLS.
+fi  # wrappers
 
 n=$(ls "$STAGE"/*.pcap | wc -l)
 mv "$STAGE"/*.pcap "$OUT/"

@@ -7,7 +7,11 @@ Used by make-upgrade-captures.sh for the protocols Debian has no small server
 for (or whose real server needs more setup than a test capture deserves):
 SMTP (and an SMTP server that refuses STARTTLS), FTP, XMPP, LDAP, MySQL, NNTP,
 ManageSieve, a SOCKS5 proxy with username/password authentication, a plain
-HTTP server that answers POSTs, and a sink that records one ClientHello.
+HTTP server that answers POSTs, a sink that records one ClientHello, a TLS
+backend behind a PROXY-protocol load balancer (v1 line or v2 header), and
+NoMachine-style banners and Gnutella's `Upgrade: TLS/1.0` handshake before
+TLS.  For the last two there is no client in Debian either: `nx-client` and
+`gnutella-client` connect (from --source) instead of listening.
 
 Each server listens on 127.0.0.1 only, serves --count connections one after
 another, and exits.  Usage: servers.py PROTO --port N [--cert C --key K]
@@ -33,6 +37,7 @@ p.add_argument("--legacy", action="store_true",
 p.add_argument("--count", type=int, default=1)
 p.add_argument("--target", help="SOCKS: where CONNECT requests may go")
 p.add_argument("--out", help="sink: file for the ClientHello record")
+p.add_argument("--source", help="clients: local address to connect from")
 a = p.parse_args()
 
 
@@ -271,6 +276,83 @@ def http_post(c):
            b"Connection: close\r\n\r\nok\n")
 
 
+def proxy_tls(c):
+    """A TLS backend behind haproxy's send-proxy / send-proxy-v2: the PROXY
+    header (read exactly), then TLS."""
+    first = c.exactly(5)
+    if first == b"PROXY":
+        hdr = first + c.until(b"\r\n")
+        log("PROXY v1: %r" % hdr.strip())
+    else:
+        hdr = first + c.exactly(7)
+        if hdr[:12] != b"\r\n\r\n\x00\r\nQUIT\n":
+            raise RuntimeError("no PROXY header: %r" % hdr)
+        fixed = c.exactly(4)
+        body = c.exactly(int.from_bytes(fixed[2:4], "big"))
+        src = socket.inet_ntop(socket.AF_INET, body[:4]) if fixed[1] >> 4 == 1 else "?"
+        log("PROXY v2: cmd %#x family %#x source %s" % (fixed[0], fixed[1], src))
+    c.start_tls()
+
+
+def nomachine(c):
+    """NoMachine's exchange of version banners, then TLS (as in nDPI's
+    nomachine capture: client NXSH-x.y.z, server NXD-x.y.z)."""
+    banner = c.line()
+    if not banner.startswith(b"NXSH-"):
+        raise RuntimeError("not an NX client: %r" % banner)
+    c.send(b"NXD-8.10.1\n")
+    c.start_tls()
+
+
+def gnutella(c):
+    """A Gnutella 0.6 servent accepting `Upgrade: TLS/1.0`: the request
+    head, a 200 head agreeing to the upgrade, then TLS (the client's final
+    200 head travels inside TLS)."""
+    head = c.until(b"\r\n\r\n")
+    if not head.startswith(b"GNUTELLA CONNECT/0.6\r\n") or b"Upgrade: TLS/1.0" not in head:
+        raise RuntimeError("not a Gnutella TLS upgrade: %r" % head[:40])
+    c.send(b"GNUTELLA/0.6 200 OK\r\nUser-Agent: hellowatch-test/1.0\r\n"
+           b"X-Ultrapeer: True\r\nUpgrade: TLS/1.0\r\nConnection: Upgrade\r\n\r\n")
+    c.start_tls()
+
+
+def client_tls(sock, hostname=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    if a.legacy:
+        ctx.set_ciphers("DEFAULT:@SECLEVEL=0")
+        ctx.minimum_version = ssl.TLSVersion.TLSv1
+        ctx.maximum_version = ssl.TLSVersion.TLSv1
+    tls = ctx.wrap_socket(sock, server_hostname=hostname)
+    print(tls.version(), flush=True)
+    return tls
+
+
+def nx_client():
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=15,
+                                 source_address=(a.source, 0))
+    c = Conn(s)
+    c.send(b"NXSH-8.10.1\n")
+    if not c.line().startswith(b"NXD-"):
+        raise RuntimeError("no NXD banner")
+    client_tls(s).close()
+
+
+def gnutella_client():
+    s = socket.create_connection(("127.0.0.1", a.port), timeout=15,
+                                 source_address=(a.source, 0))
+    c = Conn(s)
+    c.send(b"GNUTELLA CONNECT/0.6\r\nUser-Agent: hellowatch-test/1.0\r\n"
+           b"X-Ultrapeer: False\r\nUpgrade: TLS/1.0\r\n\r\n")
+    head = c.until(b"\r\n\r\n")
+    if b" 200 " not in head.split(b"\r\n")[0]:
+        raise RuntimeError("refused: %r" % head[:40])
+    tls = client_tls(s)
+    tls.sendall(b"GNUTELLA/0.6 200 OK\r\n\r\n")
+    tls.close()
+
+
 def sink(c):
     hdr = c.exactly(5)
     rec = hdr + c.exactly(int.from_bytes(hdr[3:5], "big"))
@@ -291,7 +373,18 @@ HANDLERS = {
     "socks5auth": socks5auth,
     "http-post": http_post,
     "sink": sink,
+    "proxy-tls": proxy_tls,
+    "nomachine": nomachine,
+    "gnutella": gnutella,
 }
+
+CLIENTS = {
+    "nx-client": nx_client,
+    "gnutella-client": gnutella_client,
+}
+if a.proto in CLIENTS:
+    CLIENTS[a.proto]()
+    sys.exit(0)
 
 handler = HANDLERS[a.proto]
 srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

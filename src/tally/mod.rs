@@ -253,6 +253,9 @@ pub struct ConnSummary {
     pub midstream: bool,
     /// How TLS began: at byte 0, or after which plaintext upgrade.
     pub start: Start,
+    /// The real client's address named by a PROXY protocol header before the hello (the
+    /// census still counts the connection under `client`, the IP sender).
+    pub proxied_for: Option<IpAddr>,
 }
 
 impl ConnSummary {

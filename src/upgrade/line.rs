@@ -1,9 +1,10 @@
 //! Line protocols that upgrade with a command: SMTP `STARTTLS` (220), IMAP `tag STARTTLS`
 //! (`tag OK`), POP3 `STLS` (`+OK`), FTP `AUTH TLS`/`AUTH SSL` (234), NNTP `STARTTLS` (382),
-//! ManageSieve `STARTTLS` (`OK`).
+//! ManageSieve `STARTTLS` (`OK`), IRC `STARTTLS` (numeric `670`, refused with `691`).
 //!
 //! The server's greeting, when seen, fixes the family (`220` SMTP or FTP, `200`/`201` NNTP,
-//! `+OK` POP3, `* OK` IMAP, `"…"` capability lines ManageSieve), so that a body line in one
+//! `+OK` POP3, `* OK` IMAP, `"…"` capability lines ManageSieve, `:prefix …` IRC; an IRC client
+//! announces itself with `CAP` or `NICK`), so that a body line in one
 //! protocol is not taken for another protocol's command. The answer to an untagged
 //! `STARTTLS`, `STLS` or `AUTH` is the first final reply the server sends after it (servers
 //! answer in order and the client waits for the answer before speaking TLS); an IMAP answer
@@ -25,11 +26,13 @@ enum Family {
     Imap,
     Nntp,
     Sieve,
+    /// IRC: server lines carry a `:prefix`; only numerics 670/691 answer `STARTTLS`.
+    Irc,
 }
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 enum Pending {
-    /// Untagged `STARTTLS` (SMTP, NNTP, ManageSieve: the reply tells which).
+    /// Untagged `STARTTLS` (SMTP, NNTP, ManageSieve, IRC: the reply tells which).
     Starttls,
     /// IMAP `tag STARTTLS`.
     Imap,
@@ -68,6 +71,7 @@ pub(crate) fn classify(first: &[u8]) -> Option<Role> {
         || starts_with_ci(t, b"-ERR")
         || t.starts_with(b"* ")
         || t.starts_with(b"\"")
+        || t.starts_with(b":")
     {
         return Some(Role::Server);
     }
@@ -95,9 +99,19 @@ fn word(t: &[u8], w: &[u8]) -> bool {
 }
 
 impl Line {
-    /// The client's bytes after its request wait for the answer.
-    pub(crate) fn pending(&self) -> bool {
-        self.pending.is_some()
+    /// The upgrade the pending request would start.
+    pub(crate) fn pending_start(&self) -> Option<Start> {
+        Some(match self.pending? {
+            Pending::Starttls => match self.family {
+                Family::Nntp => Start::StarttlsNntp,
+                Family::Sieve => Start::StarttlsSieve,
+                Family::Irc => Start::StarttlsIrc,
+                _ => Start::StarttlsSmtp,
+            },
+            Pending::Imap => Start::StarttlsImap,
+            Pending::Stls => Start::StarttlsPop3,
+            Pending::AuthTls => Start::AuthTlsFtp,
+        })
     }
 
     pub(crate) fn feed(&mut self, role: Role, d: &[u8], refused: &mut u32) -> Fed {
@@ -119,6 +133,9 @@ impl Line {
             }
             used += n;
             let t = trim_line(l);
+            if self.family == Family::Unknown && (word(t, b"CAP") || word(t, b"NICK")) {
+                self.family = Family::Irc;
+            }
             if let Some(p) = self.request(t) {
                 self.pending = Some(p);
                 return Fed::more(used);
@@ -138,7 +155,9 @@ impl Line {
     fn request(&mut self, t: &[u8]) -> Option<Pending> {
         use Family::*;
         let f = self.family;
-        if t.eq_ignore_ascii_case(b"STARTTLS") && matches!(f, Unknown | SmtpFtp | Nntp | Sieve) {
+        if t.eq_ignore_ascii_case(b"STARTTLS")
+            && matches!(f, Unknown | SmtpFtp | Nntp | Sieve | Irc)
+        {
             return Some(Pending::Starttls);
         }
         if t.eq_ignore_ascii_case(b"STLS") && matches!(f, Unknown | Pop3) {
@@ -196,6 +215,13 @@ impl Line {
 
     fn answer(&self, p: Pending, t: &[u8]) -> Answer {
         match p {
+            Pending::Starttls if t.starts_with(b":") || self.family == Family::Irc => {
+                match irc_numeric(t) {
+                    Some(670) => Answer::Accept(Start::StarttlsIrc),
+                    Some(691) => Answer::Refuse,
+                    _ => Answer::Skip,
+                }
+            }
             Pending::Starttls => match reply_code(t) {
                 Some((_, false)) => Answer::Skip,
                 Some((220, true)) if self.family != Family::Nntp => {
@@ -233,6 +259,24 @@ impl Line {
     }
 }
 
+/// The numeric of an IRC reply `:prefix ddd target …` (RFC 2812 §2.3.1).
+fn irc_numeric(t: &[u8]) -> Option<u16> {
+    let rest = t.strip_prefix(b":")?;
+    let sp = rest.iter().position(|&b| b == b' ')?;
+    let cmd = rest.get(sp + 1..)?;
+    match cmd {
+        [a, b, c, end @ ..]
+            if a.is_ascii_digit()
+                && b.is_ascii_digit()
+                && c.is_ascii_digit()
+                && matches!(end.first(), None | Some(b' ')) =>
+        {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
 /// Waits for the rest of an incomplete line, unless it already holds binary bytes.
 fn tail(d: &[u8], used: usize) -> Fed {
     if is_text_line(d.get(used..).unwrap_or(&[])) {
@@ -251,6 +295,7 @@ fn greeting(t: &[u8]) -> Family {
         None if starts_with_ci(t, b"+OK") => Family::Pop3,
         None if t.starts_with(b"* ") => Family::Imap,
         None if t.starts_with(b"\"") => Family::Sieve,
+        None if t.starts_with(b":") => Family::Irc,
         None => Family::Unknown,
     }
 }
@@ -410,6 +455,58 @@ mod tests {
             (C, b"MAIL FROM:<a@example.com>\r\n"),
         ]);
         assert_eq!(v, Verdict::Plain(GiveUp::NoUpgrade));
+    }
+
+    #[test]
+    fn irc_starttls_670_is_not_smtp() {
+        check(
+            &[
+                (C, b"CAP LS 302\r\n"),
+                (
+                    S,
+                    b":irc.example.net NOTICE * :*** Looking up your hostname\r\n",
+                ),
+                (S, b":irc.example.net CAP * LS :multi-prefix tls\r\n"),
+                (C, b"STARTTLS\r\n"),
+                (
+                    S,
+                    b":irc.example.net 670 * :STARTTLS successful, go ahead with TLS handshake\r\n",
+                ),
+                (C, b"\x16\x03\x01"),
+            ],
+            Verdict::Upgrade(Start::StarttlsIrc),
+            [b"\x16\x03\x01", b""],
+        );
+        // Client first, without CAP: the prefixed answer still says IRC.
+        check(
+            &[
+                (C, b"STARTTLS\r\n"),
+                (
+                    S,
+                    b":irc.example.net NOTICE * :hello\r\n:irc.example.net 670 * :go\r\n",
+                ),
+            ],
+            Verdict::Upgrade(Start::StarttlsIrc),
+            [b"", b""],
+        );
+    }
+
+    #[test]
+    fn irc_starttls_691_is_refused_and_not_smtp() {
+        let mut r = super::super::Recogniser::new();
+        r.feed(
+            S,
+            b":irc.example.net NOTICE * :*** Looking up your hostname\r\n",
+        );
+        r.feed(C, b"STARTTLS\r\n");
+        r.feed(S, b":irc.example.net 691 * :STARTTLS failure\r\n");
+        assert_eq!(r.verdict(), Verdict::Undecided);
+        assert_eq!(r.refused(), 1);
+        // A NOTICE is no answer at all (an SMTP reading would refuse on it).
+        let mut r = super::super::Recogniser::new();
+        r.feed(C, b"NICK x\r\nSTARTTLS\r\n");
+        r.feed(S, b"NOTICE AUTH :*** Looking up your hostname\r\n");
+        assert_eq!((r.verdict(), r.refused()), (Verdict::Undecided, 0));
     }
 
     #[test]

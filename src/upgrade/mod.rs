@@ -25,8 +25,14 @@ mod db;
 mod http;
 mod ldap;
 mod line;
+pub mod prefix;
+pub mod proxy;
+mod rdp;
 mod socks;
 mod xmpp;
+
+use prefix::Hello;
+use std::net::IpAddr;
 
 /// Plaintext bytes inspected per direction before a connection that has not upgraded is given
 /// up as not TLS. Enough for mail banners and capabilities, an XMPP feature list, HTTP proxy
@@ -65,11 +71,20 @@ pub enum Start {
     Socks4,
     /// SOCKS5 CONNECT (with or without authentication), succeeded (RFC 1928).
     Socks5,
+    /// IRC `STARTTLS`, numeric `670` (IRCv3 `tls` extension).
+    StarttlsIrc,
+    /// RDP X.224 Connection Request/Confirm selecting TLS or CredSSP ([MS-RDPBCGR]).
+    Rdp,
+    /// A PROXY protocol header (v1 or v2), then TLS.
+    ProxyProtocol,
+    /// A ClientHello answered by a ServerHello after plaintext that is no known upgrade (an
+    /// application banner or upgrade), see [`prefix`].
+    AfterPlaintext,
 }
 
 impl Start {
     /// Number of kinds.
-    pub const COUNT: usize = 14;
+    pub const COUNT: usize = 18;
 
     /// All kinds, in a fixed order.
     pub const ALL: [Start; Start::COUNT] = [
@@ -87,6 +102,10 @@ impl Start {
         Start::HttpConnect,
         Start::Socks4,
         Start::Socks5,
+        Start::StarttlsIrc,
+        Start::Rdp,
+        Start::ProxyProtocol,
+        Start::AfterPlaintext,
     ];
 
     /// Report key / label value.
@@ -106,6 +125,10 @@ impl Start {
             Start::HttpConnect => "http-connect",
             Start::Socks4 => "socks4",
             Start::Socks5 => "socks5",
+            Start::StarttlsIrc => "starttls-irc",
+            Start::Rdp => "rdp",
+            Start::ProxyProtocol => "proxy-protocol",
+            Start::AfterPlaintext => "after-plaintext",
         }
     }
 
@@ -200,6 +223,7 @@ enum Proto {
     Xmpp(xmpp::Xmpp),
     Postgres(db::Postgres),
     Mysql(db::Mysql),
+    Rdp(rdp::Rdp),
 }
 
 /// The upgrade recogniser of one connection.
@@ -215,6 +239,14 @@ pub struct Recogniser {
     refused: u32,
     /// Bumped whenever the state changes in a way that may let the other side progress.
     generation: u32,
+    /// Per side: its unconsumed bytes begin with this hello (after plaintext), see [`prefix`].
+    hello_at: [Option<Hello>; 2],
+    /// TLS began after a recognised request whose answer was not captured.
+    reply_missing: bool,
+    /// A PROXY protocol header was consumed.
+    proxied: bool,
+    /// The source address the PROXY header named.
+    proxied_for: Option<IpAddr>,
 }
 
 impl Default for Recogniser {
@@ -233,6 +265,10 @@ impl Recogniser {
             verdict: Verdict::Undecided,
             refused: 0,
             generation: 0,
+            hello_at: [None; 2],
+            reply_missing: false,
+            proxied: false,
+            proxied_for: None,
         }
     }
 
@@ -256,6 +292,29 @@ impl Recogniser {
         self.consumed.get(side & 1).copied().unwrap_or(0)
     }
 
+    /// TLS began after a recognised upgrade request whose answer was not captured (lost, or
+    /// one direction mirrored): the client's next bytes were a ClientHello and the server
+    /// answered with a ServerHello.
+    pub fn reply_missing(&self) -> bool {
+        self.reply_missing
+    }
+
+    /// Whether `side`'s first bytes, `data`, belong to the recogniser although they are TLS:
+    /// a ServerHello answering a request whose answer was not captured (the other side sent
+    /// a request and waits), which tells where the upgrade began.
+    pub fn takes_reply(&self, side: usize, data: &[u8]) -> bool {
+        self.verdict == Verdict::Undecided
+            && self.client == Some((side & 1) ^ 1)
+            && self.consumed(side) == 0
+            && self.pending_start().is_some()
+            && prefix::hello_at(data) == Some(Some(Hello::Server))
+    }
+
+    /// The source address named by the connection's PROXY protocol header, if any.
+    pub fn proxied_for(&self) -> Option<IpAddr> {
+        self.proxied_for
+    }
+
     /// A counter that changes whenever feeding the other side might make progress.
     pub fn generation(&self) -> u32 {
         self.generation
@@ -269,7 +328,14 @@ impl Recogniser {
         if self.verdict != Verdict::Undecided || data.is_empty() {
             return 0;
         }
+        if self.hello_at.get(side).copied().flatten().is_some() {
+            // This side waits, at its hello, for the other side's answer.
+            return 0;
+        }
         if matches!(self.proto, Proto::Unknown) {
+            if let Some(n) = self.proxy_header(side, data) {
+                return n;
+            }
             match classify(data) {
                 Class::More => {
                     if data.len() > MAX_PLAINTEXT_INSPECT {
@@ -311,6 +377,7 @@ impl Recogniser {
             Proto::Xmpp(m) => m.feed(role, data, &mut self.refused),
             Proto::Postgres(m) => m.feed(role, data, &mut self.refused),
             Proto::Mysql(m) => m.feed(role, data, &mut self.refused),
+            Proto::Rdp(m) => m.feed(role, data, &mut self.refused),
         };
         let used = fed.used.min(data.len());
         if used > 0 || self.refused != before {
@@ -318,6 +385,30 @@ impl Recogniser {
         }
         if let Some(c) = self.consumed.get_mut(side) {
             *c += used;
+        }
+        // Plaintext that gives way to something else, or a request still awaiting its
+        // answer: perhaps TLS whose start no answer announced. Not after a refusal: a
+        // refused connection stays plaintext.
+        let pending = self.pending_start();
+        let look = self.refused == 0
+            && match fed.now {
+                Outcome::Plain => true,
+                Outcome::More => pending.is_some(),
+                Outcome::Upgrade(_) => false,
+            };
+        if look && self.consumed(side) <= prefix::MAX_PLAINTEXT_PREFIX {
+            let rest = data.get(used..).unwrap_or(&[]);
+            match prefix::hello_at(rest) {
+                Some(Some(h)) if self.hello_at.get(side ^ 1) != Some(&Some(h)) => {
+                    self.found_hello(side, h, pending);
+                    return used;
+                }
+                None if fed.now == Outcome::Plain && !rest.is_empty() => {
+                    // Perhaps the start of a hello: wait for its header.
+                    return used;
+                }
+                _ => {}
+            }
         }
         self.verdict = match fed.now {
             Outcome::More => {
@@ -338,20 +429,81 @@ impl Recogniser {
         used
     }
 
+    /// A PROXY protocol header as the connection's very first bytes, and what follows it.
+    /// `Some(consumed)` when this feed is settled here.
+    fn proxy_header(&mut self, side: usize, data: &[u8]) -> Option<usize> {
+        if self.proxied {
+            // After the header: TLS right away (from either side), or a protocol to classify.
+            let tls = match data {
+                [0x16, ..] => true,
+                [b, ..] if b & 0x80 != 0 => match prefix::hello_at(data) {
+                    None => return Some(0),
+                    Some(h) => h == Some(Hello::Client),
+                },
+                _ => false,
+            };
+            if tls {
+                self.verdict = Verdict::Upgrade(Start::ProxyProtocol);
+                return Some(0);
+            }
+            return None;
+        }
+        if self.consumed != [0, 0] || !proxy::starts_like(data) {
+            return None;
+        }
+        match proxy::parse(data) {
+            proxy::Parsed::More => Some(0),
+            proxy::Parsed::No => None,
+            proxy::Parsed::Is(h) => {
+                self.proxied = true;
+                self.proxied_for = h.source;
+                self.client = Some(side);
+                if let Some(c) = self.consumed.get_mut(side) {
+                    *c = h.len;
+                }
+                self.generation = self.generation.wrapping_add(1);
+                let rest = data.get(h.len..).unwrap_or(&[]);
+                // One level deep: `proxied` is now set.
+                Some(h.len + self.feed(side, rest))
+            }
+        }
+    }
+
+    /// `side`'s unconsumed bytes begin with hello `h`: TLS begins if the other side's begin
+    /// with the answering hello.
+    fn found_hello(&mut self, side: usize, h: Hello, pending: Option<Start>) {
+        if let Some(slot) = self.hello_at.get_mut(side) {
+            *slot = Some(h);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        self.verdict = Verdict::Undecided;
+        if self.hello_at.get(side ^ 1) == Some(&Some(h.answer())) {
+            self.client = Some(if h == Hello::Client { side } else { side ^ 1 });
+            self.reply_missing = pending.is_some();
+            self.verdict = Verdict::Upgrade(pending.unwrap_or(Start::AfterPlaintext));
+        }
+    }
+
+    /// The upgrade a request awaiting its answer would start.
+    fn pending_start(&self) -> Option<Start> {
+        let p = |b: bool, s: Start| b.then_some(s);
+        match &self.proto {
+            Proto::Unknown => None,
+            Proto::Line(m) => m.pending_start(),
+            Proto::Http(m) => p(m.pending(), Start::HttpConnect),
+            Proto::Socks4(m) => p(m.pending(), Start::Socks4),
+            Proto::Socks5(m) => p(m.pending(), Start::Socks5),
+            Proto::Ldap(m) => p(m.pending(), Start::StarttlsLdap),
+            Proto::Xmpp(m) => p(m.pending(), Start::StarttlsXmpp),
+            Proto::Postgres(m) => p(m.pending(), Start::PostgresSsl),
+            Proto::Mysql(m) => p(m.pending(), Start::MysqlSsl),
+            Proto::Rdp(m) => p(m.pending(), Start::Rdp),
+        }
+    }
+
     /// The client has sent its request and its later bytes wait for the server's answer.
     fn holding(&self, role: Role) -> bool {
-        role == Role::Client
-            && match &self.proto {
-                Proto::Unknown => false,
-                Proto::Line(m) => m.pending(),
-                Proto::Http(m) => m.pending(),
-                Proto::Socks4(m) => m.pending(),
-                Proto::Socks5(m) => m.pending(),
-                Proto::Ldap(m) => m.pending(),
-                Proto::Xmpp(m) => m.pending(),
-                Proto::Postgres(m) => m.pending(),
-                Proto::Mysql(m) => m.pending(),
-            }
+        role == Role::Client && self.pending_start().is_some()
     }
 }
 
@@ -385,6 +537,11 @@ fn classify(d: &[u8]) -> Class {
         5 => match socks::Socks5::classify(d) {
             Some(true) => Class::Is(Proto::Socks5(socks::Socks5::default()), Role::Client),
             Some(false) => Class::No,
+            None => Class::More,
+        },
+        3 => match rdp::Rdp::classify(d) {
+            Some(true) => Class::Is(Proto::Rdp(rdp::Rdp::default()), Role::Client),
+            Some(false) => mysql_or_text(d),
             None => Class::More,
         },
         0x30 => match ldap::Ldap::classify(d) {
@@ -467,6 +624,12 @@ pub(crate) mod tests {
     /// A conversation: (side, bytes) in arrival order. Returns the verdict and, per side, the
     /// bytes left unconsumed (where TLS would begin).
     pub(crate) fn converse(steps: &[(usize, &[u8])]) -> (Verdict, [Vec<u8>; 2]) {
+        let (r, bufs) = run(steps);
+        (r.verdict(), bufs)
+    }
+
+    /// [`converse`], returning the recogniser.
+    pub(crate) fn run(steps: &[(usize, &[u8])]) -> (Recogniser, [Vec<u8>; 2]) {
         let mut r = Recogniser::new();
         let mut bufs: [Vec<u8>; 2] = [Vec::new(), Vec::new()];
         for (side, bytes) in steps {
@@ -481,7 +644,7 @@ pub(crate) mod tests {
                 }
             }
         }
-        (r.verdict(), bufs)
+        (r, bufs)
     }
 
     /// Every split of a conversation into one-byte feeds gives the same result.
