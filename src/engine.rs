@@ -14,7 +14,7 @@ use crate::tally::{
     Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, ServerFacts, add as count,
 };
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
-use crate::upgrade::{GiveUp, Start, Verdict};
+use crate::upgrade::{GiveUp, Recogniser, Start, Verdict};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
 
 /// Default budget of bytes buffered for reassembly and hello joining, over all connections of
@@ -320,7 +320,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
         dir.plain = true;
     }
     if !dir.plain {
-        feed_tls(dir, s, hs, k);
+        feed_tls(dir, s, hs, k, upgrade.as_deref_mut());
         if dir.parser.stopped() != Some(Stop::NotTls) || !dir.parser.untouched() {
             // TLS (or still undecided, or stopped for another reason).
             finish_stop(dir, k);
@@ -379,7 +379,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
                 if d.parser.stopped().is_none() && d.parser.untouched() {
                     d.plain = false;
                     d.parser.reset();
-                    feed_tls(d, x, hs, k);
+                    feed_tls(d, x, hs, k, Some(&mut *u));
                     finish_stop(d, k);
                 }
             }
@@ -397,7 +397,7 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
                     // Not a protocol we know: each direction is judged on its own, as TLS.
                     d.plain = false;
                     d.parser.reset();
-                    feed_tls(d, x, hs, k);
+                    feed_tls(d, x, hs, k, None);
                     finish_stop(d, k);
                 } else if d.plain || !d.stream.data().is_empty() {
                     // A plaintext protocol that did not upgrade: nothing in it is TLS.
@@ -415,12 +415,26 @@ fn step(st: &mut TlsState, s: usize, from_start: bool, k: &mut Counters) -> Opti
 
 /// Runs a direction's TLS parser over its unconsumed bytes. Bytes that are plaintext from the
 /// first one are left in place (for the upgrade recogniser).
-fn feed_tls(dir: &mut Dir, side: usize, hs: &mut Handshake, k: &mut Counters) {
+fn feed_tls(
+    dir: &mut Dir,
+    side: usize,
+    hs: &mut Handshake,
+    k: &mut Counters,
+    upgrade: Option<&mut Recogniser>,
+) {
     let mut ctx = Ctx {
         hs,
         side,
         anomalies: &mut k.anomalies,
     };
+    if let Some(u) = upgrade.filter(|u| u.framed()) {
+        // TLS inside another protocol's packets (TDS): parse the unwrapped bytes.
+        let n = u.unwrap(side, dir.stream.data());
+        dir.stream.consume(n);
+        let m = dir.parser.feed(u.unwrapped(side), &mut ctx);
+        u.consume_unwrapped(side, m);
+        return;
+    }
     let n = dir.parser.feed(dir.stream.data(), &mut ctx);
     if !(dir.parser.stopped() == Some(Stop::NotTls) && dir.parser.untouched()) {
         dir.stream.consume(n);

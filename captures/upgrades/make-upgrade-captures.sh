@@ -18,18 +18,20 @@
 # Wrappers and TLS after plaintext (section "wrappers"): xrdp + xfreerdp (RDP
 # X.224 negotiation selecting TLS, TLS 1.3 and TLS 1.0), InspIRCd with its
 # starttls module + s_client -starttls irc, haproxy send-proxy/send-proxy-v2 in
-# front of a servers.py TLS backend, NoMachine-style banners and Gnutella's
+# front of a servers.py TLS backend, FreeTDS tsql against a servers.py SQL
+# Server login prelude (TLS inside TDS PRELOGIN packets), NoMachine-style
+# banners and Gnutella's
 # `Upgrade: TLS/1.0` (servers.py on both ends), and an HTTP CONNECT through
 # tinyproxy whose 200 answer (and the proxy's SYN-ACK) is then cut from the
 # capture with editcap (an upgrade whose reply was not captured).
 #
 # Needs root (tcpdump on lo, servers on their standard ports so that tshark's
 # dissectors recognise the protocols: 21 25 80 110 119 143 389 443 1080 3128
-# 3306 4190 5222 5432, then 3389 4000 4433 4443 6346 6667 8441 8442, all on
+# 3306 4190 5222 5432, then 1433 3389 4000 4433 4443 6346 6667 8441 8442, all on
 # 127.0.0.1 only).  On Debian 12:
 #   apt-get install -y tcpdump openssl curl python3 iproute2 dovecot-imapd \
 #       dovecot-pop3d postgresql tinyproxy dante-server \
-#       xrdp freerdp2-x11 xvfb inspircd haproxy tshark
+#       xrdp freerdp2-x11 xvfb inspircd haproxy freetds-bin tshark
 #
 # Usage:   captures/upgrades/make-upgrade-captures.sh          # writes here
 #          OUT=/some/dir captures/upgrades/make-upgrade-captures.sh
@@ -73,9 +75,10 @@ if want wrappers; then
     need xvfb-run   "apt-get install -y xvfb"
     need inspircd   "apt-get install -y inspircd"
     need haproxy    "apt-get install -y haproxy"
+    need tsql       "apt-get install -y freetds-bin"
     need tshark     "apt-get install -y tshark"
     need editcap    "apt-get install -y tshark"
-    PORTS+=(3128 3389 4000 4433 4443 6346 6667 8441 8442)
+    PORTS+=(1433 3128 3389 4000 4433 4443 6346 6667 8441 8442)
 fi
 [ "$(id -u)" = 0 ] || die "must run as root (tcpdump on lo, servers on ports below 1024)"
 
@@ -574,6 +577,23 @@ grep -qx TLSv1 "$WORK/gn.log" || die "gnutella-client: $(cat "$WORK/gn.log")"
 echo "gnutella-client 127.0.0.46 -> :6346: TLSv1" >&2
 capture_stop
 wait_closed 6346
+
+# === Microsoft SQL Server TDS: FreeTDS tsql against servers.py tds ==========
+#   127.0.0.1  PRELOGIN (ENCRYPTION = ON) / PRELOGIN answer ENCRYPT_ON, then the
+#              TLS handshake inside PRELOGIN packets, TLS 1.2 (the server allows
+#              no more, as SQL Server before 2022); LOGIN7 travels inside TLS,
+#              then the server hangs up (tsql reports a failed login: only the
+#              handshake is wanted).  tsql cannot choose its source address.
+pyserver tds 1433 --legacy
+printf '%s\n' "[hellowatch]" "host = 127.0.0.1" "port = 1433" "tds version = 7.4" \
+    "encryption = require" >"$WORK/freetds.conf"
+capture_start tds-prelogin.pcap 1433
+FREETDSCONF="$WORK/freetds.conf" timeout 30 tsql -S hellowatch -U sa -P unused \
+    </dev/null >"$WORK/tsql.log" 2>&1 || true
+wait_closed 1433
+grep -q "TLS established: TLSv1.2" "$WORK/tds.log" || die "tsql: $(tail -n 3 "$WORK/tds.log")"
+echo "tsql (FreeTDS, TDS 7.4, encryption = require) -> :1433: TLSv1.2 inside PRELOGIN" >&2
+capture_stop
 
 # === An upgrade whose answer was not captured =================================
 #   127.0.0.35  curl -x through tinyproxy: CONNECT / 200, TLS 1.3; then the

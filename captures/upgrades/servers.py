@@ -8,7 +8,9 @@ for (or whose real server needs more setup than a test capture deserves):
 SMTP (and an SMTP server that refuses STARTTLS), FTP, XMPP, LDAP, MySQL, NNTP,
 ManageSieve, a SOCKS5 proxy with username/password authentication, a plain
 HTTP server that answers POSTs, a sink that records one ClientHello, a TLS
-backend behind a PROXY-protocol load balancer (v1 line or v2 header), and
+backend behind a PROXY-protocol load balancer (v1 line or v2 header), a
+Microsoft SQL Server login prelude (TDS PRELOGIN with the TLS handshake
+inside PRELOGIN packets), and
 NoMachine-style banners and Gnutella's `Upgrade: TLS/1.0` handshake before
 TLS.  For the last two there is no client in Debian either: `nx-client` and
 `gnutella-client` connect (from --source) instead of listening.
@@ -353,6 +355,70 @@ def gnutella_client():
     tls.close()
 
 
+def tds_packet(c):
+    """One TDS packet: (type, status, payload)."""
+    hdr = c.exactly(8)
+    return hdr[0], hdr[1], c.exactly(int.from_bytes(hdr[2:4], "big") - 8)
+
+
+def tds_send(c, ptype, payload, size=4096):
+    """Sends a TDS message, split into packets of at most `size` bytes."""
+    chunks = [payload[i:i + size - 8] for i in range(0, len(payload), size - 8)] or [b""]
+    for n, chunk in enumerate(chunks):
+        last = 1 if n == len(chunks) - 1 else 0
+        c.send(bytes([ptype, last]) + (len(chunk) + 8).to_bytes(2, "big") + b"\0\0"
+               + bytes([(n + 1) & 0xff, 0]) + chunk)
+
+
+def tds(c):
+    """Microsoft SQL Server's TDS 7.x login prelude (MS-TDS 2.2.6.5, 3.2.5.2):
+    PRELOGIN / PRELOGIN response with ENCRYPT_ON, then the TLS handshake
+    carried inside PRELOGIN (0x12) packets in both directions, driven through
+    Python ssl's memory BIOs; once it completes TLS records travel bare.  The
+    client's LOGIN7 then arrives inside TLS; the server stops there."""
+    ptype, _, prelogin = tds_packet(c)
+    if ptype != 0x12:
+        raise RuntimeError("not a PRELOGIN: type %#x" % ptype)
+    log("PRELOGIN, %d bytes" % len(prelogin))
+    opts = [(0x00, b"\x0f\x00\x07\xd0\x00\x00"),  # VERSION 15.0.2000
+            (0x01, b"\x01"),                      # ENCRYPTION: ENCRYPT_ON
+            (0x02, b"\x00"),                      # INSTOPT
+            (0x03, b""),                           # THREADID
+            (0x04, b"\x00")]                      # MARS off
+    head, data, at = b"", b"", 5 * len(opts) + 1
+    for tok, val in opts:
+        head += bytes([tok]) + (at + len(data)).to_bytes(2, "big") + len(val).to_bytes(2, "big")
+        data += val
+    tds_send(c, 0x04, head + b"\xff" + data)
+    inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
+    ctx = tls_context()
+    ctx.maximum_version = ssl.TLSVersion.TLSv1_2
+    tls = ctx.wrap_bio(inc, out, server_side=True)
+    while True:
+        ptype, _, payload = tds_packet(c)
+        if ptype != 0x12:
+            raise RuntimeError("TLS handshake packet of type %#x" % ptype)
+        inc.write(payload)
+        try:
+            tls.do_handshake()
+            done = True
+        except ssl.SSLWantReadError:
+            done = False
+        pending = out.read()
+        if pending:
+            tds_send(c, 0x12, pending)
+        if done:
+            break
+    log("TLS established:", tls.version())
+    c.s.settimeout(5)
+    try:
+        inc.write(c.s.recv(65536))
+        login = tls.read(65536)
+        log("LOGIN7 inside TLS: TDS packet type %#x" % login[0])
+    except (ssl.SSLError, OSError, IndexError):
+        pass
+
+
 def sink(c):
     hdr = c.exactly(5)
     rec = hdr + c.exactly(int.from_bytes(hdr[3:5], "big"))
@@ -376,6 +442,7 @@ HANDLERS = {
     "proxy-tls": proxy_tls,
     "nomachine": nomachine,
     "gnutella": gnutella,
+    "tds": tds,
 }
 
 CLIENTS = {

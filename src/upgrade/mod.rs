@@ -29,10 +29,12 @@ pub mod prefix;
 pub mod proxy;
 mod rdp;
 mod socks;
+mod tds;
 mod xmpp;
 
 use prefix::Hello;
 use std::net::IpAddr;
+pub use tds::{MAX_UNWRAPPED, Unwrap};
 
 /// Plaintext bytes inspected per direction before a connection that has not upgraded is given
 /// up as not TLS. Enough for mail banners and capabilities, an XMPP feature list, HTTP proxy
@@ -77,6 +79,9 @@ pub enum Start {
     Rdp,
     /// A PROXY protocol header (v1 or v2), then TLS.
     ProxyProtocol,
+    /// Microsoft SQL Server TDS PRELOGIN, the TLS handshake inside PRELOGIN packets
+    /// ([MS-TDS]).
+    Tds,
     /// A ClientHello answered by a ServerHello after plaintext that is no known upgrade (an
     /// application banner or upgrade), see [`prefix`].
     AfterPlaintext,
@@ -84,7 +89,7 @@ pub enum Start {
 
 impl Start {
     /// Number of kinds.
-    pub const COUNT: usize = 18;
+    pub const COUNT: usize = 19;
 
     /// All kinds, in a fixed order.
     pub const ALL: [Start; Start::COUNT] = [
@@ -105,6 +110,7 @@ impl Start {
         Start::StarttlsIrc,
         Start::Rdp,
         Start::ProxyProtocol,
+        Start::Tds,
         Start::AfterPlaintext,
     ];
 
@@ -128,6 +134,7 @@ impl Start {
             Start::StarttlsIrc => "starttls-irc",
             Start::Rdp => "rdp",
             Start::ProxyProtocol => "proxy-protocol",
+            Start::Tds => "tds",
             Start::AfterPlaintext => "after-plaintext",
         }
     }
@@ -224,6 +231,7 @@ enum Proto {
     Postgres(db::Postgres),
     Mysql(db::Mysql),
     Rdp(rdp::Rdp),
+    Tds(tds::Tds),
 }
 
 /// The upgrade recogniser of one connection.
@@ -247,6 +255,8 @@ pub struct Recogniser {
     proxied: bool,
     /// The source address the PROXY header named.
     proxied_for: Option<IpAddr>,
+    /// Per side, once TLS began inside TDS packets: their headers come off.
+    unwrap: Option<Box<[Unwrap; 2]>>,
 }
 
 impl Default for Recogniser {
@@ -269,6 +279,7 @@ impl Recogniser {
             reply_missing: false,
             proxied: false,
             proxied_for: None,
+            unwrap: None,
         }
     }
 
@@ -378,6 +389,7 @@ impl Recogniser {
             Proto::Postgres(m) => m.feed(role, data, &mut self.refused),
             Proto::Mysql(m) => m.feed(role, data, &mut self.refused),
             Proto::Rdp(m) => m.feed(role, data, &mut self.refused),
+            Proto::Tds(m) => m.feed(role, data, &mut self.refused),
         };
         let used = fed.used.min(data.len());
         if used > 0 || self.refused != before {
@@ -426,7 +438,40 @@ impl Recogniser {
             Outcome::Upgrade(s) => Verdict::Upgrade(s),
             Outcome::Plain => Verdict::Plain(GiveUp::NoUpgrade),
         };
+        if self.verdict == Verdict::Upgrade(Start::Tds) {
+            self.unwrap = Some(Box::default());
+        }
         used
+    }
+
+    /// TLS travels inside another protocol's packets (TDS): the engine hands each direction's
+    /// bytes to [`Recogniser::unwrap`] and parses [`Recogniser::unwrapped`].
+    pub fn framed(&self) -> bool {
+        self.unwrap.is_some()
+    }
+
+    /// Takes what it can of `side`'s stream bytes `data` out of their framing; returns how
+    /// many were used.
+    pub fn unwrap(&mut self, side: usize, data: &[u8]) -> usize {
+        self.unwrap
+            .as_deref_mut()
+            .and_then(|u| u.get_mut(side & 1))
+            .map_or(0, |u| u.push(data))
+    }
+
+    /// `side`'s unwrapped TLS bytes not yet parsed.
+    pub fn unwrapped(&self, side: usize) -> &[u8] {
+        self.unwrap
+            .as_deref()
+            .and_then(|u| u.get(side & 1))
+            .map_or(&[], |u| u.data())
+    }
+
+    /// The parser took `n` of `side`'s unwrapped bytes.
+    pub fn consume_unwrapped(&mut self, side: usize, n: usize) {
+        if let Some(u) = self.unwrap.as_deref_mut().and_then(|u| u.get_mut(side & 1)) {
+            u.consume(n);
+        }
     }
 
     /// A PROXY protocol header as the connection's very first bytes, and what follows it.
@@ -498,6 +543,7 @@ impl Recogniser {
             Proto::Postgres(m) => p(m.pending(), Start::PostgresSsl),
             Proto::Mysql(m) => p(m.pending(), Start::MysqlSsl),
             Proto::Rdp(m) => p(m.pending(), Start::Rdp),
+            Proto::Tds(m) => p(m.pending(), Start::Tds),
         }
     }
 
@@ -537,6 +583,11 @@ fn classify(d: &[u8]) -> Class {
         5 => match socks::Socks5::classify(d) {
             Some(true) => Class::Is(Proto::Socks5(socks::Socks5::default()), Role::Client),
             Some(false) => Class::No,
+            None => Class::More,
+        },
+        0x12 => match tds::Tds::classify(d) {
+            Some(true) => Class::Is(Proto::Tds(tds::Tds::default()), Role::Client),
+            Some(false) => mysql_or_text(d),
             None => Class::More,
         },
         3 => match rdp::Rdp::classify(d) {
