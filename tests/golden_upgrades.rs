@@ -4,7 +4,10 @@
 //! requests, HTTP CONNECT and SOCKS4/5 must be counted exactly as
 //! `captures/upgrades/expected/<stem>.json` says (tshark's tallies), with how TLS began; and
 //! the connections that never upgrade (a refused STARTTLS, a refused CONNECT, a rejected
-//! SOCKS request, a ClientHello sent as an HTTP POST body) must count nothing.
+//! SOCKS request, a ClientHello sent as an HTTP POST body) must count nothing. Likewise the
+//! wrappers recognised by content: RDP's X.224 negotiation, IRC STARTTLS, a PROXY protocol
+//! header, SQL Server's TDS PRELOGIN (TLS inside its packets), TLS after NoMachine and Gnutella
+//! plaintext, and an HTTP CONNECT whose answer was cut from the capture.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -111,6 +114,11 @@ fn upgrades_are_broken_down_in_totals_table_and_csv() {
         "http-connect",
         "socks4",
         "socks5",
+        "starttls-irc",
+        "rdp",
+        "proxy-protocol",
+        "tds",
+        "after-plaintext",
     ] {
         assert!(
             started.get(kind).is_some_and(|n| n.as_u64() > Some(0)),
@@ -147,4 +155,62 @@ fn upgrades_are_broken_down_in_totals_table_and_csv() {
         "{csv}"
     );
     assert!(csv.contains(",mysql-ssl=1"), "{csv}");
+}
+
+#[test]
+fn irc_starttls_is_not_read_as_a_refused_smtp_starttls() {
+    let got = common::replay_json(&[&capture("irc-starttls.pcap")], &[]);
+    assert_eq!(got["coverage"]["upgrades_refused"], 0);
+    assert_eq!(got["coverage"]["upgrades"]["starttls-irc"], 1);
+    assert_eq!(got["coverage"]["upgrades"]["starttls-smtp"], 0);
+}
+
+#[test]
+fn an_upgrade_whose_answer_was_not_captured_counts_and_is_counted() {
+    let cut = common::replay_json(&[&capture("http-connect-reply-missing.pcap")], &[]);
+    assert_eq!(cut["coverage"]["upgrade_reply_missing"], 1);
+    assert_eq!(cut["coverage"]["upgrades"]["http-connect"], 1);
+    let full = common::replay_json(&[&capture("http-connect-full.pcap")], &[]);
+    assert_eq!(full["coverage"]["upgrade_reply_missing"], 0);
+    assert_eq!(full["clients"], cut["clients"]);
+}
+
+#[test]
+fn proxy_protocol_sources_are_reported_beside_the_ip_senders() {
+    let got = common::replay_json(&[&capture("proxy-protocol.pcap")], &[]);
+    // v1 line from haproxy's 127.0.0.62 naming 127.0.0.61, v2 header from 127.0.0.63 naming
+    // 127.0.0.64: the hellos count under the IP senders.
+    assert_eq!(
+        got["clients"]["127.0.0.62"]["proxied_for"],
+        serde_json::json!({"127.0.0.61": 1})
+    );
+    assert_eq!(
+        got["clients"]["127.0.0.63"]["proxied_for"],
+        serde_json::json!({"127.0.0.64": 1})
+    );
+    let events = common::replay_events(&[&capture("proxy-protocol.pcap")], &[]);
+    let hellos: Vec<Value> = events
+        .iter()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["source"]["ip"] == "127.0.0.62")
+        .collect();
+    assert_eq!(hellos.len(), 1, "{events:?}");
+    assert_eq!(hellos[0]["client"]["ip"], "127.0.0.61");
+    assert_eq!(hellos[0]["source"]["nat"]["ip"], "127.0.0.62");
+    // Without a PROXY header, no such fields.
+    let plain = common::replay_events(&[&capture("http-connect-full.pcap")], &[]);
+    let e: Value = serde_json::from_str(&plain[0]).unwrap();
+    assert!(
+        e.get("client").is_none() && e["source"].get("nat").is_none(),
+        "{e}"
+    );
+}
+
+#[test]
+fn tls_inside_tds_prelogin_packets_is_unwrapped() {
+    let got = common::replay_json(&[&capture("tds-prelogin.pcap")], &[]);
+    assert_eq!(got["coverage"]["upgrades"]["tds"], 1);
+    assert_eq!(got["coverage"]["streams_not_tls"], 0);
+    assert_eq!(got["coverage"]["streams_unfinished"], 0);
+    assert_eq!(got["clients"]["127.0.0.1"]["negotiated"]["tls1.2"], 1);
 }

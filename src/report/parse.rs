@@ -145,6 +145,7 @@ pub fn tally_from_json(o: &Map<String, Value>, at: &str) -> Result<ClientTally, 
         legacy_ja3: sample(legacy, "ja3", &lh_at)?,
         legacy_server_names: sample(legacy, "server_names", &lh_at)?,
         started: started(o, at)?,
+        proxied_for: Default::default(),
     })
 }
 

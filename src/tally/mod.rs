@@ -305,6 +305,9 @@ pub struct ClientTally {
     pub legacy_server_names: Sample,
     /// Connections by how TLS began, indexed by [`Start::index`].
     pub started: [u64; Start::COUNT],
+    /// Connections by the real client's address a PROXY protocol header named
+    /// ([`ConnSummary::proxied_for`]); the census counts them under this client, the sender.
+    pub proxied_for: Sample,
 }
 
 impl ClientTally {
@@ -358,6 +361,9 @@ impl ClientTally {
         if let Some(n) = self.started.get_mut(s.start.index()) {
             add(n, 1);
         }
+        if let Some(ip) = s.proxied_for {
+            self.proxied_for.add(&ip.to_string(), 1);
+        }
         dropped
     }
 
@@ -385,6 +391,7 @@ impl ClientTally {
         self.legacy_ja4.merge(&o.legacy_ja4);
         self.legacy_ja3.merge(&o.legacy_ja3);
         self.legacy_server_names.merge(&o.legacy_server_names);
+        self.proxied_for.merge(&o.proxied_for);
         for (m, om) in [
             (&mut self.offered_max, &o.offered_max),
             (&mut self.offered_versions, &o.offered_versions),

@@ -48,9 +48,7 @@ fn header(d: &[u8]) -> Option<(u8, u8, usize)> {
 fn message(d: &[u8], ty: u8) -> Option<Result<usize, ()>> {
     let mut at = 0;
     loop {
-        let Some((t, st, len)) = header(d.get(at..)?) else {
-            return None;
-        };
+        let (t, st, len) = header(d.get(at..)?)?;
         if t != ty || !(HEADER + 1..=MAX_PACKET).contains(&len) || at + len > MAX_PRELOGIN * 2 {
             return Some(Err(()));
         }
