@@ -11,30 +11,10 @@
 
 mod common;
 
+use common::packets::records;
+use common::{demo, tmp};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn demo() -> PathBuf {
-    common::root().join("captures/demo-legacy-mix.pcap")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hellowatch-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
-/// Splits a little-endian µs pcap into (header, records).
-fn records(pcap: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
-    let mut recs = Vec::new();
-    let mut off = 24;
-    while off + 16 <= pcap.len() {
-        let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().unwrap()) as usize;
-        recs.push(pcap[off..off + 16 + caplen].to_vec());
-        off += 16 + caplen;
-    }
-    (pcap[..24].to_vec(), recs)
-}
+use std::path::Path;
 
 fn bad_input(path: &Path, expect_in_stderr: &str) {
     let out = common::run(&["replay", path.to_str().unwrap(), "--format", "json"]);
@@ -222,5 +202,54 @@ fn live_bad_filter_or_user_exit_2_when_capture_is_allowed() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(err.lines().count(), 1, "one line: {err}");
         assert!(err.contains(expect), "{err}");
+    }
+}
+
+/// A reader that goes away (`hellowatch … | head`) ends the run quietly with status 0: the
+/// report, the events on standard output, a merge, the man page and the completions.
+#[test]
+fn broken_pipe_exits_0_quietly() {
+    let demo = demo();
+    let demo = demo.to_str().unwrap();
+    let report = tmp("bp-report.json");
+    let out = common::run(&[
+        "replay",
+        demo,
+        "--format",
+        "json",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let events_report = tmp("bp-events-report.json");
+    let cases: [&[&str]; 7] = [
+        &["replay", demo, "--format", "json"],
+        &["replay", demo, "--format", "table", "--workers", "3"],
+        &["replay", demo, "--format", "csv"],
+        &[
+            "replay",
+            demo,
+            "--events",
+            "-",
+            "-o",
+            events_report.to_str().unwrap(),
+        ],
+        &["merge", report.to_str().unwrap(), "--format", "json"],
+        &["man", "replay"],
+        &["completions", "bash"],
+    ];
+    for args in cases {
+        let mut child = std::process::Command::new(common::bin())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the child writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
     }
 }

@@ -575,6 +575,7 @@ impl HellowatchCollector {
                 .map(|(s, n)| ([(L_KIND, *s)], *n)),
         )?;
         single(enc, &UPGRADES_REFUSED, k.upgrades_refused)?;
+        single(enc, &UPGRADE_REPLY_MISSING, k.upgrade_reply_missing)?;
         single(enc, &PLAINTEXT_INSPECT_LIMIT, k.plaintext_inspect_limit)?;
         counters(
             enc,

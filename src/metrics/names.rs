@@ -359,6 +359,12 @@ pub const UPGRADES_REFUSED: MetricDef = counter(
     "Plaintext upgrade requests (STARTTLS, CONNECT, SOCKS, ...) the server refused.",
     &[],
 );
+/// Upgrades whose answer was not captured.
+pub const UPGRADE_REPLY_MISSING: MetricDef = counter(
+    "hellowatch_upgrade_reply_missing_total",
+    "Upgrades whose answer was not captured: TLS recognised by a ClientHello after the request and a ServerHello.",
+    &[],
+);
 /// Plaintext inspection bound hits.
 pub const PLAINTEXT_INSPECT_LIMIT: MetricDef = counter(
     "hellowatch_plaintext_inspect_limit_total",
@@ -379,7 +385,7 @@ pub const BUILD_INFO: MetricDef = gauge(
 );
 
 /// Every metric, in exposition order.
-pub const ALL: [MetricDef; 46] = [
+pub const ALL: [MetricDef; 47] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
@@ -423,6 +429,7 @@ pub const ALL: [MetricDef; 46] = [
     BUFFERED_CAP_HITS,
     UPGRADES,
     UPGRADES_REFUSED,
+    UPGRADE_REPLY_MISSING,
     PLAINTEXT_INSPECT_LIMIT,
     ANOMALIES,
     BUILD_INFO,
