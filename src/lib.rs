@@ -16,6 +16,7 @@
 
 pub mod capture;
 pub mod cli;
+pub mod dtls;
 pub mod engine;
 pub mod events;
 pub mod flow;

@@ -276,6 +276,54 @@ fn parse_sni(data: &[u8]) -> Option<&[u8]> {
     None
 }
 
+/// Parses a DTLS ClientHello body (after the 12-byte DTLS handshake header) with the TLS
+/// extraction above.
+///
+/// The DTLS body differs from TLS by one field: the `cookie` (u8 length) after the session id
+/// (RFC 6347 §4.2.1, RFC 9147 §5.3). It is copied without that field into `scratch` (reused by
+/// the caller) and parsed as a TLS ClientHello, so both transports share one hello parser.
+pub fn parse_dtls_client_hello<'a>(
+    body: &[u8],
+    scratch: &'a mut Vec<u8>,
+    anomaly: impl FnMut(Anomaly),
+) -> Result<ClientHello<'a>, Anomaly> {
+    // version (2), random (32), session id (u8 length + bytes), then the cookie.
+    let sid_len = usize::from(*body.get(34).ok_or(Anomaly::ClientHelloMalformed)?);
+    let cookie_at = 35usize.saturating_add(sid_len);
+    let cookie_len = usize::from(*body.get(cookie_at).ok_or(Anomaly::ClientHelloMalformed)?);
+    let head = body.get(..cookie_at).ok_or(Anomaly::ClientHelloMalformed)?;
+    let tail = body
+        .get(cookie_at.saturating_add(1).saturating_add(cookie_len)..)
+        .ok_or(Anomaly::ClientHelloMalformed)?;
+    scratch.clear();
+    scratch.extend_from_slice(head);
+    scratch.extend_from_slice(tail);
+    parse_client_hello(scratch, anomaly)
+}
+
+/// Parses a DTLS ServerHello body (after the 12-byte DTLS handshake header).
+///
+/// The body is laid out as in TLS, but tls-parser frames it only for TLS legacy versions: the
+/// body is copied into `scratch` with its version field set to TLS 1.2 for tls-parser's
+/// framing, while the version, random and extensions are read by [`parse_server_hello`]'s
+/// code from the real bytes.
+pub fn parse_dtls_server_hello(
+    body: &[u8],
+    scratch: &mut Vec<u8>,
+    anomaly: impl FnMut(Anomaly),
+) -> Result<ServerHello, Anomaly> {
+    scratch.clear();
+    scratch.extend_from_slice(body);
+    if let Some(v) = scratch.get_mut(..2) {
+        v.copy_from_slice(&Version::TLS12.0.to_be_bytes());
+    }
+    server_hello_from(
+        body,
+        tls_parser::parse_tls_handshake_msg_server_hello(scratch),
+        anomaly,
+    )
+}
+
 /// Parses a ServerHello body (without the 4-byte handshake header).
 ///
 /// tls-parser accepts only SSL 3.0 – TLS 1.2 and draft-18 legacy versions; for any other value
@@ -283,6 +331,19 @@ fn parse_sni(data: &[u8]) -> Option<&[u8]> {
 /// [`Anomaly::ServerHelloUnusualVersion`] is recorded.
 pub fn parse_server_hello(
     body: &[u8],
+    anomaly: impl FnMut(Anomaly),
+) -> Result<ServerHello, Anomaly> {
+    server_hello_from(
+        body,
+        tls_parser::parse_tls_handshake_msg_server_hello(body),
+        anomaly,
+    )
+}
+
+/// A ServerHello from its body (version and random) and tls-parser's framing of it.
+fn server_hello_from(
+    body: &[u8],
+    framed: tls_parser::IResult<&[u8], tls_parser::TlsMessageHandshake<'_>>,
     mut anomaly: impl FnMut(Anomaly),
 ) -> Result<ServerHello, Anomaly> {
     let legacy = Version(be16(body).ok_or(Anomaly::ServerHelloMalformed)?);
@@ -298,7 +359,7 @@ pub fn parse_server_hello(
         downgrade_sentinel,
         sslv2_format: false,
     };
-    match tls_parser::parse_tls_handshake_msg_server_hello(body) {
+    match framed {
         Ok((rest, tls_parser::TlsMessageHandshake::ServerHello(c))) => {
             sh.cipher = c.cipher.0;
             if !rest.is_empty() {
