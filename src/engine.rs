@@ -472,6 +472,12 @@ impl Engine {
 
     /// One decoded TCP segment at time `now` (ns).
     pub fn segment(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
+        if seg.transport == wire::Transport::Udp {
+            if let Some(c) = self.counters.decode_errors.get_mut(DecodeError::NotTcp.index()) {
+                count(c, 1);
+            }
+            return;
+        }
         count(&mut self.counters.tcp_segments, 1);
         if seg.truncated {
             count(&mut self.counters.truncated_segments, 1);
@@ -1016,6 +1022,7 @@ mod tests {
                     (s, c, 443, 40000)
                 };
                 let sg = Segment {
+                    transport: crate::wire::Transport::Tcp,
                     src,
                     dst,
                     sport: sp,
@@ -1137,6 +1144,7 @@ mod tests {
                 (s, c, 443, 40000)
             };
             let sg = Segment {
+                transport: crate::wire::Transport::Tcp,
                 src,
                 dst,
                 sport,

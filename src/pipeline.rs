@@ -114,6 +114,14 @@ pub fn flow_hash(seg: &Segment<'_>) -> u64 {
     foldhash::fast::FixedState::with_seed(0x6865_6c6c_6f77_6174).hash_one(key)
 }
 
+/// UDP datagrams are not read yet: counted as before (`not_tcp`).
+fn not_udp(seg: Segment<'_>) -> Result<Segment<'_>, wire::DecodeError> {
+    match seg.transport {
+        wire::Transport::Tcp => Ok(seg),
+        wire::Transport::Udp => Err(wire::DecodeError::NotTcp),
+    }
+}
+
 /// The worker side: runs until its queue closes, then finishes its engine.
 pub fn worker_loop<'a, S: SettleSink>(
     mut engine: Engine,
@@ -186,7 +194,7 @@ impl<'a> Dispatcher<'a> {
     fn route(&mut self, link: LinkType, frame: &'a [u8]) -> Option<(usize, Segment<'a>)> {
         self.counters.packets += 1;
         self.counters.bytes += frame.len() as u64;
-        match wire::decode(link, frame) {
+        match wire::decode(link, frame).and_then(not_udp) {
             Ok(seg) => {
                 let n = self.txs.len().max(1) as u64;
                 #[allow(clippy::cast_possible_truncation)] // < number of workers
@@ -237,7 +245,7 @@ impl<'a> Dispatcher<'a> {
         // Decode a borrowed view to find the worker, then copy only the payload.
         self.counters.packets += 1;
         self.counters.bytes += frame.len() as u64;
-        let seg = match wire::decode(link, frame) {
+        let seg = match wire::decode(link, frame).and_then(not_udp) {
             Ok(s) => s,
             Err(e) => {
                 if let Some(c) = self.counters.decode_errors.get_mut(e.index()) {
@@ -399,6 +407,7 @@ mod tests {
     #[test]
     fn hash_is_symmetric() {
         let a = Segment {
+            transport: crate::wire::Transport::Tcp,
             src: "10.0.0.1".parse().unwrap(),
             dst: "10.0.0.2".parse().unwrap(),
             sport: 1234,

@@ -250,6 +250,12 @@ fn first_record_plausible(d: &[u8]) -> bool {
         && frag_len <= payload.len().saturating_sub(HANDSHAKE_HEADER_LEN)
 }
 
+/// The datagram may carry DTLS records: RFC 7983's DTLS range (first byte 20–63), or a CAPWAP
+/// DTLS preamble. Stateless and cheap: what a dispatcher forwards to the UDP flows.
+pub fn in_dtls_range(datagram: &[u8]) -> bool {
+    demux(datagram) == Demux::Dtls || matches!(datagram, [0x01, 0, 0, 0, 20..=63, ..])
+}
+
 /// This datagram starts a DTLS handshake: a plaintext ClientHello or ServerHello record
 /// (possibly behind a CAPWAP preamble). Decided on content, never on ports.
 pub fn looks_like_dtls(datagram: &[u8]) -> bool {

@@ -1,6 +1,7 @@
-//! Link, IP and TCP decoding: pure, zero-copy, no panics.
+//! Link, IP, TCP and UDP decoding: pure, zero-copy, no panics.
 //!
-//! [`decode`] walks from the capture's link type down to the innermost TCP segment. The link
+//! [`decode`] walks from the capture's link type down to the innermost TCP segment or UDP
+//! datagram (a [`Segment`] whose [`Transport`] says which). The link
 //! layers etherparse does not know (BSD NULL/LOOP, Linux SLL2, PPP, PPPoE, MPLS) and the
 //! tunnels (VXLAN, Geneve, GRE incl. ERSPAN II/III, IP-in-IP) are unwrapped here; IP (with
 //! IPv6 extension headers) and TCP are sliced by etherparse (header slices on the fast path,
@@ -47,9 +48,20 @@ impl TcpFlags {
     }
 }
 
-/// A decoded TCP segment, borrowing its payload from the packet.
+/// The transport protocol of a [`Segment`].
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Transport {
+    /// A TCP segment.
+    Tcp,
+    /// A UDP datagram that is not a tunnel this module unwraps (VXLAN, Geneve).
+    Udp,
+}
+
+/// A decoded TCP segment or UDP datagram, borrowing its payload from the packet.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Segment<'a> {
+    /// TCP or UDP (`seq` and `flags` are 0 for UDP).
+    pub transport: Transport,
     /// Source address (innermost IP header).
     pub src: IpAddr,
     /// Destination address.
@@ -77,7 +89,8 @@ pub enum DecodeError {
     UnsupportedLink,
     /// Not IP (ARP, LLDP, …).
     NotIp,
-    /// IP but not TCP (UDP that is not a tunnel, ICMP, …).
+    /// IP but neither TCP nor UDP (ICMP, ESP, …); also counts the UDP datagrams the engine
+    /// does not read (neither DTLS nor QUIC), so that TCP-only figures stay as they were.
     NotTcp,
     /// An IPv4/IPv6 fragment: counted and skipped.
     Fragment,
@@ -118,7 +131,8 @@ impl DecodeError {
     }
 }
 
-/// Decodes a captured frame of link type `link` down to its innermost TCP segment.
+/// Decodes a captured frame of link type `link` down to its innermost TCP segment or UDP
+/// datagram.
 pub fn decode(link: LinkType, frame: &[u8]) -> Result<Segment<'_>, DecodeError> {
     link::decode_link(link, frame, 0)
 }
@@ -194,6 +208,7 @@ fn transport<'a>(
                 .get(usize::from(t.data_offset()) * 4..)
                 .ok_or(DecodeError::Truncated)?;
             Ok(Segment {
+                transport: Transport::Tcp,
                 src,
                 dst,
                 sport: t.source_port(),
@@ -205,12 +220,25 @@ fn transport<'a>(
             })
         }
         17 => {
-            let [_, _, d0, d1, l0, l1, _, _] =
+            let [s0, s1, d0, d1, l0, l1, _, _] =
                 *payload.first_chunk::<8>().ok_or(DecodeError::Truncated)?;
             let dport = u16::from_be_bytes([d0, d1]);
             let len = usize::from(u16::from_be_bytes([l0, l1]));
             let inner = payload.get(8..len.clamp(8, payload.len())).unwrap_or(&[]);
-            udp_tunnel(dport, inner, depth)
+            match udp_tunnel(dport, inner, depth) {
+                Some(r) => r,
+                None => Ok(Segment {
+                    transport: Transport::Udp,
+                    src,
+                    dst,
+                    sport: u16::from_be_bytes([s0, s1]),
+                    dport,
+                    seq: 0,
+                    flags: TcpFlags(0),
+                    payload: inner,
+                    truncated: truncated || len > payload.len(),
+                }),
+            }
         }
         47 => link::gre(payload, depth.saturating_add(1)),
         4 | 41 => decode_ip(payload, depth.saturating_add(1)),
@@ -228,11 +256,16 @@ fn tcp_flags(fin: bool, syn: bool, rst: bool, ack: bool) -> TcpFlags {
     )
 }
 
-fn udp_tunnel(dport: u16, inner: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
+/// A UDP tunnel to unwrap, by its port; `None`: a plain datagram.
+fn udp_tunnel(
+    dport: u16,
+    inner: &[u8],
+    depth: u8,
+) -> Option<Result<Segment<'_>, DecodeError>> {
     match dport {
-        VXLAN_PORT => link::vxlan(inner, depth.saturating_add(1)),
-        GENEVE_PORT => link::geneve(inner, depth.saturating_add(1)),
-        _ => Err(DecodeError::NotTcp),
+        VXLAN_PORT => Some(link::vxlan(inner, depth.saturating_add(1))),
+        GENEVE_PORT => Some(link::geneve(inner, depth.saturating_add(1))),
+        _ => None,
     }
 }
 
@@ -260,6 +293,7 @@ fn decode_ip_lax(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
     }
     match &pkt.transport {
         Some(TransportSlice::Tcp(tcp)) => Ok(Segment {
+            transport: Transport::Tcp,
             src,
             dst,
             sport: tcp.source_port(),
@@ -269,7 +303,20 @@ fn decode_ip_lax(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
             payload: tcp.payload(),
             truncated: payload.incomplete,
         }),
-        Some(TransportSlice::Udp(udp)) => udp_tunnel(udp.destination_port(), udp.payload(), depth),
+        Some(TransportSlice::Udp(udp)) => {
+            let dport = udp.destination_port();
+            udp_tunnel(dport, udp.payload(), depth).unwrap_or(Ok(Segment {
+                transport: Transport::Udp,
+                src,
+                dst,
+                sport: udp.source_port(),
+                dport,
+                seq: 0,
+                flags: TcpFlags(0),
+                payload: udp.payload(),
+                truncated: payload.incomplete,
+            }))
+        }
         Some(_) => Err(DecodeError::NotTcp),
         None => match payload.ip_number.0 {
             6 | 17 => Err(DecodeError::Truncated),
@@ -373,10 +420,32 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn udp_is_not_tcp() {
-        let b = PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 9).udp(53, 53);
+    fn udp_datagram_is_a_udp_segment() {
+        let b = PacketBuilder::ipv4([1, 1, 1, 1], [2, 2, 2, 2], 9).udp(5353, 53);
         let mut p = Vec::new();
         b.write(&mut p, b"q").unwrap();
-        assert_eq!(decode(LinkType::Raw, &p), Err(DecodeError::NotTcp));
+        let s = decode(LinkType::Raw, &p).unwrap();
+        assert_eq!(s.transport, Transport::Udp);
+        assert_eq!((s.sport, s.dport, s.seq, s.flags), (5353, 53, 0, TcpFlags(0)));
+        assert_eq!(s.payload, b"q");
+        assert!(!s.truncated);
+        // Cut by the snap length: marked; the UDP length is trusted only inside the capture.
+        let s = decode(LinkType::Raw, &p[..p.len() - 1]).unwrap();
+        assert!(s.truncated && s.payload.is_empty());
+    }
+
+    #[test]
+    fn udp_over_ipv6_with_extension_header_takes_the_lax_path() {
+        let b = PacketBuilder::ipv6([0x20; 16], [0x21; 16], 64).udp(4433, 50000);
+        let mut p = Vec::new();
+        b.write(&mut p, b"dtls").unwrap();
+        p[6] = 0;
+        p.splice(40..40, [17u8, 0, 1, 4, 0, 0, 0, 0]);
+        let plen = u16::from_be_bytes([p[4], p[5]]) + 8;
+        p[4..6].copy_from_slice(&plen.to_be_bytes());
+        let s = decode(LinkType::Raw, &p).unwrap();
+        assert_eq!(s.transport, Transport::Udp);
+        assert_eq!((s.sport, s.dport), (4433, 50000));
+        assert_eq!(s.payload, b"dtls");
     }
 }
