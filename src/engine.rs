@@ -473,7 +473,11 @@ impl Engine {
     /// One decoded TCP segment at time `now` (ns).
     pub fn segment(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
         if seg.transport == wire::Transport::Udp {
-            if let Some(c) = self.counters.decode_errors.get_mut(DecodeError::NotTcp.index()) {
+            if let Some(c) = self
+                .counters
+                .decode_errors
+                .get_mut(DecodeError::NotTcp.index())
+            {
                 count(c, 1);
             }
             return;
@@ -1022,7 +1026,7 @@ mod tests {
                     (s, c, 443, 40000)
                 };
                 let sg = Segment {
-                    transport: crate::wire::Transport::Tcp,
+                    transport: wire::Transport::Tcp,
                     src,
                     dst,
                     sport: sp,
@@ -1144,7 +1148,7 @@ mod tests {
                 (s, c, 443, 40000)
             };
             let sg = Segment {
-                transport: crate::wire::Transport::Tcp,
+                transport: wire::Transport::Tcp,
                 src,
                 dst,
                 sport,

@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn hash_is_symmetric() {
         let a = Segment {
-            transport: crate::wire::Transport::Tcp,
+            transport: wire::Transport::Tcp,
             src: "10.0.0.1".parse().unwrap(),
             dst: "10.0.0.2".parse().unwrap(),
             sport: 1234,

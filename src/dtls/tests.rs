@@ -404,3 +404,92 @@ fn malformed_client_hello_body_is_an_anomaly() {
     assert!(s.client.is_empty());
     assert_eq!(s.anomalies, vec![Anomaly::ClientHelloMalformed]);
 }
+
+/// Real datagrams from `captures/dtls/` (OpenSSL 3.0 on loopback, `make-dtls-captures.sh`).
+mod real {
+    /// `dtls12-fragmented-hello.pcap` frames 1–2: a ClientHello in two handshake fragments.
+    pub(super) const FRAGMENTED_HELLO: [&str; 2] = [
+        "16feff000000000000000000d70100012b00000000000000cbfefdb402e64e0ee1b193eab17c266a1ace8bbd31ebac4d1e092a64e60ddf1ea14b1500000038c02cc030009fcca9cca8ccaac02bc02f009ec024c028006bc023c0270067c00ac0140039c009c0130033009d009c003d003c0035002f00ff010000c90000001f001d00001a667261676d656e7465642e68656c6c6f77617463682e74657374000b000403000102000a000c000a001d0017001e001900180023000000100050004e0677656272746308632d77656272746302683208687474702f312e3118782d6c6f6e672d",
+        "16feff0000000000000001006c0100012b00000000cb00006070726f746f636f6c2d6e616d652d6f6e6518782d6c6f6e672d70726f746f636f6c2d6e616d652d74776f0016000000170000000d002a0028040305030603080708080809080a080b080408050806040105010601030303010302040205020602",
+    ];
+    /// `refused-dtls10.pcap`: ClientHello, HelloVerifyRequest, ClientHello with the cookie,
+    /// fatal protocol_version alert (direction 0 = client).
+    pub(super) const REFUSED_DTLS10: [(u8, &str); 4] = [
+        (
+            0,
+            "16feff0000000000000000006c010000600000000000000060feff1e0b05e38586263cb4f4f40dc957cfb06992d0ab80f0639517a8d35cad70c43d00000012c00ac0140039c009c01300330035002f00ff01000024000b000403000102000a000c000a001d0017001e00190018002300000016000000170000",
+        ),
+        (
+            1,
+            "16feff00000000000000000023030000170000000000000017feff14432643b84c7cc2de35293585190ce687cd16c54e",
+        ),
+        (
+            0,
+            "16feff00000000000000010080010000740001000000000074feff1e0b05e38586263cb4f4f40dc957cfb06992d0ab80f0639517a8d35cad70c43d0014432643b84c7cc2de35293585190ce687cd16c54e0012c00ac0140039c009c01300330035002f00ff01000024000b000403000102000a000c000a001d0017001e00190018002300000016000000170000",
+        ),
+        (1, "15feff000000000000000100020246"),
+    ];
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn real_openssl_fragmented_client_hello_in_either_order() {
+    for order in [[0, 1], [1, 0]] {
+        let mut p = ConnParser::new();
+        let mut scratch = Vec::new();
+        let mut got = None;
+        struct Sni<'a>(&'a mut Option<(Vec<u8>, Vec<u16>)>, Vec<Issue>);
+        impl Handler for Sni<'_> {
+            fn client_hello(&mut self, _: u8, ch: &ClientHello<'_>) {
+                let offered = ch.offered().as_slice().iter().map(|v| v.0).collect();
+                *self.0 = Some((ch.sni.unwrap_or_default().to_vec(), offered));
+            }
+            fn server_hello(&mut self, _: u8, _: &ServerHello) {}
+            fn alert(&mut self, _: u8, _: u8, _: u8) {}
+            fn anomaly(&mut self, a: Anomaly) {
+                panic!("{a:?}");
+            }
+            fn issue(&mut self, i: Issue) {
+                self.1.push(i);
+            }
+        }
+        let mut h = Sni(&mut got, Vec::new());
+        for i in order {
+            assert!(looks_like_dtls(&unhex(real::FRAGMENTED_HELLO[i])));
+            p.datagram(0, &unhex(real::FRAGMENTED_HELLO[i]), &mut scratch, &mut h);
+        }
+        assert!(h.1.is_empty());
+        assert!(!p.pending() && p.buffered() == 0);
+        let (sni, offered) = got.unwrap();
+        assert_eq!(sni, b"fragmented.hellowatch.test");
+        assert_eq!(offered, vec![0xfefd]);
+    }
+}
+
+#[test]
+fn real_openssl_refused_dtls10_client() {
+    let dgs: Vec<(u8, Vec<u8>)> = real::REFUSED_DTLS10
+        .iter()
+        .map(|(d, h)| (*d, unhex(h)))
+        .collect();
+    let s = run(&dgs);
+    assert_eq!(
+        s.client,
+        vec![
+            (0, vec![0xfeff], Some(0xfeff)),
+            (0, vec![0xfeff], Some(0xfeff))
+        ]
+    );
+    assert!(
+        s.server.is_empty(),
+        "a HelloVerifyRequest is not a ServerHello"
+    );
+    assert_eq!(s.alerts, vec![(1, 2, 70)]);
+    assert!(s.anomalies.is_empty() && s.issues.is_empty());
+}

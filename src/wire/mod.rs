@@ -257,11 +257,7 @@ fn tcp_flags(fin: bool, syn: bool, rst: bool, ack: bool) -> TcpFlags {
 }
 
 /// A UDP tunnel to unwrap, by its port; `None`: a plain datagram.
-fn udp_tunnel(
-    dport: u16,
-    inner: &[u8],
-    depth: u8,
-) -> Option<Result<Segment<'_>, DecodeError>> {
+fn udp_tunnel(dport: u16, inner: &[u8], depth: u8) -> Option<Result<Segment<'_>, DecodeError>> {
     match dport {
         VXLAN_PORT => Some(link::vxlan(inner, depth.saturating_add(1))),
         GENEVE_PORT => Some(link::geneve(inner, depth.saturating_add(1))),
@@ -426,7 +422,10 @@ pub(crate) mod tests {
         b.write(&mut p, b"q").unwrap();
         let s = decode(LinkType::Raw, &p).unwrap();
         assert_eq!(s.transport, Transport::Udp);
-        assert_eq!((s.sport, s.dport, s.seq, s.flags), (5353, 53, 0, TcpFlags(0)));
+        assert_eq!(
+            (s.sport, s.dport, s.seq, s.flags),
+            (5353, 53, 0, TcpFlags(0))
+        );
         assert_eq!(s.payload, b"q");
         assert!(!s.truncated);
         // Cut by the snap length: marked; the UDP length is trusted only inside the capture.
