@@ -472,7 +472,7 @@ impl Engine {
 
     /// One decoded TCP segment at time `now` (ns).
     pub fn segment(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
-        if seg.transport == wire::Transport::Udp {
+        if seg.proto == wire::Proto::Udp {
             if let Some(c) = self
                 .counters
                 .decode_errors
@@ -1026,7 +1026,7 @@ mod tests {
                     (s, c, 443, 40000)
                 };
                 let sg = Segment {
-                    transport: wire::Transport::Tcp,
+                    proto: wire::Proto::Tcp,
                     src,
                     dst,
                     sport: sp,
@@ -1148,7 +1148,7 @@ mod tests {
                 (s, c, 443, 40000)
             };
             let sg = Segment {
-                transport: wire::Transport::Tcp,
+                proto: wire::Proto::Tcp,
                 src,
                 dst,
                 sport,

@@ -116,9 +116,9 @@ pub fn flow_hash(seg: &Segment<'_>) -> u64 {
 
 /// UDP datagrams are not read yet: counted as before (`not_tcp`).
 fn not_udp(seg: Segment<'_>) -> Result<Segment<'_>, wire::DecodeError> {
-    match seg.transport {
-        wire::Transport::Tcp => Ok(seg),
-        wire::Transport::Udp => Err(wire::DecodeError::NotTcp),
+    match seg.proto {
+        wire::Proto::Tcp => Ok(seg),
+        wire::Proto::Udp => Err(wire::DecodeError::NotTcp),
     }
 }
 
@@ -407,7 +407,7 @@ mod tests {
     #[test]
     fn hash_is_symmetric() {
         let a = Segment {
-            transport: wire::Transport::Tcp,
+            proto: wire::Proto::Tcp,
             src: "10.0.0.1".parse().unwrap(),
             dst: "10.0.0.2".parse().unwrap(),
             sport: 1234,

@@ -1,7 +1,7 @@
 //! Link, IP, TCP and UDP decoding: pure, zero-copy, no panics.
 //!
 //! [`decode`] walks from the capture's link type down to the innermost TCP segment or UDP
-//! datagram (a [`Segment`] whose [`Transport`] says which). The link
+//! datagram (a [`Segment`] whose [`Proto`] says which). The link
 //! layers etherparse does not know (BSD NULL/LOOP, Linux SLL2, PPP, PPPoE, MPLS) and the
 //! tunnels (VXLAN, Geneve, GRE incl. ERSPAN II/III, IP-in-IP) are unwrapped here; IP (with
 //! IPv6 extension headers) and TCP are sliced by etherparse (header slices on the fast path,
@@ -48,9 +48,9 @@ impl TcpFlags {
     }
 }
 
-/// The transport protocol of a [`Segment`].
+/// The IP protocol of a [`Segment`] (TCP or UDP).
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum Transport {
+pub enum Proto {
     /// A TCP segment.
     Tcp,
     /// A UDP datagram that is not a tunnel this module unwraps (VXLAN, Geneve).
@@ -61,7 +61,7 @@ pub enum Transport {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub struct Segment<'a> {
     /// TCP or UDP (`seq` and `flags` are 0 for UDP).
-    pub transport: Transport,
+    pub proto: Proto,
     /// Source address (innermost IP header).
     pub src: IpAddr,
     /// Destination address.
@@ -208,7 +208,7 @@ fn transport<'a>(
                 .get(usize::from(t.data_offset()) * 4..)
                 .ok_or(DecodeError::Truncated)?;
             Ok(Segment {
-                transport: Transport::Tcp,
+                proto: Proto::Tcp,
                 src,
                 dst,
                 sport: t.source_port(),
@@ -228,7 +228,7 @@ fn transport<'a>(
             match udp_tunnel(dport, inner, depth) {
                 Some(r) => r,
                 None => Ok(Segment {
-                    transport: Transport::Udp,
+                    proto: Proto::Udp,
                     src,
                     dst,
                     sport: u16::from_be_bytes([s0, s1]),
@@ -289,7 +289,7 @@ fn decode_ip_lax(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
     }
     match &pkt.transport {
         Some(TransportSlice::Tcp(tcp)) => Ok(Segment {
-            transport: Transport::Tcp,
+            proto: Proto::Tcp,
             src,
             dst,
             sport: tcp.source_port(),
@@ -302,7 +302,7 @@ fn decode_ip_lax(data: &[u8], depth: u8) -> Result<Segment<'_>, DecodeError> {
         Some(TransportSlice::Udp(udp)) => {
             let dport = udp.destination_port();
             udp_tunnel(dport, udp.payload(), depth).unwrap_or(Ok(Segment {
-                transport: Transport::Udp,
+                proto: Proto::Udp,
                 src,
                 dst,
                 sport: udp.source_port(),
@@ -421,7 +421,7 @@ pub(crate) mod tests {
         let mut p = Vec::new();
         b.write(&mut p, b"q").unwrap();
         let s = decode(LinkType::Raw, &p).unwrap();
-        assert_eq!(s.transport, Transport::Udp);
+        assert_eq!(s.proto, Proto::Udp);
         assert_eq!(
             (s.sport, s.dport, s.seq, s.flags),
             (5353, 53, 0, TcpFlags(0))
@@ -443,7 +443,7 @@ pub(crate) mod tests {
         let plen = u16::from_be_bytes([p[4], p[5]]) + 8;
         p[4..6].copy_from_slice(&plen.to_be_bytes());
         let s = decode(LinkType::Raw, &p).unwrap();
-        assert_eq!(s.transport, Transport::Udp);
+        assert_eq!(s.proto, Proto::Udp);
         assert_eq!((s.sport, s.dport), (4433, 50000));
         assert_eq!(s.payload, b"dtls");
     }
