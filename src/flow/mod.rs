@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
 pub mod reassembly;
+pub mod udp;
 
 use crate::tally::{Direction, HelloFacts, MAX_ALERTS_PER_CONN, MAX_HELLOS_PER_CONN, ServerFacts};
 use crate::tls::{DirParser, Version};
