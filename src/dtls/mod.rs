@@ -338,6 +338,11 @@ impl ConnParser {
         self.reasm.pending()
     }
 
+    /// Forgets the hellos being reassembled (for a memory budget the caller enforces).
+    pub fn clear_pending(&mut self) {
+        self.reasm.clear();
+    }
+
     /// Reads one UDP payload sent in direction `dir` (0 or 1). `scratch` is a reusable buffer
     /// for hello extraction. Datagrams outside RFC 7983's DTLS range (STUN, RTP, …) are
     /// ignored; returns whether the datagram was read as DTLS.
