@@ -11,8 +11,10 @@
     clippy::unreachable
 )]
 
-#[path = "workload/mod.rs"]
-mod workload;
+#[path = "../tests/common/kit/mod.rs"]
+mod kit;
+
+use kit::workload;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use hellowatch::capture::file::Savefile;

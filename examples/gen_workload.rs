@@ -13,8 +13,10 @@
     clippy::unreachable
 )]
 
-#[path = "../benches/workload/mod.rs"]
-mod workload;
+#[path = "../tests/common/kit/mod.rs"]
+mod kit;
+
+use kit::workload;
 
 use std::path::PathBuf;
 

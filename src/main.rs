@@ -8,7 +8,7 @@ use hellowatch::events::{Delivery, Dest, EventLog};
 use hellowatch::metrics::Metrics;
 use hellowatch::metrics::http::MetricsServer;
 use hellowatch::replay::InputSummary;
-use hellowatch::report::{self, Format, ReportOptions};
+use hellowatch::report::{Format, Report, ReportOptions};
 use hellowatch::tally::Census;
 use std::io::{IsTerminal, Write};
 use std::net::SocketAddr;
@@ -177,16 +177,8 @@ fn finish(
         }
     }
     let mut sink = open_output(&args.report)?;
-    let json = || report::to_json_with(census, counters, input, opts);
-    write_report(
-        &mut sink,
-        format_of(&args.report),
-        census,
-        counters,
-        input,
-        opts,
-        &json,
-    )?;
+    let report = Report::of(census, counters, input, opts);
+    write_report(&mut sink, format_of(&args.report), &report)?;
     if let (Some(m), Some(path)) = (metrics, &args.metrics_file) {
         m.write_textfile(path)?;
     }
@@ -226,25 +218,10 @@ fn open_output(args: &ReportArgs) -> anyhow::Result<Box<dyn Write>> {
     })
 }
 
-/// Writes the report; `json` makes the JSON document (replays and merges differ there).
-fn write_report(
-    sink: &mut dyn Write,
-    format: Format,
-    census: &Census,
-    counters: &Counters,
-    input: &InputSummary,
-    opts: &ReportOptions,
-    json: &dyn Fn() -> serde_json::Value,
-) -> anyhow::Result<()> {
+/// Writes the report.
+fn write_report(sink: &mut dyn Write, format: Format, report: &Report) -> anyhow::Result<()> {
     let mut sink = sink;
-    match format {
-        Format::Json => {
-            serde_json::to_writer_pretty(&mut sink, &json())?;
-            writeln!(sink)?;
-        }
-        Format::Table => report::write_table_with(&mut sink, census, counters, input, opts)?,
-        Format::Csv => report::write_csv_with(&mut sink, census, opts)?,
-    }
+    report.write(&mut sink, format)?;
     sink.flush().context("cannot write the report")?;
     Ok(())
 }
@@ -260,19 +237,9 @@ fn merge(args: &MergeArgs) -> ExitCode {
             return bad_input(e);
         }
     }
-    let opts = ReportOptions { policies };
-    let input = merged.input_summary();
-    let written = open_output(&args.report).and_then(|mut sink| {
-        write_report(
-            &mut sink,
-            format_of(&args.report),
-            &merged.census,
-            &Counters::default(),
-            &input,
-            &opts,
-            &|| merged.to_json(&opts),
-        )
-    });
+    let report = merged.report(&ReportOptions { policies });
+    let written = open_output(&args.report)
+        .and_then(|mut sink| write_report(&mut sink, format_of(&args.report), &report));
     match written {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => failure(format!("{e:#}")),
@@ -320,7 +287,7 @@ mod live {
     use hellowatch::cli::LiveArgs;
     use hellowatch::events::{Delivery, EventLog};
     use hellowatch::metrics::{Metrics, PcapStats};
-    use hellowatch::report::{self, ReportOptions};
+    use hellowatch::report::{Report, ReportOptions};
     use signal_hook::consts::{SIGINT, SIGTERM};
     use std::process::ExitCode;
     use std::sync::Arc;
@@ -460,15 +427,8 @@ mod live {
             eprintln!("hellowatch: warning: {w}");
         }
         let opts = ReportOptions { policies };
-        let mut written = write_report(
-            &mut sink,
-            format_of(&args.report),
-            &census,
-            &counters,
-            &input,
-            &opts,
-            &|| report::to_json_with(&census, &counters, &input, &opts),
-        );
+        let report = Report::of(&census, &counters, &input, &opts);
+        let mut written = write_report(&mut sink, format_of(&args.report), &report);
         if let (Ok(()), Some(path)) = (&written, &args.metrics_file) {
             written = metrics.write_textfile(path).map_err(Into::into);
         }

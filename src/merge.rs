@@ -13,10 +13,8 @@
 //! sensors that saw the same connection count it twice.
 
 use crate::replay::InputSummary;
-use crate::report::parse::{ReportParseError, add_values, census_from_json};
-use crate::report::{ReportOptions, census_json};
+use crate::report::{Coverage, Report, ReportOptions, ReportParseError};
 use crate::tally::Census;
-use serde_json::{Map, Value, json};
 use std::path::{Path, PathBuf};
 
 /// Why a report cannot be merged.
@@ -53,10 +51,10 @@ pub enum MergeError {
 pub struct Merged {
     /// The combined census.
     pub census: Census,
-    /// The combined `"input"` object.
-    pub input: Value,
-    /// The combined `"coverage"` object.
-    pub coverage: Value,
+    /// The combined `"input"` section.
+    pub input: InputSummary,
+    /// The combined `"coverage"` section.
+    pub coverage: Coverage,
 }
 
 impl Merged {
@@ -64,22 +62,16 @@ impl Merged {
     pub fn new(max_clients: usize) -> Self {
         Merged {
             census: Census::new(max_clients),
-            input: json!({"files": [], "packets": 0, "bytes": 0, "warnings": []}),
-            coverage: Value::Object(Map::new()),
+            input: InputSummary::default(),
+            coverage: Coverage::default(),
         }
     }
 
-    /// Adds one parsed report.
-    pub fn add(&mut self, report: &Value) -> Result<(), ReportParseError> {
-        let c = census_from_json(report, usize::MAX)?;
-        self.census.merge(&c);
-        if let Some(i) = report.get("input") {
-            add_values(&mut self.input, i);
-        }
-        if let Some(k) = report.get("coverage") {
-            add_values(&mut self.coverage, k);
-        }
-        Ok(())
+    /// Adds one report.
+    pub fn add(&mut self, report: &Report) {
+        self.census.merge(&report.census(usize::MAX));
+        add_input(&mut self.input, &report.input);
+        self.coverage.add(&report.coverage);
     }
 
     /// Reads and adds a report file.
@@ -88,51 +80,40 @@ impl Merged {
             path: path.to_path_buf(),
             source,
         })?;
-        let v: Value = serde_json::from_slice(&bytes).map_err(|source| MergeError::Json {
+        let v = serde_json::from_slice(&bytes).map_err(|source| MergeError::Json {
             path: path.to_path_buf(),
             source,
         })?;
-        self.add(&v).map_err(|source| MergeError::Report {
+        let report = Report::from_json(v).map_err(|source| MergeError::Report {
             path: path.to_path_buf(),
             source,
-        })
+        })?;
+        self.add(&report);
+        Ok(())
     }
 
-    /// The merged JSON report (same shape as a replay's).
-    pub fn to_json(&self, opts: &ReportOptions) -> Value {
-        let (clients, totals) = census_json(&self.census, opts);
+    /// The merged report (policies evaluated on the merged census).
+    pub fn report(&self, opts: &ReportOptions) -> Report {
         let mut coverage = self.coverage.clone();
-        if let Value::Object(m) = &mut coverage {
-            m.insert("clients_dropped".into(), json!(self.census.clients_dropped));
-        }
-        json!({
-            "clients": clients,
-            "totals": totals,
-            "input": self.input,
-            "coverage": coverage,
-        })
+        coverage.set_count("clients_dropped", self.census.clients_dropped);
+        Report::with(&self.census, self.input.clone(), coverage, opts)
     }
+}
 
-    /// The input summary (for the table header).
-    pub fn input_summary(&self) -> InputSummary {
-        let strings = |k: &str| -> Vec<String> {
-            self.input
-                .get(k)
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|s| s.as_str().map(String::from))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let num = |k: &str| self.input.get(k).and_then(Value::as_u64).unwrap_or(0);
-        InputSummary {
-            files: strings("files"),
-            packets: num("packets"),
-            bytes: num("bytes"),
-            warnings: strings("warnings"),
-            capture: None,
+/// Adds `b` into `a`: lists concatenated, counts summed; a live capture's interface and link
+/// type are the first report's.
+fn add_input(a: &mut InputSummary, b: &InputSummary) {
+    a.files.extend(b.files.iter().cloned());
+    a.packets = a.packets.saturating_add(b.packets);
+    a.bytes = a.bytes.saturating_add(b.bytes);
+    a.warnings.extend(b.warnings.iter().cloned());
+    match (&mut a.capture, &b.capture) {
+        (Some(x), Some(y)) => {
+            x.received = x.received.saturating_add(y.received);
+            x.dropped = x.dropped.saturating_add(y.dropped);
+            x.if_dropped = x.if_dropped.saturating_add(y.if_dropped);
         }
+        (None, Some(y)) => a.capture = Some(y.clone()),
+        (_, None) => {}
     }
 }

@@ -90,8 +90,9 @@ impl Reading<'_> {
     }
 }
 
-/// What was read.
-#[derive(Clone, Debug, Default)]
+/// What was read (the report's `"input"` section).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct InputSummary {
     /// The files, in order.
     pub files: Vec<String>,
@@ -102,6 +103,7 @@ pub struct InputSummary {
     /// Problems met, each prefixed with its file (or interface).
     pub warnings: Vec<String>,
     /// Live capture only: the interface and libpcap's packet statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub capture: Option<crate::capture::CaptureStats>,
 }
 

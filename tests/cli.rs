@@ -11,30 +11,10 @@
 
 mod common;
 
+use common::packets::records;
+use common::{demo, tmp};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-
-fn demo() -> PathBuf {
-    common::root().join("captures/demo-legacy-mix.pcap")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hellowatch-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
-/// Splits a little-endian µs pcap into (header, records).
-fn records(pcap: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
-    let mut recs = Vec::new();
-    let mut off = 24;
-    while off + 16 <= pcap.len() {
-        let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().unwrap()) as usize;
-        recs.push(pcap[off..off + 16 + caplen].to_vec());
-        off += 16 + caplen;
-    }
-    (pcap[..24].to_vec(), recs)
-}
+use std::path::Path;
 
 fn bad_input(path: &Path, expect_in_stderr: &str) {
     let out = common::run(&["replay", path.to_str().unwrap(), "--format", "json"]);

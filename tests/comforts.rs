@@ -74,7 +74,7 @@ fn man_pages_for_the_tool_and_each_subcommand() {
 /// A replay whose stderr is not a terminal shows no progress, so logs stay clean.
 #[test]
 fn no_progress_bar_without_a_terminal() {
-    let demo = common::root().join("captures/demo-legacy-mix.pcap");
+    let demo = common::demo();
     let out = common::run(&["replay", demo.to_str().unwrap(), "--format", "json"]);
     assert!(out.status.success());
     assert!(
@@ -96,7 +96,7 @@ fn progress_bar_on_a_terminal_and_quiet() {
         eprintln!("skipped: util-linux 'script' not installed");
         return;
     }
-    let demo = common::root().join("captures/demo-legacy-mix.pcap");
+    let demo = common::demo();
     let dir = common::scratch("comforts");
     let run = |quiet: bool| {
         let report = dir.join("r.json");
@@ -111,11 +111,7 @@ fn progress_bar_on_a_terminal_and_quiet() {
             .args(["-qec", &cmd, "/dev/null"])
             .output()
             .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        common::assert_ok(&out);
         String::from_utf8_lossy(&out.stdout).into_owned()
     };
     let shown = run(false);
@@ -129,7 +125,7 @@ fn progress_bar_on_a_terminal_and_quiet() {
 
 #[test]
 fn quiet_keeps_warnings_off_stderr_but_in_the_report() {
-    let full = std::fs::read(common::root().join("captures/demo-legacy-mix.pcap")).unwrap();
+    let full = std::fs::read(common::demo()).unwrap();
     let cut = common::scratch("comforts-quiet").join("cut.pcap");
     std::fs::write(&cut, &full[..full.len() - 10]).unwrap();
     let out = common::run(&[

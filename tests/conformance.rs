@@ -16,22 +16,6 @@ mod common;
 use serde_json::Value;
 use std::collections::{BTreeMap, BTreeSet};
 
-/// The corpus, or `None` (skipped) when it is absent; with `HELLOWATCH_REQUIRE_CORPUS=1` (CI)
-/// an absent corpus fails instead.
-fn corpus(sub: &str) -> Option<std::path::PathBuf> {
-    let dir = common::root().join("../shared/conformance").join(sub);
-    if dir.is_dir() {
-        return Some(dir);
-    }
-    assert!(
-        std::env::var_os("HELLOWATCH_REQUIRE_CORPUS").is_none(),
-        "{} not present and HELLOWATCH_REQUIRE_CORPUS is set",
-        dir.display()
-    );
-    eprintln!("skipped: {} not present", dir.display());
-    None
-}
-
 /// `.ci/known-failures`: capture file name -> check (`tcp` or `quic-dtls`).
 fn known_failures() -> BTreeMap<String, String> {
     let text = std::fs::read_to_string(common::root().join(".ci/known-failures")).unwrap();
@@ -65,7 +49,9 @@ fn known_failures() -> BTreeMap<String, String> {
 /// capture that has become exact fails this test until its line is deleted.
 #[test]
 fn conformance_corpus_is_exact_but_known_failures() {
-    let Some(base) = corpus("") else { return };
+    let Some(base) = common::corpus("") else {
+        return;
+    };
     let known = known_failures();
     let cases = common::expectations(&base.join("expected"), &base.join("captures"));
     assert!(
@@ -125,11 +111,7 @@ fn conformance_corpus_is_exact_but_known_failures() {
 
 #[test]
 fn robustness_captures_read_without_error() {
-    let Some(dir) = corpus("robustness") else {
-        return;
-    };
-    for e in std::fs::read_dir(&dir).unwrap().flatten() {
-        let p = e.path();
+    for p in common::corpus_files("robustness") {
         let v = common::replay_json(&[&p], &[]);
         assert!(
             v["input"]["packets"].as_u64().unwrap() > 0,

@@ -62,11 +62,11 @@ fn promtool_check_metrics_reports_nothing_on_the_exposition() {
     if prom::tool("promtool").is_none() {
         return;
     }
-    let files = prom::corpus_captures();
+    let files = common::corpus_files("captures");
     if files.is_empty() {
         return;
     }
-    let dir = prom::tmpdir("deploy-promtool");
+    let dir = common::scratch("deploy-promtool");
     let path = dir.join("hellowatch.prom");
     let out = Command::new(common::bin())
         .arg("replay")

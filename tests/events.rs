@@ -1,6 +1,6 @@
 //! The event log (`--events`): its lines for real captures equal the checked-in golden files
 //! (`tests/golden/events-<capture>.jsonl`), for any number of workers; every field it writes
-//! is documented in the README's event table and every documented field occurs; the census is
+//! is documented in the event table of docs/events.md and every documented field occurs; the census is
 //! the same with and without it; bad destinations are clean errors.
 //!
 //! Regenerate the golden files after an intended schema change (or after
@@ -21,7 +21,8 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 /// Captures with golden event files: `(directory, file)`, the directory being `captures`
-/// (this repository) or `conformance` (`../shared/conformance/captures`, skipped when absent).
+/// (this repository) or `conformance` (`../shared/conformance/captures`: skipped when absent,
+/// required in CI).
 /// Together they cover every outcome but `closed_after_client_hello` and `alert_only`, SSLv2
 /// and SSLv2-compatible hellos, a HelloRetryRequest, a TLS 1.3 draft over IPv6, a server
 /// choosing less than offered, a RST after the ClientHello, fallback retries, and TLS after
@@ -156,13 +157,13 @@ fn key_paths(v: &Value, prefix: &str, out: &mut BTreeSet<String>) {
     }
 }
 
-/// Field names of the README's event table (rows starting with "| `").
+/// Field names of the event table of `docs/events.md` (rows starting with "| `").
 fn documented_fields() -> BTreeSet<String> {
-    let readme = std::fs::read_to_string(common::root().join("README.md")).unwrap();
-    let section = readme
+    let doc = std::fs::read_to_string(common::root().join("docs/events.md")).unwrap();
+    let section = doc
         .split("<!-- event-fields -->")
         .nth(1)
-        .expect("README marks the event table with <!-- event-fields -->");
+        .expect("docs/events.md marks the event table with <!-- event-fields -->");
     section
         .lines()
         .take_while(|l| !l.starts_with("<!--"))
@@ -195,11 +196,11 @@ fn every_field_is_documented_and_every_documented_field_occurs() {
     let unseen: Vec<_> = documented.difference(&seen).collect();
     assert!(
         undocumented.is_empty(),
-        "fields written but not in the README: {undocumented:?}"
+        "fields written but not in docs/events.md: {undocumented:?}"
     );
     assert!(
         unseen.is_empty(),
-        "fields in the README that no golden event shows: {unseen:?}"
+        "fields in docs/events.md that no golden event shows: {unseen:?}"
     );
 }
 

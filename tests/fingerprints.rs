@@ -71,11 +71,10 @@ const SPEC_OVER_TOOL: [(&str, &str, &str); 1] = [(
 
 #[test]
 fn ja4_equals_foxio_snapshots() {
-    let base = common::root().join("../shared/conformance");
-    let Ok(prov) = std::fs::read(base.join("provenance.json")) else {
-        eprintln!("skipped: {} not present", base.display());
+    let Some(base) = common::corpus("") else {
         return;
     };
+    let prov = std::fs::read(base.join("provenance.json")).unwrap();
     let prov: Value = serde_json::from_slice(&prov).unwrap();
     let mut compared = 0;
     let mut failures = Vec::new();
@@ -170,7 +169,7 @@ fn ja3_equals_ja3rs_expectations() {
 
 #[test]
 fn ja4_structure_on_the_project_captures() {
-    let demo = common::root().join("captures/demo-legacy-mix.pcap");
+    let demo = common::demo();
     let mut by_client: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for l in common::replay_events(&[&demo], &[]) {
         let e: Value = serde_json::from_str(&l).unwrap();

@@ -16,7 +16,10 @@
 
 mod common;
 
-use common::synth::{Conn, Pcap, SYN, client_hello, record, server_hello, tcp, tmp};
+use common::packets::{
+    Conn, PcapWriter, SYN, ccs_finished, client_hello, record, server_hello, tcp,
+};
+use common::tmp;
 use nix::sys::resource::{UsageWho, getrusage};
 use serde_json::Value;
 use std::net::Ipv4Addr;
@@ -30,7 +33,7 @@ const SPREAD: u64 = 100;
 /// `legit` complete TLS 1.2 handshakes from 10.200.x.y whose packets lie `SPREAD` SYNs apart.
 /// Returns the legitimate clients.
 fn flood_capture(path: &Path, flows: u64, legit: u64) -> Vec<String> {
-    let mut p = Pcap::create(path);
+    let mut p = PcapWriter::create(path);
     let server = (Ipv4Addr::new(192, 0, 2, 1), 443);
     let mut syn = tcp((Ipv4Addr::new(172, 16, 0, 0), 1024), server, 7, SYN, &[]);
     // Each handshake: its packets, due at flood positions start, start + SPREAD, …
@@ -44,8 +47,8 @@ fn flood_capture(path: &Path, flows: u64, legit: u64) -> Vec<String> {
         let mut pkts = vec![c.syn(), c.syn_ack()];
         pkts.push(c.client(&record(22, &client_hello(0x0303, &[]))));
         pkts.push(c.server(&record(22, &server_hello(0x0303))));
-        pkts.push(c.client(&[record(20, &[1]), record(22, &[0x44; 40])].concat()));
-        pkts.push(c.server(&[record(20, &[1]), record(22, &[0x44; 40])].concat()));
+        pkts.push(c.client(&ccs_finished()));
+        pkts.push(c.server(&ccs_finished()));
         pkts.extend(c.fins());
         let start = k * every + every / 2;
         for (j, f) in pkts.into_iter().enumerate() {
@@ -88,11 +91,7 @@ fn flood(flows: u64, legit: u64) -> (Value, i64) {
     ]);
     let rss = getrusage(UsageWho::RUSAGE_CHILDREN).unwrap().max_rss();
     std::fs::remove_file(&path).unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let k = &v["coverage"];
     let created = k["flows_created"].as_u64().unwrap();

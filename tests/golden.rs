@@ -11,34 +11,16 @@
 
 mod common;
 
-use serde_json::Value;
-
 #[test]
 fn project_captures_match_their_expected_census() {
     let root = common::root().join("captures");
-    let cases = common::expectations(&root.join("expected"), &root);
-    assert!(cases.len() >= 8, "only {} golden captures", cases.len());
-    let mut failures = Vec::new();
-    for (exp_path, cap) in &cases {
-        let exp: Value = serde_json::from_slice(&std::fs::read(exp_path).unwrap()).unwrap();
-        let got = common::replay_json(&[cap], &[]);
-        let d = common::diff(&exp["clients"], &got["clients"]);
-        if !d.is_empty() {
-            failures.push(format!("{}:\n  {}", cap.display(), d.join("\n  ")));
-        }
-        assert!(
-            got["input"]["warnings"].as_array().unwrap().is_empty(),
-            "{}: {}",
-            cap.display(),
-            got["input"]["warnings"]
-        );
-    }
+    let failures = common::golden_failures(&root.join("expected"), &root, |_, _| Vec::new());
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
 #[test]
 fn demo_capture_shows_legacy_clients() {
-    let demo = common::root().join("captures/demo-legacy-mix.pcap");
+    let demo = common::demo();
     let got = common::replay_json(&[&demo], &[]);
     let legacy = got["totals"]["legacy_clients"].as_u64().unwrap();
     let clients = got["totals"]["clients"].as_u64().unwrap();

@@ -16,6 +16,8 @@
 
 mod common;
 
+use common::packets::{ACK, PSH, PcapWriter, tcp};
+
 use nix::sys::signal::Signal;
 use nix::unistd::{Pid, User};
 use serde_json::{Value, json};
@@ -197,9 +199,9 @@ fn signal(pid: u32, sig: Signal) {
     nix::sys::signal::kill(pid, sig).unwrap_or_else(|e| panic!("kill {pid} {sig}: {e}"));
 }
 
-/// SIGTERM, then wait (bounded) for the exit; returns the status, the JSON report, stderr and
-/// how long the stop took.
-fn stop_live(net: &mut Net, live: Live) -> (ExitStatus, Value, String, Duration) {
+/// SIGTERM, then wait for the exit (a hang guard of 30 s, not a speed limit); returns the
+/// status, the JSON report and stderr.
+fn stop_live(net: &mut Net, live: Live) -> (ExitStatus, Value, String) {
     let t0 = Instant::now();
     signal(live.pid, Signal::SIGTERM);
     let child = &mut net.children[live.index];
@@ -213,7 +215,6 @@ fn stop_live(net: &mut Net, live: Live) -> (ExitStatus, Value, String, Duration)
         );
         std::thread::sleep(Duration::from_millis(20));
     };
-    let took = t0.elapsed();
     // The reader thread ends when hellowatch's stderr closes.
     let mut stderr = Vec::new();
     while let Ok(l) = live.lines.recv_timeout(Duration::from_secs(5)) {
@@ -222,7 +223,7 @@ fn stop_live(net: &mut Net, live: Live) -> (ExitStatus, Value, String, Duration)
     let report = std::fs::read(&live.output).unwrap();
     let report: Value = serde_json::from_slice(&report)
         .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", String::from_utf8_lossy(&report)));
-    (status, report, stderr.join("\n"), took)
+    (status, report, stderr.join("\n"))
 }
 
 fn start_server(net: &mut Net, port: &str, opts: &[&str]) {
@@ -354,12 +355,8 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
     );
     // Let the connections finish closing, so the last packet is read before the stop.
     std::thread::sleep(Duration::from_millis(300));
-    let (status, report, stderr, took) = stop_live(&mut net, live);
+    let (status, report, stderr) = stop_live(&mut net, live);
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
-    assert!(
-        took < Duration::from_secs(5),
-        "stopping on a quiet link took {took:?}"
-    );
     let expected = json!({
         "10.199.1.10": {"hellos": 1, "offered_max": {"tls1.0": 1}, "offered_versions": {"tls1.0": 1},
                         "negotiated": {"tls1.0": 1}},
@@ -416,48 +413,18 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
 /// A pcap of `n` TCP segments, each its own connection (so no offload can merge them), from
 /// the server's address to the client's.
 fn burst_pcap(path: &Path, n: u32) {
-    let mut f = Vec::new();
-    for v in [
-        0xa1b2_c3d4u32.to_le_bytes().as_slice(),
-        &2u16.to_le_bytes(),
-        &4u16.to_le_bytes(),
-    ] {
-        f.extend_from_slice(v);
-    }
-    for v in [0u32, 0, 65_535, 1] {
-        f.extend_from_slice(&v.to_le_bytes());
-    }
+    let mut p = PcapWriter::create(path);
     for i in 0..n {
-        let payload = [b'x'; 100];
-        let mut tcp = Vec::new();
-        tcp.extend_from_slice(&(10_000 + (i % 50_000) as u16).to_be_bytes());
-        tcp.extend_from_slice(&443u16.to_be_bytes());
-        tcp.extend_from_slice(&i.to_be_bytes()); // seq
-        tcp.extend_from_slice(&0u32.to_be_bytes()); // ack
-        tcp.extend_from_slice(&[5 << 4, 0x18, 0x04, 0x00, 0, 0, 0, 0]);
-        tcp.extend_from_slice(&payload);
-        let total = (20 + tcp.len()) as u16;
-        let mut ip = vec![0x45, 0];
-        ip.extend_from_slice(&total.to_be_bytes());
-        ip.extend_from_slice(&(i as u16).to_be_bytes());
-        ip.extend_from_slice(&[0, 0, 64, 6, 0, 0, 10, 199, 1, 1, 10, 199, 1, 2]);
-        let mut sum = 0u32;
-        for w in ip.chunks(2) {
-            sum += u32::from(u16::from_be_bytes([w[0], w[1]]));
-        }
-        while sum > 0xffff {
-            sum = (sum & 0xffff) + (sum >> 16);
-        }
-        ip[10..12].copy_from_slice(&(!(sum as u16)).to_be_bytes());
-        let mut frame = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
-        frame.extend_from_slice(&ip);
-        frame.extend_from_slice(&tcp);
-        for v in [1u32, i, frame.len() as u32, frame.len() as u32] {
-            f.extend_from_slice(&v.to_le_bytes());
-        }
-        f.extend_from_slice(&frame);
+        let f = tcp(
+            ([10, 199, 1, 1], 10_000 + (i % 50_000) as u16),
+            ([10, 199, 1, 2], 443),
+            i,
+            ACK | PSH,
+            &[b'x'; 100],
+        );
+        p.frame(1_000_000 + u64::from(i), &f);
     }
-    std::fs::write(path, f).unwrap();
+    p.finish();
 }
 
 #[test]
@@ -498,7 +465,7 @@ fn live_drops_are_counted_and_reported_not_silent() {
         String::from_utf8_lossy(&sent.stderr)
     );
     std::thread::sleep(Duration::from_millis(200));
-    let (status, report, stderr, _) = stop_live(&mut net, live);
+    let (status, report, stderr) = stop_live(&mut net, live);
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
     let cap = &report["input"]["capture"];
     let received = cap["received"].as_u64().unwrap();

@@ -21,7 +21,7 @@ const POLICIES: [&str; 4] = ["--policy", "min=tls1.2", "--policy", "min=tls1.3"]
 /// Record indices where a little-endian µs pcap can be cut without cutting a connection
 /// (every TCP endpoint pair lies wholly on one side), and the records themselves.
 fn cut_points(pcap: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>, Vec<usize>) {
-    let (hdr, recs) = common::records(pcap);
+    let (hdr, recs) = common::packets::records(pcap);
     let link = LinkType::from_dlt(u32::from_le_bytes(hdr[20..24].try_into().unwrap()));
     let mut span: HashMap<_, (usize, usize)> = HashMap::new();
     for (i, r) in recs.iter().enumerate() {
@@ -78,7 +78,7 @@ fn merge(reports: &[&Path], extra: &[&str]) -> Value {
 }
 
 fn captures_to_split() -> Vec<PathBuf> {
-    let mut v = vec![common::root().join("captures/demo-legacy-mix.pcap")];
+    let mut v = vec![common::demo()];
     for c in ["mercury-top_100_fingerprints.pcap", "mercury-tls_sgt.pcap"] {
         v.extend(common::conformance_capture(c));
     }
@@ -116,7 +116,7 @@ fn halves_split_between_connections_merge_to_the_whole() {
 
 #[test]
 fn merging_is_associative_and_commutative() {
-    let cap = common::root().join("captures/demo-legacy-mix.pcap");
+    let cap = common::demo();
     let bytes = std::fs::read(&cap).unwrap();
     let (hdr, recs, cuts) = cut_points(&bytes);
     assert!(cuts.len() >= 4, "the demo has 12 connections");
@@ -151,7 +151,7 @@ fn merging_is_associative_and_commutative() {
 #[test]
 fn a_report_merges_to_itself() {
     let mut caps = vec![
-        common::root().join("captures/demo-legacy-mix.pcap"),
+        common::demo(),
         common::root().join("captures/tls13-hrr.pcap"),
     ];
     for c in [
@@ -173,7 +173,7 @@ fn a_report_merges_to_itself() {
 
 #[test]
 fn merge_prints_table_and_csv() {
-    let cap = common::root().join("captures/demo-legacy-mix.pcap");
+    let cap = common::demo();
     let dir = common::scratch("merge-fmt");
     let p = dir.join("demo.json");
     std::fs::write(

@@ -33,11 +33,7 @@ fn replay_with_metrics(files: &[PathBuf], dir: &Path, extra: &[&str]) -> (Value,
         .args(extra)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let v: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     (v, std::fs::read_to_string(&prom_file).unwrap())
 }
@@ -51,12 +47,12 @@ fn samples_named<'a>(
 
 #[test]
 fn metrics_file_equals_the_json_census_for_any_number_of_workers() {
-    let files = prom::corpus_captures();
+    let files = common::corpus_files("captures");
     if files.is_empty() {
         return;
     }
     for workers in ["1", "3"] {
-        let dir = prom::tmpdir(&format!("metrics-file-{workers}"));
+        let dir = common::scratch(&format!("metrics-file-{workers}"));
         let (report, text) = replay_with_metrics(
             &files,
             &dir,
@@ -114,11 +110,11 @@ fn metrics_file_equals_the_json_census_for_any_number_of_workers() {
 
 #[test]
 fn metrics_endpoint_negotiates_the_format_and_serves_a_landing_page() {
-    let files = prom::corpus_captures();
+    let files = common::corpus_files("captures");
     if files.is_empty() {
         return;
     }
-    let dir = prom::tmpdir("metrics-endpoint");
+    let dir = common::scratch("metrics-endpoint");
     let files: Vec<PathBuf> = files.into_iter().take(10).collect();
     let (hw, addr, report) =
         prom::replay_and_hold(&files, "127.0.0.1:0", &dir.join("census.json"), &[]);
@@ -183,11 +179,11 @@ fn metrics_endpoint_negotiates_the_format_and_serves_a_landing_page() {
 
 #[test]
 fn client_prefix_labels_series_by_subnet_with_the_whole_subnet_history() {
-    let files = prom::corpus_captures();
+    let files = common::corpus_files("captures");
     if files.is_empty() {
         return;
     }
-    let dir = prom::tmpdir("metrics-prefix");
+    let dir = common::scratch("metrics-prefix");
     let (report, text) = replay_with_metrics(
         &files,
         &dir,
@@ -238,11 +234,11 @@ fn client_prefix_labels_series_by_subnet_with_the_whole_subnet_history() {
 
 #[test]
 fn max_client_series_bounds_the_series_and_counts_what_it_drops() {
-    let files = prom::corpus_captures();
+    let files = common::corpus_files("captures");
     if files.is_empty() {
         return;
     }
-    let dir = prom::tmpdir("metrics-bound");
+    let dir = common::scratch("metrics-bound");
     let (report, text) = replay_with_metrics(
         &files,
         &dir,
@@ -276,7 +272,7 @@ fn max_client_series_bounds_the_series_and_counts_what_it_drops() {
 
 #[test]
 fn bad_metrics_flags_exit_2_with_one_line() {
-    let files = prom::corpus_captures();
+    let files = common::corpus_files("captures");
     let Some(f) = files.first() else { return };
     let f = f.to_str().unwrap();
     let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

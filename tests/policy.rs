@@ -24,12 +24,8 @@
 
 mod common;
 
+use common::demo;
 use serde_json::{Value, json};
-use std::path::PathBuf;
-
-fn demo() -> PathBuf {
-    common::root().join("captures/demo-legacy-mix.pcap")
-}
 
 const POLICIES: [&str; 4] = ["--policy", "min=tls1.2", "--policy", "min=tls1.3"];
 
@@ -206,7 +202,7 @@ fn fallback_retries_are_not_legacy_only_clients() {
 #[test]
 fn policy_metrics_equal_the_report() {
     let caps = [demo(), common::root().join("captures/fallback-scsv.pcap")];
-    let dir = common::prom::tmpdir("policy-metrics");
+    let dir = common::scratch("policy-metrics");
     let report = dir.join("r.json");
     let prom_file = dir.join("m.prom");
     let mut args: Vec<String> = vec!["replay".into()];
@@ -225,11 +221,7 @@ fn policy_metrics_equal_the_report() {
     args.extend(POLICIES.map(String::from));
     let refs: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = common::run(&refs);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap()).unwrap();
     let samples = common::prom::parse_exposition(&std::fs::read_to_string(&prom_file).unwrap());
     let value = |name: &str, labels: &[(&str, &str)]| -> f64 {

@@ -3,9 +3,13 @@
 //! then its HTTP API must show the JSON census exactly (per client and aggregate), every rule
 //! must be healthy and return data, and so must every query of the Grafana dashboard.
 //!
-//! Two replays are scraped one after the other on the same address, the second reading the
-//! first one's files and more, so counters rise between scrapes and `rate()` has something to
-//! show (a replay alone ends before its first scrape: its counters would be flat).
+//! Two replays are scraped one after the other, the second reading the first one's files and
+//! more, so counters rise between scrapes and `rate()` has something to show (a replay alone
+//! ends before its first scrape: its counters would be flat). Every server binds port 0 and
+//! says which port it got (hellowatch on stderr, Prometheus in its log), so no port is picked
+//! free and then bound by another process; Prometheus finds each replay through a file of
+//! targets rewritten between the runs, and one fixed `instance` label makes both runs one
+//! series.
 //!
 //! Input: the conformance corpus (`../shared/conformance/captures`, split in two halves), led
 //! by `captures/demo-legacy-mix.pcap` when the project has it; without the corpus, the demo
@@ -42,12 +46,15 @@ const GRAFANA_VARIABLES: [(&str, &str); 3] = [
     ("$__range", "1h"),
 ];
 
+/// The `instance` label of both replays' series.
+const INSTANCE: &str = "hellowatch-e2e";
+
 /// Run 1's files, and run 2's: run 1's and more. The conformance corpus split in two, led by
 /// the project's demo capture when present; without the corpus, the demo capture cut in half
 /// (run 1) and whole (run 2).
 fn inputs(dir: &Path) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
-    let corpus = prom::corpus_captures();
-    let demo = common::root().join("captures/demo-legacy-mix.pcap");
+    let corpus = common::corpus_files("captures");
+    let demo = common::demo();
     if corpus.len() < 4 {
         if !demo.is_file() {
             return None;
@@ -65,25 +72,16 @@ fn inputs(dir: &Path) -> Option<(Vec<PathBuf>, Vec<PathBuf>)> {
 
 /// The file header and the first half of the records of a classic pcap file.
 fn first_half(pcap: &[u8]) -> Vec<u8> {
-    let le = match pcap[..4] {
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => true,
-        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => false,
-        _ => panic!("not a classic pcap file"),
-    };
-    let mut ends = Vec::new();
-    let mut off = 24;
-    while off + 16 <= pcap.len() {
-        let b: [u8; 4] = pcap[off + 8..off + 12].try_into().unwrap();
-        let caplen = if le {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        };
-        off += 16 + caplen as usize;
-        ends.push(off.min(pcap.len()));
-    }
-    let cut = ends.get(ends.len() / 2).copied().unwrap_or(24);
-    pcap[..cut].to_vec()
+    let (hdr, recs) = common::packets::records(pcap);
+    [hdr, recs[..recs.len() / 2].concat()].concat()
+}
+
+/// Writes the file of scrape targets: `target`, with the `sensor` label (atomically).
+fn set_target(path: &Path, target: std::net::SocketAddr) {
+    let tmp = path.with_extension("tmp");
+    let body = serde_json::json!([{"targets": [target.to_string()], "labels": {"sensor": SENSOR}}]);
+    std::fs::write(&tmp, body.to_string()).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
 }
 
 struct Prometheus {
@@ -95,21 +93,20 @@ struct Prometheus {
 
 impl Prometheus {
     fn start(bin: &Path, dir: &Path, target: std::net::SocketAddr) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
         let rules = common::root().join("deploy/prometheus/hellowatch.rules.yml");
         let config = dir.join("prometheus.yml");
+        let targets = dir.join("targets.json");
+        set_target(&targets, target);
         std::fs::write(
             &config,
             format!(
                 "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
                  rule_files:\n  - {}\n\
-                 scrape_configs:\n  - job_name: hellowatch\n    static_configs:\n      \
-                 - targets: ['{target}']\n        labels:\n          sensor: {SENSOR}\n",
-                rules.display()
+                 scrape_configs:\n  - job_name: hellowatch\n    file_sd_configs:\n      \
+                 - files: ['{}']\n        refresh_interval: 1s\n    relabel_configs:\n      \
+                 - target_label: instance\n        replacement: {INSTANCE}\n",
+                rules.display(),
+                targets.display()
             ),
         )
         .unwrap();
@@ -120,20 +117,33 @@ impl Prometheus {
                 "--storage.tsdb.path={}",
                 dir.join("data").display()
             ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--web.listen-address=127.0.0.1:0")
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start prometheus");
-        let p = Prometheus {
+        let mut p = Prometheus {
             _guard: Guard {
                 child,
                 name: "prometheus",
             },
-            base: format!("http://127.0.0.1:{port}"),
+            base: String::new(),
             log,
             agent: prom::agent(),
         };
+        // The web server logs the address it bound: `msg="Listening on" address=127.0.0.1:N`.
+        let mut addr = None;
+        p.wait_for("Prometheus to listen", || {
+            let log = std::fs::read_to_string(&p.log).unwrap_or_default();
+            addr = log
+                .lines()
+                .filter(|l| l.contains("Listening on"))
+                .find_map(|l| l.split("address=").nth(1))
+                .and_then(|a| a.split_whitespace().next())
+                .map(|a| a.trim_matches('"').to_string());
+            addr.is_some()
+        });
+        p.base = format!("http://{}", addr.unwrap());
         p.wait_for("Prometheus to be ready", || {
             p.agent
                 .get(format!("{}/-/ready", p.base))
@@ -141,6 +151,11 @@ impl Prometheus {
                 .is_ok_and(|r| r.status() == 200)
         });
         p
+    }
+
+    /// Points the scrape job at `target` (Prometheus re-reads the file within a second).
+    fn retarget(&self, dir: &Path, target: std::net::SocketAddr) {
+        set_target(&dir.join("targets.json"), target);
     }
 
     fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
@@ -323,7 +338,7 @@ fn prometheus_scrapes_the_census_and_every_dashboard_and_rule_query_has_data() {
     let Some(prometheus) = prom::tool("prometheus") else {
         return;
     };
-    let dir = prom::tmpdir("prometheus-e2e");
+    let dir = common::scratch("prometheus-e2e");
     let Some((run1, run2)) = inputs(&dir) else {
         eprintln!(
             "SKIPPED: the end-to-end test needs the conformance corpus or captures/demo-legacy-mix.pcap"
@@ -337,11 +352,11 @@ fn prometheus_scrapes_the_census_and_every_dashboard_and_rule_query_has_data() {
     let p = Prometheus::start(&prometheus, &dir, addr);
     p.check_census(&report1, "run 1");
 
-    // Run 2 on the same address: SIGTERM ends --hold with status 0.
+    // Run 2, on a port of its own: SIGTERM ends --hold with status 0.
     assert_eq!(hw1.terminate().code(), Some(0));
     let (hw2, addr2, report2) =
-        prom::replay_and_hold(&run2, &addr.to_string(), &dir.join("run2.json"), &NO_EXPIRY);
-    assert_eq!(addr2, addr);
+        prom::replay_and_hold(&run2, "127.0.0.1:0", &dir.join("run2.json"), &NO_EXPIRY);
+    p.retarget(&dir, addr2);
     p.check_census(&report2, "run 2");
     let (c1, c2) = (
         report1["totals"]["connections"].as_u64().unwrap(),

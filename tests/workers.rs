@@ -12,27 +12,14 @@ mod common;
 
 use std::path::PathBuf;
 
+/// The project's captures, and the conformance corpus' (required in CI).
 fn all_captures() -> Vec<PathBuf> {
-    let mut v = Vec::new();
-    for dir in [
-        common::root().join("captures"),
-        common::root().join("captures/upgrades"),
-        common::root().join("../shared/conformance/captures"),
-        common::root().join("../shared/conformance/robustness"),
-    ] {
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            for e in rd.flatten() {
-                let p = e.path();
-                if matches!(
-                    p.extension().and_then(|x| x.to_str()),
-                    Some("pcap" | "pcapng")
-                ) {
-                    v.push(p);
-                }
-            }
-        }
-    }
-    v.sort();
+    let mut v = common::captures_in(&common::root().join("captures"));
+    v.extend(common::captures_in(
+        &common::root().join("captures/upgrades"),
+    ));
+    v.extend(common::corpus_files("captures"));
+    v.extend(common::corpus_files("robustness"));
     v
 }
 

@@ -11,8 +11,8 @@
 )]
 
 mod common;
-#[path = "../benches/workload/mod.rs"]
-mod workload;
+
+use common::kit::workload;
 
 #[test]
 fn generated_workload_census_equals_its_ground_truth() {
@@ -26,8 +26,7 @@ fn generated_workload_census_equals_its_ground_truth() {
         v6_percent: 10,
         seed: 42,
     };
-    let path =
-        std::env::temp_dir().join(format!("hellowatch-workload-{}.pcap", std::process::id()));
+    let path = common::tmp("workload.pcap");
     let f = std::io::BufWriter::new(std::fs::File::create(&path).unwrap());
     let (truth, _) = workload::generate(&templates, &params, f);
     for w in ["1", "2"] {

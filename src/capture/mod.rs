@@ -94,7 +94,8 @@ pub struct LiveConfig {
 
 /// Packet statistics of a live capture, as libpcap reports them (`pcap_stats`), accumulated
 /// into 64 bits (libpcap's own counters are 32-bit and wrap on long runs).
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct CaptureStats {
     /// The interface.
     pub interface: String,

@@ -1,14 +1,32 @@
-//! Reports of a census: JSON (a contract other tools read), a table for people, CSV.
+//! The report of a census: one serde type, [`Report`], written as JSON (a contract other tools
+//! read), read back and added up by `hellowatch merge`, and rendered as a table for people or
+//! CSV ([`text`]).
+//!
+//! Derived parts (a client's `legacy`, `policy`; the totals' `clients`, `legacy_clients`,
+//! `policy`) are computed from the census when a report is made, and not read back: a merged
+//! report recomputes them. Keys this version does not know are ignored when reading (those of
+//! `"coverage"` are kept and added up).
+//!
+//! Adding to the report:
+//! - a per-client (and totals) count: count it in [`ClientTally`] (the census rule), add a field
+//!   to [`Tally`] (its key; a `with = "maps::…"` module if it is a map) and a line each to
+//!   [`Tally::of`] and [`Tally::to_tally`]. JSON, reading back and `merge` then have it; a table
+//!   or CSV column is one cell in [`text`].
+//! - a section (e.g. `"quic_clients"`): a `#[serde(default)]` field of [`Report`], filled in
+//!   [`Report::with`] and added in [`crate::merge::Merged::add`].
 
-pub mod extra;
-pub mod parse;
+pub mod maps;
+pub mod text;
 
 use crate::engine::Counters;
+use crate::policy::{CensusPolicy, ClientPolicy, Policy, Status};
 use crate::replay::InputSummary;
-use crate::tally::{Census, ClientTally};
-use crate::tls::{Anomaly, Version, alert_name};
+use crate::tally::{Census, ClientTally, Sample};
+use crate::tls::{Anomaly, Version};
 use crate::upgrade::Start;
 use crate::wire::DecodeError;
+pub use maps::{Pairs, alert_from_label, alert_label};
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeMap;
 use std::io::{self, Write};
@@ -25,355 +43,498 @@ pub enum Format {
     Csv,
 }
 
-/// Name of an alert description (RFC name, else `unassigned_N`).
-pub fn alert_label(desc: u8) -> String {
-    match alert_name(desc) {
-        Some(n) => n.to_string(),
-        None => format!("unassigned_{desc}"),
-    }
-}
-
-fn version_map(m: &BTreeMap<Version, u64>) -> Value {
-    let mut o = Map::new();
-    // Highest version first.
-    for (v, n) in m.iter().rev() {
-        o.insert(v.to_string(), json!(n));
-    }
-    Value::Object(o)
-}
-
-fn alert_map(m: &BTreeMap<u8, u64>) -> Value {
-    let mut o = Map::new();
-    for (d, n) in m {
-        o.insert(alert_label(*d), json!(n));
-    }
-    Value::Object(o)
-}
-
-fn tally_json(t: &ClientTally) -> Map<String, Value> {
-    let mut o = Map::new();
-    o.insert("hellos".into(), json!(t.hellos));
-    o.insert("offered_max".into(), version_map(&t.offered_max));
-    o.insert("offered_versions".into(), version_map(&t.offered_versions));
-    o.insert("negotiated".into(), version_map(&t.negotiated));
-    o.insert("alerts".into(), alert_map(&t.alerts));
-    o.insert("failed_handshakes".into(), json!(t.failed_handshakes));
-    o.insert("started".into(), started_map(t));
-    extra::tally_extra_json(t, &mut o);
-    o
-}
-
-/// Connections by how TLS began (`"direct"`, `"starttls-smtp"`, …), zero counts left out.
-fn started_map(t: &ClientTally) -> Value {
-    let mut o = Map::new();
-    for (s, n) in t.started() {
-        o.insert(s.name().into(), json!(n));
-    }
-    Value::Object(o)
-}
-
-/// Clients in address order (IPv4 before IPv6).
-pub fn sorted_clients(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
-    let mut v: Vec<_> = c.clients.iter().filter(|(_, t)| !t.is_empty()).collect();
-    v.sort_by_key(|(ip, _)| **ip);
-    v
-}
-
-/// Coverage counters as JSON.
-pub fn coverage_json(k: &Counters, c: &Census) -> Value {
-    let mut dec = Map::new();
-    for (e, n) in DecodeError::ALL.iter().zip(k.decode_errors) {
-        dec.insert(e.name().into(), json!(n));
-    }
-    let mut an = Map::new();
-    for (a, n) in Anomaly::ALL.iter().zip(k.anomalies) {
-        an.insert(a.name().into(), json!(n));
-    }
-    let mut up = Map::new();
-    for s in Start::ALL.iter().skip(1) {
-        up.insert(
-            s.name().into(),
-            json!(k.upgrades.get(s.index()).copied().unwrap_or(0)),
-        );
-    }
-    json!({
-        "tcp_segments": k.tcp_segments,
-        "not_decoded": dec,
-        "truncated_segments": k.truncated_segments,
-        "flows_created": k.flows_created,
-        "flows_evicted": k.flows_evicted,
-        "flows_expired": k.flows_expired,
-        "flows_midstream": k.flows_midstream,
-        "flows_reused": k.flows_reused,
-        "stream_cap_hits": k.stream_cap_hits,
-        "reassembly_gaps": k.reassembly_gaps,
-        "overlap_conflicts": k.overlap_conflicts,
-        "streams_not_tls": k.streams_not_tls,
-        "streams_unfinished": k.streams_unfinished,
-        "buffered_cap_hits": k.buffered_cap_hits,
-        "hellos_midstream": k.hellos_midstream,
-        "conns_one_sided": k.conns_one_sided,
-        "hellos_dropped": k.hellos_dropped,
-        "alerts_dropped": k.alerts_dropped,
-        "queue_drops": k.queue_drops,
-        "clients_dropped": c.clients_dropped,
-        "versions_dropped": c.versions_dropped,
-        "anomalies": an,
-        "upgrades": up,
-        "upgrades_refused": k.upgrades_refused,
-        "plaintext_inspect_limit": k.plaintext_inspect_limit,
-    })
-}
-
 /// Options of a report beyond the census itself.
 #[derive(Clone, Debug, Default)]
 pub struct ReportOptions {
     /// Policies to evaluate (`--policy`).
-    pub policies: Vec<crate::policy::Policy>,
+    pub policies: Vec<Policy>,
 }
 
-/// The `"clients"` and `"totals"` objects of the JSON report.
-pub fn census_json(c: &Census, opts: &ReportOptions) -> (Value, Value) {
-    let mut clients = Map::new();
-    for (ip, t) in sorted_clients(c) {
-        let mut o = tally_json(t);
-        o.insert("legacy".into(), json!(t.is_legacy()));
-        extra::client_policy_json(t, opts, &mut o);
-        clients.insert(ip.to_string(), Value::Object(o));
-    }
-    let mut totals = tally_json(&c.totals);
-    totals.insert("clients".into(), json!(clients.len()));
-    totals.insert(
-        "legacy_clients".into(),
-        json!(c.clients.values().filter(|t| t.is_legacy()).count()),
-    );
-    totals.insert("connections".into(), json!(c.connections));
-    extra::totals_policy_json(c, opts, &mut totals);
-    (Value::Object(clients), Value::Object(totals))
+/// A JSON document that is not a hellowatch report (or one this version cannot read).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("not a hellowatch JSON report: {0}")]
+pub struct ReportParseError(pub String);
+
+/// A report: `{"clients", "totals", "input", "coverage"}`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Report {
+    /// Clients with something counted, in address order (IPv4 before IPv6).
+    pub clients: BTreeMap<IpAddr, Client>,
+    /// The sums over all connections.
+    pub totals: Totals,
+    /// What was read.
+    #[serde(default)]
+    pub input: InputSummary,
+    /// Coverage counters.
+    #[serde(default)]
+    pub coverage: Coverage,
 }
 
-/// The JSON report (the shape is a contract: tests and other tools read it).
-pub fn to_json(c: &Census, k: &Counters, input: &InputSummary) -> Value {
-    to_json_with(c, k, input, &ReportOptions::default())
+/// The counts of one client or of the totals (the keys both share).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Tally {
+    /// ClientHello messages.
+    pub hellos: u64,
+    /// Hellos by highest offered version.
+    #[serde(with = "maps::versions")]
+    pub offered_max: BTreeMap<Version, u64>,
+    /// Hellos listing each version.
+    #[serde(with = "maps::versions")]
+    pub offered_versions: BTreeMap<Version, u64>,
+    /// Connections by negotiated version.
+    #[serde(with = "maps::versions")]
+    pub negotiated: BTreeMap<Version, u64>,
+    /// Plaintext alerts by description.
+    #[serde(with = "maps::alerts")]
+    pub alerts: BTreeMap<u8, u64>,
+    /// Connections with a ClientHello and no ServerHello.
+    pub failed_handshakes: u64,
+    /// Connections by how TLS began.
+    #[serde(with = "maps::started")]
+    pub started: [u64; Start::COUNT],
+    /// Hellos carrying TLS_FALLBACK_SCSV.
+    pub fallback: Fallback,
+    /// Fingerprints and server names of the hellos of legacy connections.
+    pub legacy_hellos: LegacyHellos,
 }
 
-/// The JSON report with options (policies add `"policy"` objects to clients and totals).
-pub fn to_json_with(c: &Census, k: &Counters, input: &InputSummary, opts: &ReportOptions) -> Value {
-    let (clients, totals) = census_json(c, opts);
-    let mut inp = json!({
-        "files": input.files,
-        "packets": input.packets,
-        "bytes": input.bytes,
-        "warnings": input.warnings,
-    });
-    if let (Some(cap), Some(o)) = (&input.capture, inp.as_object_mut()) {
-        o.insert(
-            "capture".into(),
-            json!({
-                "interface": cap.interface,
-                "link_type": cap.link_type,
-                "received": cap.received,
-                "dropped": cap.dropped,
-                "if_dropped": cap.if_dropped,
-            }),
-        );
-    }
-    json!({
-        "clients": clients,
-        "totals": totals,
-        "input": inp,
-        "coverage": coverage_json(k, c),
-    })
+/// `"fallback"`: hellos carrying TLS_FALLBACK_SCSV.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Fallback {
+    /// Those hellos.
+    pub hellos: u64,
+    /// Those hellos by highest offered version.
+    #[serde(with = "maps::versions")]
+    pub offered_max: BTreeMap<Version, u64>,
 }
 
-fn compact_versions(m: &BTreeMap<Version, u64>) -> String {
-    if m.is_empty() {
-        return "-".into();
-    }
-    m.iter()
-        .rev()
-        .map(|(v, n)| format!("{v}:{n}"))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// `"legacy_hellos"`: the kept keys of each sample (most frequent first) and what was not kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LegacyHellos {
+    /// JA4 fingerprints.
+    pub ja4: Pairs<u64>,
+    /// JA3 fingerprints.
+    pub ja3: Pairs<u64>,
+    /// Server names (SNI).
+    pub server_names: Pairs<u64>,
+    /// Observations not kept, per sample.
+    pub not_kept: NotKept,
 }
 
-fn compact_started(t: &ClientTally) -> String {
-    let v: Vec<String> = t
-        .started()
-        .map(|(s, n)| format!("{}:{n}", s.name()))
-        .collect();
-    if v.is_empty() {
-        "-".into()
-    } else {
-        v.join(" ")
-    }
+/// `"legacy_hellos"."not_kept"`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct NotKept {
+    /// JA4 fingerprints.
+    pub ja4: u64,
+    /// JA3 fingerprints.
+    pub ja3: u64,
+    /// Server names.
+    pub server_names: u64,
 }
 
-fn compact_alerts(m: &BTreeMap<u8, u64>) -> String {
-    if m.is_empty() {
-        return "-".into();
-    }
-    m.iter()
-        .map(|(d, n)| format!("{}:{n}", alert_label(*d)))
-        .collect::<Vec<_>>()
-        .join(" ")
+/// One client's entry.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Client {
+    /// Its counts.
+    #[serde(flatten)]
+    pub tally: Tally,
+    /// Offered or negotiated below TLS 1.2, or failed ([`ClientTally::is_legacy`]).
+    #[serde(skip_deserializing)]
+    pub legacy: bool,
+    /// What each policy would do to it.
+    #[serde(skip_serializing_if = "Pairs::is_empty", skip_deserializing)]
+    pub policy: Pairs<ClientVerdict>,
 }
 
-/// Clients with legacy ones first, then by address.
-fn table_order(c: &Census) -> Vec<(&IpAddr, &ClientTally)> {
-    let mut v = sorted_clients(c);
-    v.sort_by_key(|(ip, t)| (!t.is_legacy(), **ip));
-    v
+/// The `"totals"` object.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+pub struct Totals {
+    /// Counts over all connections.
+    #[serde(flatten)]
+    pub tally: Tally,
+    /// Client entries.
+    #[serde(skip_deserializing)]
+    pub clients: u64,
+    /// Legacy client entries.
+    #[serde(skip_deserializing)]
+    pub legacy_clients: u64,
+    /// Connections settled with something to count.
+    #[serde(default)]
+    pub connections: u64,
+    /// What each policy would do to the whole census.
+    #[serde(skip_serializing_if = "Pairs::is_empty", skip_deserializing)]
+    pub policy: Pairs<CensusVerdict>,
 }
 
-/// The table report.
-pub fn write_table(
-    w: &mut impl Write,
-    c: &Census,
-    k: &Counters,
-    input: &InputSummary,
-) -> io::Result<()> {
-    write_table_with(w, c, k, input, &ReportOptions::default())
+/// One policy on one client.
+#[derive(Clone, Debug, Serialize)]
+pub struct ClientVerdict {
+    /// Hellos refused, fallback retries left out.
+    pub hellos_would_fail: u64,
+    /// Fallback retries refused.
+    pub fallback_retries: u64,
+    /// Hellos accepted.
+    pub hellos_pass: u64,
+    /// The client would fail (every hello but fallback retries refused).
+    pub client_would_fail: bool,
+    /// The client's status.
+    #[serde(serialize_with = "status_name")]
+    pub status: Status,
 }
 
-/// The table report with options (a column per policy, a summary per policy, and the
-/// fingerprints and server names of legacy clients).
-pub fn write_table_with(
-    w: &mut impl Write,
-    c: &Census,
-    k: &Counters,
-    input: &InputSummary,
-    opts: &ReportOptions,
-) -> io::Result<()> {
-    let rows = table_order(c);
-    let legacy = rows.iter().filter(|(_, t)| t.is_legacy()).count();
-    let source = match &input.capture {
-        Some(cap) => format!("live on {}", cap.interface),
-        None => format!("{} file(s)", input.files.len()),
-    };
-    writeln!(
-        w,
-        "hellowatch: {source}, {} packets; {} clients, {} legacy (offered or negotiated below TLS 1.2, or failed)",
-        input.packets,
-        rows.len(),
-        legacy
-    )?;
-    if let Some(cap) = &input.capture {
-        writeln!(
-            w,
-            "capture: {} received, dropped {} (kernel buffer) + {} (interface) + {} (hellowatch queues)",
-            cap.received, cap.dropped, cap.if_dropped, k.queue_drops
-        )?;
-    }
-    let header = [
-        "",
-        "CLIENT",
-        "HELLOS",
-        "OFFERED MAX",
-        "NEGOTIATED",
-        "FAILED",
-        "ALERTS",
-        "STARTED",
-    ];
-    let mut cells: Vec<Vec<String>> = vec![header.map(String::from).to_vec()];
-    extra::policy_headers(opts, &mut cells);
-    for (ip, t) in &rows {
-        let mut row = vec![
-            if t.is_legacy() {
-                "!".into()
-            } else {
-                String::new()
-            },
-            ip.to_string(),
-            t.hellos.to_string(),
-            compact_versions(&t.offered_max),
-            compact_versions(&t.negotiated),
-            t.failed_handshakes.to_string(),
-            compact_alerts(&t.alerts),
-            compact_started(t),
-        ];
-        extra::policy_cells(t, opts, &mut row);
-        cells.push(row);
-    }
-    let mut width = vec![0usize; cells.first().map_or(0, Vec::len)];
-    for r in &cells {
-        for (w, s) in width.iter_mut().zip(r) {
-            *w = (*w).max(s.chars().count());
+fn status_name<S: Serializer>(st: &Status, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(st.name())
+}
+
+impl From<ClientPolicy> for ClientVerdict {
+    fn from(cp: ClientPolicy) -> Self {
+        ClientVerdict {
+            hellos_would_fail: cp.hellos_would_fail,
+            fallback_retries: cp.fallback_retries,
+            hellos_pass: cp.hellos_pass,
+            client_would_fail: cp.client_would_fail(),
+            status: cp.status(),
         }
     }
-    for r in &cells {
-        let mut line = String::new();
-        for (i, (s, wd)) in r.iter().zip(width.iter().copied()).enumerate() {
-            let numeric = i == 2 || i == 5;
-            if numeric {
-                line.push_str(&format!("{s:>wd$}  "));
+}
+
+/// One policy on the whole census.
+#[derive(Clone, Debug, Serialize)]
+pub struct CensusVerdict {
+    /// Hellos refused, fallback retries left out.
+    pub hellos_would_fail: u64,
+    /// Fallback retries refused.
+    pub fallback_retries: u64,
+    /// Hellos accepted.
+    pub hellos_pass: u64,
+    /// Clients that would fail.
+    pub clients_would_fail: u64,
+    /// Clients all of whose hellos would be refused.
+    pub clients_fail_entirely: u64,
+    /// Clients refused only their fallback retries.
+    pub clients_fallback_only: u64,
+}
+
+impl From<CensusPolicy> for CensusVerdict {
+    fn from(cp: CensusPolicy) -> Self {
+        CensusVerdict {
+            hellos_would_fail: cp.hellos.hellos_would_fail,
+            fallback_retries: cp.hellos.fallback_retries,
+            hellos_pass: cp.hellos.hellos_pass,
+            clients_would_fail: cp.clients_would_fail,
+            clients_fail_entirely: cp.clients_fail_entirely,
+            clients_fallback_only: cp.clients_fallback_only,
+        }
+    }
+}
+
+/// The coverage counters, as an ordered JSON object: made from [`Counters`] and the census'
+/// own bounds, added key by key when reports merge (keys unknown to this version included).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Coverage(Map<String, Value>);
+
+impl Coverage {
+    /// The coverage of a run.
+    pub fn of(k: &Counters, c: &Census) -> Self {
+        let named = |names: &mut dyn Iterator<Item = &'static str>, counts: &[u64]| {
+            Value::Object(
+                names
+                    .zip(counts)
+                    .map(|(n, v)| (n.into(), json!(v)))
+                    .collect(),
+            )
+        };
+        let dec = named(
+            &mut DecodeError::ALL.iter().map(|e| e.name()),
+            &k.decode_errors,
+        );
+        let an = named(&mut Anomaly::ALL.iter().map(|a| a.name()), &k.anomalies);
+        let up = Value::Object(
+            Start::ALL
+                .iter()
+                .skip(1)
+                .map(|s| {
+                    let n = k.upgrades.get(s.index()).copied().unwrap_or(0);
+                    (s.name().into(), json!(n))
+                })
+                .collect(),
+        );
+        let v = json!({
+            "tcp_segments": k.tcp_segments,
+            "not_decoded": dec,
+            "truncated_segments": k.truncated_segments,
+            "flows_created": k.flows_created,
+            "flows_evicted": k.flows_evicted,
+            "flows_expired": k.flows_expired,
+            "flows_midstream": k.flows_midstream,
+            "flows_reused": k.flows_reused,
+            "stream_cap_hits": k.stream_cap_hits,
+            "reassembly_gaps": k.reassembly_gaps,
+            "overlap_conflicts": k.overlap_conflicts,
+            "streams_not_tls": k.streams_not_tls,
+            "streams_unfinished": k.streams_unfinished,
+            "buffered_cap_hits": k.buffered_cap_hits,
+            "hellos_midstream": k.hellos_midstream,
+            "conns_one_sided": k.conns_one_sided,
+            "hellos_dropped": k.hellos_dropped,
+            "alerts_dropped": k.alerts_dropped,
+            "queue_drops": k.queue_drops,
+            "clients_dropped": c.clients_dropped,
+            "versions_dropped": c.versions_dropped,
+            "anomalies": an,
+            "upgrades": up,
+            "upgrades_refused": k.upgrades_refused,
+            "plaintext_inspect_limit": k.plaintext_inspect_limit,
+        });
+        match v {
+            Value::Object(m) => Coverage(m),
+            _ => Coverage::default(),
+        }
+    }
+
+    /// A top-level count (0 when absent).
+    pub fn count(&self, key: &str) -> u64 {
+        self.0.get(key).and_then(Value::as_u64).unwrap_or(0)
+    }
+
+    /// Sets a top-level count (kept in its place, else added at the end).
+    pub fn set_count(&mut self, key: &str, n: u64) {
+        self.0.insert(key.into(), json!(n));
+    }
+
+    /// Adds another report's coverage: counts summed, objects key by key.
+    pub fn add(&mut self, o: &Coverage) {
+        add_objects(&mut self.0, &o.0);
+    }
+}
+
+/// Adds `b` into `a`: numbers summed, objects merged key by key, arrays concatenated; anything
+/// else keeps `a`'s value.
+fn add_objects(a: &mut Map<String, Value>, b: &Map<String, Value>) {
+    for (k, v) in b {
+        match (a.get_mut(k), v) {
+            (None, _) => {
+                a.insert(k.clone(), v.clone());
+            }
+            (Some(Value::Number(x)), Value::Number(y)) => {
+                if let (Some(p), Some(q)) = (x.as_u64(), y.as_u64()) {
+                    *x = p.saturating_add(q).into();
+                }
+            }
+            (Some(Value::Object(x)), Value::Object(y)) => add_objects(x, y),
+            (Some(Value::Array(x)), Value::Array(y)) => x.extend(y.iter().cloned()),
+            _ => {}
+        }
+    }
+}
+
+impl Tally {
+    /// The report form of a tally.
+    pub fn of(t: &ClientTally) -> Self {
+        let top = |s: &Sample| Pairs(s.top().into_iter().map(|(k, n)| (k.into(), n)).collect());
+        Tally {
+            hellos: t.hellos,
+            offered_max: t.offered_max.clone(),
+            offered_versions: t.offered_versions.clone(),
+            negotiated: t.negotiated.clone(),
+            alerts: t.alerts.clone(),
+            failed_handshakes: t.failed_handshakes,
+            started: t.started,
+            fallback: Fallback {
+                hellos: t.fallback_hellos,
+                offered_max: t.fallback_offered_max.clone(),
+            },
+            legacy_hellos: LegacyHellos {
+                ja4: top(&t.legacy_ja4),
+                ja3: top(&t.legacy_ja3),
+                server_names: top(&t.legacy_server_names),
+                not_kept: NotKept {
+                    ja4: t.legacy_ja4.not_kept(),
+                    ja3: t.legacy_ja3.not_kept(),
+                    server_names: t.legacy_server_names.not_kept(),
+                },
+            },
+        }
+    }
+
+    /// The tally this report form was made from.
+    pub fn to_tally(&self) -> ClientTally {
+        let sample = |kept: &Pairs<u64>, not_kept: u64| {
+            let mut s = Sample::default();
+            for (k, n) in &kept.0 {
+                s.add(k, *n);
+            }
+            s.add_not_kept(not_kept);
+            s
+        };
+        let l = &self.legacy_hellos;
+        ClientTally {
+            hellos: self.hellos,
+            offered_max: self.offered_max.clone(),
+            offered_versions: self.offered_versions.clone(),
+            negotiated: self.negotiated.clone(),
+            alerts: self.alerts.clone(),
+            failed_handshakes: self.failed_handshakes,
+            fallback_hellos: self.fallback.hellos,
+            fallback_offered_max: self.fallback.offered_max.clone(),
+            legacy_ja4: sample(&l.ja4, l.not_kept.ja4),
+            legacy_ja3: sample(&l.ja3, l.not_kept.ja3),
+            legacy_server_names: sample(&l.server_names, l.not_kept.server_names),
+            started: self.started,
+        }
+    }
+
+    /// Connections by how TLS began, in [`Start::ALL`] order, zero counts left out.
+    pub fn started(&self) -> impl Iterator<Item = (Start, u64)> + '_ {
+        maps::started::iter(&self.started)
+    }
+}
+
+impl Report {
+    /// The report of a run.
+    pub fn of(c: &Census, k: &Counters, input: &InputSummary, opts: &ReportOptions) -> Self {
+        Report::with(c, input.clone(), Coverage::of(k, c), opts)
+    }
+
+    /// The report of a census with the given input and coverage sections.
+    pub fn with(c: &Census, input: InputSummary, coverage: Coverage, opts: &ReportOptions) -> Self {
+        let verdicts = |f: &dyn Fn(&Policy) -> ClientVerdict| {
+            Pairs(
+                opts.policies
+                    .iter()
+                    .map(|p| (p.to_string(), f(p)))
+                    .collect(),
+            )
+        };
+        let clients: BTreeMap<IpAddr, Client> = c
+            .clients
+            .iter()
+            .filter(|(_, t)| !t.is_empty())
+            .map(|(ip, t)| {
+                let client = Client {
+                    tally: Tally::of(t),
+                    legacy: t.is_legacy(),
+                    policy: verdicts(&|p| ClientPolicy::of(t, p).into()),
+                };
+                (*ip, client)
+            })
+            .collect();
+        let legacy_clients = c.clients.values().filter(|t| t.is_legacy()).count();
+        let totals = Totals {
+            tally: Tally::of(&c.totals),
+            clients: u64::try_from(clients.len()).unwrap_or(u64::MAX),
+            legacy_clients: u64::try_from(legacy_clients).unwrap_or(u64::MAX),
+            connections: c.connections,
+            policy: Pairs(
+                opts.policies
+                    .iter()
+                    .map(|p| (p.to_string(), CensusPolicy::of(c, p).into()))
+                    .collect(),
+            ),
+        };
+        Report {
+            clients,
+            totals,
+            input,
+            coverage,
+        }
+    }
+
+    /// A report from its JSON document.
+    pub fn from_json(v: Value) -> Result<Self, ReportParseError> {
+        if !v.is_object() {
+            return Err(ReportParseError("not a JSON object".into()));
+        }
+        serde_json::from_value(v).map_err(|e| ReportParseError(e.to_string()))
+    }
+
+    /// The census this report counts (`max_clients` bounds the client entries; more are
+    /// counted in [`Census::clients_dropped`] and the totals, as in a replay).
+    pub fn census(&self, max_clients: usize) -> Census {
+        let mut c = Census::new(max_clients);
+        c.totals = self.totals.tally.to_tally();
+        c.connections = self.totals.connections;
+        c.clients_dropped = self.coverage.count("clients_dropped");
+        for (ip, t) in &self.clients {
+            if c.clients.len() < max_clients {
+                c.clients.entry(*ip).or_default().merge(&t.tally.to_tally());
             } else {
-                line.push_str(&format!("{s:<wd$}  "));
+                c.clients_dropped = c.clients_dropped.saturating_add(1);
             }
         }
-        writeln!(w, "{}", line.trim_end())?;
+        c
     }
-    extra::write_table_footer(w, c, &rows, opts)?;
-    for warn in &input.warnings {
-        writeln!(w, "warning: {warn}")?;
+
+    /// Writes the report in `format`.
+    pub fn write(&self, w: &mut impl Write, format: Format) -> io::Result<()> {
+        match format {
+            Format::Json => {
+                serde_json::to_writer_pretty(&mut *w, self)?;
+                writeln!(w)
+            }
+            Format::Table => text::write_table(w, self),
+            Format::Csv => text::write_csv(w, self),
+        }
     }
-    Ok(())
 }
 
-/// The CSV report.
-pub fn write_csv(w: impl Write, c: &Census) -> io::Result<()> {
-    write_csv_with(w, c, &ReportOptions::default())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-/// The CSV report with options (extra columns at the end: fallback hellos, top fingerprint
-/// and server name of legacy connections, three columns per policy).
-pub fn write_csv_with(w: impl Write, c: &Census, opts: &ReportOptions) -> io::Result<()> {
-    let mut out = csv::Writer::from_writer(w);
-    let map = |m: &BTreeMap<Version, u64>| {
-        m.iter()
-            .rev()
-            .map(|(v, n)| format!("{v}={n}"))
-            .collect::<Vec<_>>()
-            .join(";")
-    };
-    let mut header: Vec<String> = [
-        "client",
-        "legacy",
-        "hellos",
-        "offered_max",
-        "offered_versions",
-        "negotiated",
-        "failed_handshakes",
-        "alerts",
-        "started",
-    ]
-    .map(String::from)
-    .to_vec();
-    extra::csv_headers(opts, &mut header);
-    out.write_record(&header)?;
-    for (ip, t) in table_order(c) {
-        let alerts = t
-            .alerts
-            .iter()
-            .map(|(d, n)| format!("{}={n}", alert_label(*d)))
-            .collect::<Vec<_>>()
-            .join(";");
-        let mut row = vec![
-            ip.to_string(),
-            t.is_legacy().to_string(),
-            t.hellos.to_string(),
-            map(&t.offered_max),
-            map(&t.offered_versions),
-            map(&t.negotiated),
-            t.failed_handshakes.to_string(),
-            alerts,
-            t.started()
-                .map(|(s, n)| format!("{}={n}", s.name()))
-                .collect::<Vec<_>>()
-                .join(";"),
-        ];
-        extra::csv_cells(t, opts, &mut row);
-        out.write_record(&row)?;
+    #[test]
+    fn malformed_reports_are_errors() {
+        let parse = |v: Value| Report::from_json(v).map(|r| r.census(10));
+        assert!(parse(json!([])).is_err());
+        assert!(parse(json!({"clients": {}})).is_err());
+        let bad_version =
+            json!({"clients": {"10.0.0.1": {"offered_max": {"tls9": 1}}}, "totals": {}});
+        let e = parse(bad_version).unwrap_err();
+        assert!(e.to_string().contains("tls9"), "{e}");
+        let bad_ip = json!({"clients": {"host": {}}, "totals": {}});
+        assert!(parse(bad_ip).is_err());
+        let bad_count = json!({"clients": {}, "totals": {"hellos": "many"}});
+        assert!(parse(bad_count).is_err());
     }
-    out.flush()
+
+    #[test]
+    fn coverage_adds_up_key_by_key() {
+        let cov = |v: Value| serde_json::from_value::<Coverage>(v).unwrap();
+        let mut a = cov(json!({"n": 1, "m": {"x": 2}, "files": ["a"], "s": "keep"}));
+        a.add(&cov(
+            json!({"n": 2, "m": {"x": 3, "y": 1}, "files": ["b"], "s": "other", "z": 4}),
+        ));
+        assert_eq!(
+            a,
+            cov(json!({"n": 3, "m": {"x": 5, "y": 1}, "files": ["a", "b"], "s": "keep", "z": 4}))
+        );
+    }
+
+    #[test]
+    fn a_tally_survives_its_report_form() {
+        let mut t = ClientTally {
+            hellos: 3,
+            failed_handshakes: 1,
+            fallback_hellos: 1,
+            ..ClientTally::default()
+        };
+        t.offered_max.insert(Version::TLS10, 2);
+        t.fallback_offered_max.insert(Version::TLS10, 1);
+        t.alerts.insert(86, 1);
+        t.alerts.insert(250, 1);
+        t.legacy_ja4.add("t10d0101h1_0_0", 2);
+        t.legacy_server_names.add("legacy.example", 2);
+        t.legacy_ja3.add_not_kept(5);
+        if let Some(n) = t.started.get_mut(Start::ALL.len() - 1) {
+            *n = 1;
+        }
+        let json = serde_json::to_value(Tally::of(&t)).unwrap();
+        let back: Tally = serde_json::from_value(json).unwrap();
+        assert_eq!(back.to_tally(), t);
+    }
 }

@@ -1,9 +1,17 @@
-//! Shared helpers for integration tests: run the binary, compare censuses the way
-//! `../shared/conformance/check.py` does (zero counts equal missing keys, unknown keys ignored,
-//! client addresses normalised).
+//! The test kit, shared by every integration test (`mod common;`):
+//!
+//! - here: run the binary, compare censuses the way `../shared/conformance/check.py` does (zero
+//!   counts equal missing keys, unknown keys ignored, client addresses normalised), find the
+//!   shared conformance corpus (required in CI), temp files;
+//! - [`kit`] (re-exported as [`packets`] and [`rng`]): pcap/pcapng writers and splitters,
+//!   Ethernet/IP/TCP frames, TCP connections, TLS records and hellos, the deterministic RNG,
+//!   and the benchmark workload generator;
+//! - [`prom`]: the series a census implies, an exposition parser, Prometheus tools.
 // Test code: a broken expectation should panic, with the values at hand.
+// Each test binary uses part of the kit: the rest is neither dead code nor a needless import.
 #![allow(
     dead_code,
+    unused_imports,
     clippy::unwrap_used,
     clippy::expect_used,
     clippy::panic,
@@ -11,15 +19,16 @@
     clippy::unreachable
 )]
 
+pub mod kit;
 pub mod prom;
+
+pub use kit::{packets, rng};
 
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-
-pub mod synth;
 
 /// Path of the built binary.
 pub fn bin() -> PathBuf {
@@ -37,6 +46,16 @@ pub fn run(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("run hellowatch")
+}
+
+/// Asserts that a finished command succeeded, showing its stderr when it did not.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "{}: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// `hellowatch replay FILES… --format json [extra…]`, parsed.
@@ -135,23 +154,99 @@ pub fn expectations(expected_dir: &Path, captures_dir: &Path) -> Vec<(PathBuf, P
     v
 }
 
-/// A capture of the public conformance corpus, or `None` (with a note) when the corpus is
-/// not present.
-pub fn conformance_capture(name: &str) -> Option<PathBuf> {
-    let p = root().join("../shared/conformance/captures").join(name);
-    if p.is_file() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} not present", p.display());
-        None
-    }
+/// The demo capture shipped with the project (`captures/demo-legacy-mix.pcap`).
+pub fn demo() -> PathBuf {
+    root().join("captures/demo-legacy-mix.pcap")
 }
 
-/// A scratch directory for one test binary.
+/// `../shared/conformance/<sub>` (the public conformance corpus beside the checkout), or
+/// `None` with a note on stderr when it is absent. With `HELLOWATCH_REQUIRE_CORPUS=1` (set by
+/// `.ci/run`) an absent corpus fails the test instead: CI never skips silently.
+pub fn corpus(sub: &str) -> Option<PathBuf> {
+    let p = root().join("../shared/conformance").join(sub);
+    if p.exists() {
+        return Some(p);
+    }
+    assert!(
+        std::env::var("HELLOWATCH_REQUIRE_CORPUS").as_deref() != Ok("1"),
+        "{} is required (HELLOWATCH_REQUIRE_CORPUS=1) but not present",
+        p.display()
+    );
+    eprintln!("SKIPPED: {} not present", p.display());
+    None
+}
+
+/// Replays every capture of `expected_dir` (laid out as for [`expectations`]) and compares its
+/// census with the expectation (and whatever `more` adds, given the expected and actual
+/// reports); a replay must give no warning. Returns one entry per capture that differs.
+pub fn golden_failures(
+    expected_dir: &Path,
+    captures_dir: &Path,
+    more: impl Fn(&Value, &Value) -> Vec<String>,
+) -> Vec<String> {
+    let cases = expectations(expected_dir, captures_dir);
+    assert!(cases.len() >= 8, "only {} golden captures", cases.len());
+    let mut failures = Vec::new();
+    for (exp_path, cap) in &cases {
+        let exp: Value = serde_json::from_slice(&std::fs::read(exp_path).unwrap()).unwrap();
+        let got = replay_json(&[cap], &[]);
+        let mut d = diff(&exp["clients"], &got["clients"]);
+        d.extend(more(&exp, &got));
+        if !d.is_empty() {
+            failures.push(format!("{}:\n  {}", cap.display(), d.join("\n  ")));
+        }
+        assert!(
+            got["input"]["warnings"].as_array().unwrap().is_empty(),
+            "{}: {}",
+            cap.display(),
+            got["input"]["warnings"]
+        );
+    }
+    failures
+}
+
+/// A capture of the public conformance corpus, as [`corpus`].
+pub fn conformance_capture(name: &str) -> Option<PathBuf> {
+    corpus("captures").map(|d| d.join(name)).filter(|p| {
+        assert!(p.is_file(), "{} is not in the corpus", p.display());
+        true
+    })
+}
+
+/// The capture files (`.pcap`, `.pcapng`) in `../shared/conformance/<sub>`, sorted; empty, as
+/// [`corpus`], when the corpus is absent.
+pub fn corpus_files(sub: &str) -> Vec<PathBuf> {
+    corpus(sub).map(|d| captures_in(&d)).unwrap_or_default()
+}
+
+/// The capture files (`.pcap`, `.pcapng`) in `dir`, sorted (none when it cannot be read).
+pub fn captures_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.retain(|p| {
+        p.is_file()
+            && matches!(
+                p.extension().and_then(|x| x.to_str()),
+                Some("pcap" | "pcapng")
+            )
+    });
+    v.sort();
+    v
+}
+
+/// A scratch directory for one test binary and `name`.
 pub fn scratch(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("hellowatch-{name}-{}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
     d
+}
+
+/// A path for a file `name` in this test binary's temp directory.
+pub fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("hellowatch-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
 }
 
 /// `hellowatch replay FILES… --events - -o /dev/null [extra…]`: the event lines.
@@ -173,16 +268,4 @@ pub fn replay_events(files: &[&Path], extra: &[&str]) -> Vec<String> {
         .lines()
         .map(String::from)
         .collect()
-}
-
-/// Splits a little-endian µs pcap into (header, records).
-pub fn records(pcap: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
-    let mut recs = Vec::new();
-    let mut off = 24;
-    while off + 16 <= pcap.len() {
-        let caplen = u32::from_le_bytes(pcap[off + 8..off + 12].try_into().unwrap()) as usize;
-        recs.push(pcap[off..off + 16 + caplen].to_vec());
-        off += 16 + caplen;
-    }
-    (pcap[..24].to_vec(), recs)
 }

@@ -1,13 +1,6 @@
 //! Metrics test helpers: the series a JSON census report implies, an exposition parser, HTTP,
 //! tools that may be missing, child processes that are cleaned up.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::unreachable
-)]
+// Lints: as the parent module, `tests/common/mod.rs`.
 
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -85,31 +78,33 @@ fn versions(
     }
 }
 
+/// Hellos of a census entry (`totals` or a client) by `offered_max`, with `none` for the hellos
+/// that offered nothing (their `supported_versions` held only GREASE).
+fn hellos_by_offered_max(
+    out: &mut BTreeMap<String, u64>,
+    name: &str,
+    entry: &Value,
+    extra: &[(&str, &str)],
+) {
+    versions(out, name, "offered_max", &entry["offered_max"], extra);
+    let with_max: u64 = entry["offered_max"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(_, n)| u(n))
+        .sum();
+    let mut none = extra.to_vec();
+    none.push(("offered_max", "none"));
+    add(out, name, &none, u(&entry["hellos"]) - with_max);
+}
+
 /// Every non-zero sample the metrics must show for a JSON census report (`hellowatch replay
 /// --format json`), keyed by [`key`]: aggregates, per-client series of the legacy clients,
 /// coverage. Alerts are summed over their direction (the census does not keep it).
 pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     let t = &report["totals"];
-    versions(
-        &mut out,
-        "hellowatch_client_hellos_total",
-        "offered_max",
-        &t["offered_max"],
-        &[],
-    );
-    let with_max: u64 = t["offered_max"]
-        .as_object()
-        .into_iter()
-        .flatten()
-        .map(|(_, n)| u(n))
-        .sum();
-    add(
-        &mut out,
-        "hellowatch_client_hellos_total",
-        &[("offered_max", "none")],
-        u(&t["hellos"]) - with_max,
-    );
+    hellos_by_offered_max(&mut out, "hellowatch_client_hellos_total", t, &[]);
     versions(
         &mut out,
         "hellowatch_offered_versions_total",
@@ -155,25 +150,7 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
             continue;
         }
         let cl = [("client", ip.as_str())];
-        versions(
-            &mut out,
-            "hellowatch_legacy_client_hellos_total",
-            "offered_max",
-            &c["offered_max"],
-            &cl,
-        );
-        let with_max: u64 = c["offered_max"]
-            .as_object()
-            .into_iter()
-            .flatten()
-            .map(|(_, n)| u(n))
-            .sum();
-        add(
-            &mut out,
-            "hellowatch_legacy_client_hellos_total",
-            &[("client", ip), ("offered_max", "none")],
-            u(&c["hellos"]) - with_max,
-        );
+        hellos_by_offered_max(&mut out, "hellowatch_legacy_client_hellos_total", c, &cl);
         versions(
             &mut out,
             "hellowatch_legacy_client_negotiated_handshakes_total",
@@ -386,29 +363,6 @@ pub fn tool(name: &str) -> Option<PathBuf> {
         eprintln!("SKIPPED: {name} is not installed (Debian: apt-get install prometheus)");
     }
     found
-}
-
-/// The conformance corpus' captures (`../shared/conformance/captures`), sorted; empty (with a
-/// message) when the corpus is absent.
-pub fn corpus_captures() -> Vec<PathBuf> {
-    let dir = super::root().join("../shared/conformance/captures");
-    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .map(|rd| rd.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    v.retain(|p| p.is_file());
-    v.sort();
-    if v.is_empty() {
-        eprintln!("SKIPPED: no conformance corpus at {}", dir.display());
-    }
-    v
-}
-
-/// A temporary directory for one test.
-pub fn tmpdir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("hellowatch-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 /// A child process killed (if still running) when dropped.

@@ -11,15 +11,9 @@
 //! are interleaved, `concurrency` at a time, and end with FIN both ways.
 //!
 //! Shared by `examples/gen_workload.rs`, `benches/pipeline.rs` and `tests/workload.rs`.
-#![allow(
-    dead_code,
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::indexing_slicing,
-    clippy::unreachable
-)]
 
+use super::packets::{Conn, PcapWriter};
+use super::rng::Rng;
 use hellowatch::capture::file::Savefile;
 use hellowatch::wire::{self, TcpFlags};
 use serde_json::{Map, Value, json};
@@ -63,29 +57,6 @@ pub struct Params {
     pub v6_percent: u64,
     /// Seed (the output is a function of it).
     pub seed: u64,
-}
-
-/// xorshift64*: deterministic, no dependency.
-pub struct Rng(u64);
-
-impl Rng {
-    pub fn new(seed: u64) -> Self {
-        Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1)
-    }
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-    pub fn fill(&mut self, b: &mut [u8]) {
-        for x in b {
-            *x = self.next() as u8;
-        }
-    }
 }
 
 /// A connection seen in a template capture.
@@ -253,49 +224,6 @@ fn rebuild(flight: &[u8], rec_len: usize, body: &[u8]) -> Vec<u8> {
     out
 }
 
-/// A little-endian microsecond pcap writer (Ethernet).
-pub struct PcapWriter<W: Write> {
-    w: W,
-    /// Packets written.
-    pub packets: u64,
-    /// Bytes written.
-    pub bytes: u64,
-}
-
-impl<W: Write> PcapWriter<W> {
-    pub fn new(mut w: W) -> Self {
-        w.write_all(&0xa1b2_c3d4u32.to_le_bytes()).unwrap();
-        w.write_all(&2u16.to_le_bytes()).unwrap();
-        w.write_all(&4u16.to_le_bytes()).unwrap();
-        w.write_all(&[0; 8]).unwrap();
-        w.write_all(&262_144u32.to_le_bytes()).unwrap();
-        w.write_all(&1u32.to_le_bytes()).unwrap();
-        PcapWriter {
-            w,
-            packets: 0,
-            bytes: 24,
-        }
-    }
-    pub fn packet(&mut self, ts_us: u64, frame: &[u8]) {
-        let hdr = [
-            ((ts_us / 1_000_000) as u32).to_le_bytes(),
-            ((ts_us % 1_000_000) as u32).to_le_bytes(),
-            (frame.len() as u32).to_le_bytes(),
-            (frame.len() as u32).to_le_bytes(),
-        ];
-        for h in hdr {
-            self.w.write_all(&h).unwrap();
-        }
-        self.w.write_all(frame).unwrap();
-        self.packets += 1;
-        self.bytes += 16 + frame.len() as u64;
-    }
-    pub fn finish(mut self) -> W {
-        self.w.flush().unwrap();
-        self.w
-    }
-}
-
 const MSS: usize = 1448;
 
 /// One connection being written: its remaining packets.
@@ -303,92 +231,13 @@ struct Live {
     pkts: std::collections::VecDeque<Vec<u8>>,
 }
 
-/// Both endpoints of a generated connection.
-#[derive(Copy, Clone)]
-struct Ends {
-    c: IpAddr,
-    s: IpAddr,
-    cport: u16,
-    sport: u16,
-}
-
-fn frame(e: &Ends, from_client: bool, seq: u32, ack: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let Ends { c, s, cport, sport } = *e;
-    let (src, dst, sp, dp) = if from_client {
-        (c, s, cport, sport)
-    } else {
-        (s, c, sport, cport)
-    };
-    let mut out = Vec::with_capacity(payload.len() + 80);
-    out.extend_from_slice(&[0x02, 0, 0, 0, 0, if from_client { 1 } else { 2 }]);
-    out.extend_from_slice(&[0x02, 0, 0, 0, 0, if from_client { 2 } else { 1 }]);
-    let tcp_len = 20 + payload.len();
-    match (src, dst) {
-        (IpAddr::V4(a), IpAddr::V4(b)) => {
-            out.extend_from_slice(&[0x08, 0x00]);
-            let total = 20 + tcp_len;
-            let mut ip = vec![
-                0x45,
-                0,
-                (total >> 8) as u8,
-                total as u8,
-                0,
-                0,
-                0x40,
-                0,
-                64,
-                6,
-                0,
-                0,
-            ];
-            ip.extend_from_slice(&a.octets());
-            ip.extend_from_slice(&b.octets());
-            let mut sum = 0u32;
-            for ch in ip.chunks(2) {
-                sum += u32::from(u16::from_be_bytes([ch[0], ch[1]]));
-            }
-            while sum > 0xffff {
-                sum = (sum & 0xffff) + (sum >> 16);
-            }
-            let ck = !(sum as u16);
-            ip[10..12].copy_from_slice(&ck.to_be_bytes());
-            out.extend_from_slice(&ip);
-        }
-        (IpAddr::V6(a), IpAddr::V6(b)) => {
-            out.extend_from_slice(&[0x86, 0xdd]);
-            out.extend_from_slice(&[0x60, 0, 0, 0, (tcp_len >> 8) as u8, tcp_len as u8, 6, 64]);
-            out.extend_from_slice(&a.octets());
-            out.extend_from_slice(&b.octets());
-        }
-        _ => unreachable!("one family per connection"),
-    }
-    out.extend_from_slice(&sp.to_be_bytes());
-    out.extend_from_slice(&dp.to_be_bytes());
-    out.extend_from_slice(&seq.to_be_bytes());
-    out.extend_from_slice(&ack.to_be_bytes());
-    out.extend_from_slice(&[0x50, flags, 0xff, 0xff, 0, 0, 0, 0]);
-    out.extend_from_slice(payload);
-    out
-}
-
 fn connection(t: &ConnTemplate, c: IpAddr, s: IpAddr, cport: u16, rng: &mut Rng) -> Live {
-    const SYN: u8 = 0x02;
-    const ACK: u8 = 0x10;
-    const FIN: u8 = 0x01;
-    const PSH: u8 = 0x08;
-    let e = Ends {
-        c,
-        s,
-        cport,
-        sport: 443,
-    };
-    let (mut cs, mut ss) = (rng.next() as u32, rng.next() as u32);
+    let (cisn, sisn) = (rng.next() as u32, rng.next() as u32);
+    let mut conn = Conn::between((c, cport), (s, 443), cisn, sisn);
     let mut pkts = std::collections::VecDeque::new();
-    pkts.push_back(frame(&e, true, cs, 0, SYN, &[]));
-    pkts.push_back(frame(&e, false, ss, cs.wrapping_add(1), SYN | ACK, &[]));
-    cs = cs.wrapping_add(1);
-    ss = ss.wrapping_add(1);
-    pkts.push_back(frame(&e, true, cs, ss, ACK, &[]));
+    pkts.push_back(conn.syn());
+    pkts.push_back(conn.syn_ack());
+    pkts.push_back(conn.ack(true));
     let mut first_client = true;
     let mut bulk = Vec::new();
     if t.established {
@@ -409,29 +258,16 @@ fn connection(t: &ConnTemplate, c: IpAddr, s: IpAddr, cport: u16, rng: &mut Rng)
             bytes
         };
         for (i, chunk) in bytes.chunks(MSS).enumerate() {
-            let (seq, ack) = if from_client { (cs, ss) } else { (ss, cs) };
-            pkts.push_back(frame(&e, from_client, seq, ack, ACK | PSH, chunk));
-            if from_client {
-                cs = cs.wrapping_add(chunk.len() as u32);
-            } else {
-                ss = ss.wrapping_add(chunk.len() as u32);
-            }
+            pkts.push_back(conn.data(from_client, chunk));
             if i % 2 == 1 {
-                let (seq, ack) = if from_client { (ss, cs) } else { (cs, ss) };
-                pkts.push_back(frame(&e, !from_client, seq, ack, ACK, &[]));
+                pkts.push_back(conn.ack(!from_client));
             }
         }
     }
-    pkts.push_back(frame(&e, true, cs, ss, FIN | ACK, &[]));
-    pkts.push_back(frame(&e, false, ss, cs.wrapping_add(1), FIN | ACK, &[]));
-    pkts.push_back(frame(
-        &e,
-        true,
-        cs.wrapping_add(1),
-        ss.wrapping_add(1),
-        ACK,
-        &[],
-    ));
+    pkts.extend(conn.fins());
+    conn.cseq = conn.cseq.wrapping_add(1);
+    conn.sseq = conn.sseq.wrapping_add(1);
+    pkts.push_back(conn.ack(true));
     Live { pkts }
 }
 
@@ -527,7 +363,7 @@ pub fn generate<W: Write>(templates: &[Template], p: &Params, out: W) -> (Value,
         let i = rng.below(active.len() as u64) as usize;
         if let Some(f) = active[i].pkts.pop_front() {
             ts_us += 1 + f.len() as u64 / 100;
-            w.packet(ts_us, &f);
+            w.frame(ts_us, &f);
         }
         if active[i].pkts.is_empty() {
             active.swap_remove(i);
