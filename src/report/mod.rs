@@ -55,13 +55,80 @@ pub struct ReportOptions {
 #[error("not a hellowatch JSON report: {0}")]
 pub struct ReportParseError(pub String);
 
-/// A report: `{"clients", "totals", "input", "coverage"}`.
+/// The census of one transport's section of a report.
+fn census_of(clients: &BTreeMap<IpAddr, Client>, totals: &Totals, max_clients: usize) -> Census {
+    let mut c = Census::new(max_clients);
+    c.totals = totals.tally.to_tally();
+    c.connections = totals.connections;
+    for (ip, t) in clients {
+        if c.clients.len() < max_clients {
+            c.clients.entry(*ip).or_default().merge(&t.tally.to_tally());
+        } else {
+            c.clients_dropped = c.clients_dropped.saturating_add(1);
+        }
+    }
+    c
+}
+
+/// The clients and totals of one transport's census.
+fn section(c: &Census, opts: &ReportOptions) -> (BTreeMap<IpAddr, Client>, Totals) {
+    let verdicts = |f: &dyn Fn(&Policy) -> ClientVerdict| {
+        Pairs(
+            opts.policies
+                .iter()
+                .map(|p| (p.to_string(), f(p)))
+                .collect(),
+        )
+    };
+    let clients: BTreeMap<IpAddr, Client> = c
+        .clients
+        .iter()
+        .filter(|(_, t)| !t.is_empty())
+        .map(|(ip, t)| {
+            let client = Client {
+                tally: Tally::of(t),
+                legacy: t.is_legacy(),
+                policy: verdicts(&|p| ClientPolicy::of(t, p).into()),
+            };
+            (*ip, client)
+        })
+        .collect();
+    let legacy_clients = c.clients.values().filter(|t| t.is_legacy()).count();
+    let totals = Totals {
+        tally: Tally::of(&c.totals),
+        clients: u64::try_from(clients.len()).unwrap_or(u64::MAX),
+        legacy_clients: u64::try_from(legacy_clients).unwrap_or(u64::MAX),
+        connections: c.connections,
+        policy: Pairs(
+            opts.policies
+                .iter()
+                .map(|p| (p.to_string(), CensusPolicy::of(c, p).into()))
+                .collect(),
+        ),
+    };
+    (clients, totals)
+}
+
+/// A report: `{"clients", "totals", "quic_clients", "quic_totals", "dtls_clients",
+/// "dtls_totals", "input", "coverage"}`. `clients` and `totals` are TLS over TCP only.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Report {
-    /// Clients with something counted, in address order (IPv4 before IPv6).
+    /// Clients with something counted over TLS on TCP, in address order (IPv4 before IPv6).
     pub clients: BTreeMap<IpAddr, Client>,
-    /// The sums over all connections.
+    /// The sums over all TLS-over-TCP connections.
     pub totals: Totals,
+    /// Clients of QUIC connections (TLS inside QUIC Initials), same shape as `clients`.
+    #[serde(default)]
+    pub quic_clients: BTreeMap<IpAddr, Client>,
+    /// The sums over all QUIC connections.
+    #[serde(default)]
+    pub quic_totals: Totals,
+    /// Clients of DTLS connections (one UDP 5-tuple each), same shape as `clients`.
+    #[serde(default)]
+    pub dtls_clients: BTreeMap<IpAddr, Client>,
+    /// The sums over all DTLS connections.
+    #[serde(default)]
+    pub dtls_totals: Totals,
     /// What was read.
     #[serde(default)]
     pub input: InputSummary,
@@ -403,43 +470,17 @@ impl Report {
 
     /// The report of a census with the given input and coverage sections.
     pub fn with(c: &Census, input: InputSummary, coverage: Coverage, opts: &ReportOptions) -> Self {
-        let verdicts = |f: &dyn Fn(&Policy) -> ClientVerdict| {
-            Pairs(
-                opts.policies
-                    .iter()
-                    .map(|p| (p.to_string(), f(p)))
-                    .collect(),
-            )
-        };
-        let clients: BTreeMap<IpAddr, Client> = c
-            .clients
-            .iter()
-            .filter(|(_, t)| !t.is_empty())
-            .map(|(ip, t)| {
-                let client = Client {
-                    tally: Tally::of(t),
-                    legacy: t.is_legacy(),
-                    policy: verdicts(&|p| ClientPolicy::of(t, p).into()),
-                };
-                (*ip, client)
-            })
-            .collect();
-        let legacy_clients = c.clients.values().filter(|t| t.is_legacy()).count();
-        let totals = Totals {
-            tally: Tally::of(&c.totals),
-            clients: u64::try_from(clients.len()).unwrap_or(u64::MAX),
-            legacy_clients: u64::try_from(legacy_clients).unwrap_or(u64::MAX),
-            connections: c.connections,
-            policy: Pairs(
-                opts.policies
-                    .iter()
-                    .map(|p| (p.to_string(), CensusPolicy::of(c, p).into()))
-                    .collect(),
-            ),
-        };
+        let (clients, totals) = section(c, opts);
+        let empty = Census::new(0);
+        let (quic_clients, quic_totals) = section(c.quic.as_deref().unwrap_or(&empty), opts);
+        let (dtls_clients, dtls_totals) = section(c.dtls.as_deref().unwrap_or(&empty), opts);
         Report {
             clients,
             totals,
+            quic_clients,
+            quic_totals,
+            dtls_clients,
+            dtls_totals,
             input,
             coverage,
         }
@@ -456,17 +497,16 @@ impl Report {
     /// The census this report counts (`max_clients` bounds the client entries; more are
     /// counted in [`Census::clients_dropped`] and the totals, as in a replay).
     pub fn census(&self, max_clients: usize) -> Census {
-        let mut c = Census::new(max_clients);
-        c.totals = self.totals.tally.to_tally();
-        c.connections = self.totals.connections;
-        c.clients_dropped = self.coverage.count("clients_dropped");
-        for (ip, t) in &self.clients {
-            if c.clients.len() < max_clients {
-                c.clients.entry(*ip).or_default().merge(&t.tally.to_tally());
-            } else {
-                c.clients_dropped = c.clients_dropped.saturating_add(1);
-            }
-        }
+        let mut c = census_of(&self.clients, &self.totals, max_clients);
+        c.clients_dropped = c
+            .clients_dropped
+            .saturating_add(self.coverage.count("clients_dropped"));
+        let udp = |clients: &BTreeMap<IpAddr, Client>, totals: &Totals| {
+            (totals.connections > 0 || !clients.is_empty())
+                .then(|| Box::new(census_of(clients, totals, max_clients)))
+        };
+        c.quic = udp(&self.quic_clients, &self.quic_totals);
+        c.dtls = udp(&self.dtls_clients, &self.dtls_totals);
         c
     }
 

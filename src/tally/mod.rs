@@ -433,6 +433,11 @@ pub struct Census {
     /// Version counts left out of client entries by [`MAX_VERSIONS_PER_CLIENT`] (they are in
     /// the totals).
     pub versions_dropped: u64,
+    /// The census of QUIC connections, kept apart (`clients` and `totals` are TLS over TCP);
+    /// none until a QUIC connection is counted. Its own bound of `max_clients` entries.
+    pub quic: Option<Box<Census>>,
+    /// The census of DTLS connections, likewise.
+    pub dtls: Option<Box<Census>>,
     max_clients: usize,
 }
 
@@ -451,6 +456,8 @@ impl Census {
             connections: 0,
             clients_dropped: 0,
             versions_dropped: 0,
+            quic: None,
+            dtls: None,
             max_clients,
         }
     }
@@ -481,6 +488,13 @@ impl Census {
 
     /// Adds another census (associative and commutative).
     pub fn merge(&mut self, o: &Census) {
+        let max = self.max_clients;
+        for (mine, theirs) in [(&mut self.quic, &o.quic), (&mut self.dtls, &o.dtls)] {
+            if let Some(t) = theirs {
+                mine.get_or_insert_with(|| Box::new(Census::new(max)))
+                    .merge(t);
+            }
+        }
         add(&mut self.connections, o.connections);
         add(&mut self.clients_dropped, o.clients_dropped);
         add(&mut self.versions_dropped, o.versions_dropped);
