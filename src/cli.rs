@@ -254,6 +254,7 @@ impl LimitArgs {
             stream_cap: self.stream_cap,
             max_clients: self.max_clients.max(1),
             max_buffered: self.max_buffered,
+            ..EngineConfig::default()
         })
     }
 }

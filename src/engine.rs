@@ -10,9 +10,7 @@ use crate::flow::{
     CLOSED_LINGER_NS, ConnId, DEFAULT_IDLE_TIMEOUT_NS, DEFAULT_MAX_FLOWS, Dir, FlowKey, FlowTable,
     Handshake, Phase, SWEEP_INTERVAL_NS, TlsState, direction,
 };
-use crate::tally::{
-    Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, ServerFacts, add as count,
-};
+use crate::tally::{Census, ConnSummary, DEFAULT_MAX_CLIENTS, HelloFacts, add as count};
 use crate::tls::{Anomaly, CcsMeaning, ClientHello, Handler, ServerHello, Stop};
 use crate::upgrade::{GiveUp, Start, Verdict};
 use crate::wire::{self, DecodeError, LinkType, Segment, TcpFlags};
@@ -35,6 +33,8 @@ pub struct EngineConfig {
     /// Bytes buffered over all connections (stream bytes held and partial hellos); a direction
     /// that would go over it is given up (counted in `buffered_cap_hits`).
     pub max_buffered: usize,
+    /// UDP connections (DTLS, QUIC) tracked at once.
+    pub max_udp_flows: usize,
 }
 
 impl Default for EngineConfig {
@@ -45,6 +45,7 @@ impl Default for EngineConfig {
             stream_cap: DEFAULT_STREAM_CAP,
             max_clients: DEFAULT_MAX_CLIENTS,
             max_buffered: DEFAULT_MAX_BUFFERED,
+            max_udp_flows: crate::flow::udp::DEFAULT_MAX_UDP_FLOWS,
         }
     }
 }
@@ -106,6 +107,16 @@ pub struct Counters {
     /// [`MAX_PLAINTEXT_INSPECT`](crate::upgrade::MAX_PLAINTEXT_INSPECT) plaintext bytes of a
     /// direction were inspected without an upgrade.
     pub plaintext_inspect_limit: u64,
+    /// UDP datagrams read on DTLS and QUIC connections.
+    pub udp_datagrams: u64,
+    /// UDP connections (DTLS, QUIC) created.
+    pub udp_flows_created: u64,
+    /// UDP connections evicted because their table was full.
+    pub udp_flows_evicted: u64,
+    /// UDP connections settled by the idle timeout.
+    pub udp_flows_expired: u64,
+    /// DTLS framing problems and limits, by [`crate::dtls::Issue`].
+    pub dtls_issues: [u64; crate::dtls::Issue::ALL.len()],
 }
 
 impl Counters {
@@ -136,8 +147,15 @@ impl Counters {
             conns_one_sided,
             queue_drops,
             upgrades_refused,
-            plaintext_inspect_limit
+            plaintext_inspect_limit,
+            udp_datagrams,
+            udp_flows_created,
+            udp_flows_evicted,
+            udp_flows_expired
         );
+        for (a, b) in self.dtls_issues.iter_mut().zip(o.dtls_issues) {
+            count(a, b);
+        }
         for (a, b) in self.upgrades.iter_mut().zip(o.upgrades) {
             count(a, b);
         }
@@ -212,7 +230,15 @@ pub struct Engine {
     /// global packet sequence, so the census never depends on the number of workers.
     sweep_on_packets: bool,
     scratch: Vec<ConnId>,
+    /// DTLS and QUIC connections.
+    udp: crate::flow::udp::UdpTable,
+    /// Reused by hello extraction on the UDP path.
+    udp_scratch: Vec<u8>,
+    udp_ids: Vec<crate::flow::udp::UdpId>,
 }
+
+mod udp;
+pub use udp::udp_wanted;
 
 /// The TLS parser's view of one connection direction.
 struct Ctx<'a> {
@@ -227,19 +253,7 @@ impl Handler for Ctx<'_> {
     }
 
     fn server_hello(&mut self, sh: &ServerHello) {
-        if sh.is_hrr {
-            self.hs.hrr = true;
-        } else {
-            self.hs.negotiated = Some(sh.version);
-            self.hs.server_hello_from = Some(self.side);
-            self.hs.server_hello = Some(ServerFacts {
-                version: sh.version,
-                legacy_version: sh.legacy_version,
-                cipher: sh.cipher,
-                downgrade_sentinel: sh.downgrade_sentinel,
-                sslv2_format: sh.sslv2_format,
-            });
-        }
+        self.hs.push_server_hello(self.side, sh);
     }
 
     fn alert(&mut self, level: u8, description: u8) {
@@ -427,6 +441,9 @@ impl Engine {
             buffered: 0,
             sweep_on_packets: true,
             scratch: Vec::new(),
+            udp: crate::flow::udp::UdpTable::new(cfg.max_udp_flows),
+            udp_scratch: Vec::new(),
+            udp_ids: Vec::new(),
         }
     }
 
@@ -446,9 +463,9 @@ impl Engine {
         &self.counters
     }
 
-    /// Connections tracked now.
+    /// Connections tracked now (TCP and UDP).
     pub fn flows(&self) -> usize {
-        self.table.len()
+        self.table.len().saturating_add(self.udp.len())
     }
 
     /// Bytes buffered now over all connections (0 once every connection has settled).
@@ -473,14 +490,7 @@ impl Engine {
     /// One decoded TCP segment at time `now` (ns).
     pub fn segment(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
         if seg.proto == wire::Proto::Udp {
-            if let Some(c) = self
-                .counters
-                .decode_errors
-                .get_mut(DecodeError::NotTcp.index())
-            {
-                count(c, 1);
-            }
-            return;
+            return self.datagram(now, seg, sink);
         }
         count(&mut self.counters.tcp_segments, 1);
         if seg.truncated {
@@ -685,7 +695,7 @@ impl Engine {
                 count(&mut self.counters.conns_one_sided, 1);
             }
         }
-        let mut summary = ConnSummary {
+        let summary = ConnSummary {
             client: Some(conn.addr(cs)),
             hellos,
             negotiated: hs.negotiated,
@@ -716,7 +726,13 @@ impl Engine {
             ],
             midstream: conn.midstream,
             start: hs.start,
+            transport: crate::tls::Transport::Tcp,
         };
+        self.publish(summary, sink);
+    }
+
+    /// Counts a settled connection's summary and hands it to the sink.
+    fn publish(&mut self, mut summary: ConnSummary, sink: &mut impl SettleSink) {
         // Fingerprints are derived only where they are read: the census keeps them for
         // legacy connections, a sink may want them for all.
         if sink.wants_detail() || summary.is_legacy() {
@@ -755,6 +771,7 @@ impl Engine {
         }
         self.scratch = ids;
         self.table.compact_if_sparse();
+        self.sweep_udp(now.saturating_sub(self.cfg.idle_timeout_ns), sink);
     }
 
     /// End of input: settles every connection still open.
@@ -765,6 +782,7 @@ impl Engine {
             self.close(id, sink);
         }
         self.scratch = ids;
+        self.finish_udp(sink);
     }
 }
 

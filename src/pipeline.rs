@@ -114,11 +114,14 @@ pub fn flow_hash(seg: &Segment<'_>) -> u64 {
     foldhash::fast::FixedState::with_seed(0x6865_6c6c_6f77_6174).hash_one(key)
 }
 
-/// UDP datagrams are not read yet: counted as before (`not_tcp`).
-fn not_udp(seg: Segment<'_>) -> Result<Segment<'_>, wire::DecodeError> {
+/// A UDP datagram goes to a worker only when its content may be DTLS or QUIC
+/// ([`crate::engine::udp_wanted`]); any other is counted as `not_tcp`, as before UDP was read.
+fn unwanted_udp(seg: Segment<'_>) -> Result<Segment<'_>, wire::DecodeError> {
     match seg.proto {
-        wire::Proto::Tcp => Ok(seg),
-        wire::Proto::Udp => Err(wire::DecodeError::NotTcp),
+        wire::Proto::Udp if !crate::engine::udp_wanted(seg.payload) => {
+            Err(wire::DecodeError::NotTcp)
+        }
+        _ => Ok(seg),
     }
 }
 
@@ -194,7 +197,7 @@ impl<'a> Dispatcher<'a> {
     fn route(&mut self, link: LinkType, frame: &'a [u8]) -> Option<(usize, Segment<'a>)> {
         self.counters.packets += 1;
         self.counters.bytes += frame.len() as u64;
-        match wire::decode(link, frame).and_then(not_udp) {
+        match wire::decode(link, frame).and_then(unwanted_udp) {
             Ok(seg) => {
                 let n = self.txs.len().max(1) as u64;
                 #[allow(clippy::cast_possible_truncation)] // < number of workers
@@ -245,7 +248,7 @@ impl<'a> Dispatcher<'a> {
         // Decode a borrowed view to find the worker, then copy only the payload.
         self.counters.packets += 1;
         self.counters.bytes += frame.len() as u64;
-        let seg = match wire::decode(link, frame).and_then(not_udp) {
+        let seg = match wire::decode(link, frame).and_then(unwanted_udp) {
             Ok(s) => s,
             Err(e) => {
                 if let Some(c) = self.counters.decode_errors.get_mut(e.index()) {

@@ -8,9 +8,9 @@
 use super::{Engine, SettleSink, count, sweep_due};
 use crate::dtls::{self, Issue};
 use crate::flow::udp::{UdpId, UdpProto};
-use crate::flow::{FlowKey, Handshake};
-use crate::tls::facts::{HelloFacts, ServerFacts, Transport};
-use crate::tls::{Anomaly, ClientHello, ServerHello};
+use crate::flow::{FlowKey, Handshake, direction};
+use crate::tally::{ConnSummary, HelloFacts};
+use crate::tls::{Anomaly, ClientHello, ServerHello, Transport};
 use crate::upgrade::Start;
 use crate::wire::{DecodeError, Segment};
 
@@ -24,15 +24,16 @@ pub fn udp_wanted(payload: &[u8]) -> bool {
 /// The DTLS parser's view of one UDP connection.
 struct DtlsCtx<'a> {
     hs: &'a mut Handshake,
-    anomalies: &'a mut [u64; Anomaly::COUNT],
-    issues: &'a mut [u64; Issue::COUNT],
+    anomalies: &'a mut [u64; Anomaly::ALL.len()],
+    issues: &'a mut [u64; Issue::ALL.len()],
 }
 
 impl dtls::Handler for DtlsCtx<'_> {
     fn client_hello(&mut self, dir: u8, ch: &ClientHello<'_>) {
-        let mut h = HelloFacts::from_hello(ch);
-        h.transport = Transport::Dtls;
-        self.hs.push_hello(usize::from(dir), h);
+        self.hs.push_hello(
+            usize::from(dir),
+            HelloFacts::from_hello_on(ch, Transport::Dtls),
+        );
     }
 
     fn server_hello(&mut self, dir: u8, sh: &ServerHello) {
@@ -61,6 +62,11 @@ impl Engine {
     pub(super) fn datagram(&mut self, now: u64, seg: &Segment<'_>, sink: &mut impl SettleSink) {
         if self.sweep_on_packets && sweep_due(&mut self.last_sweep, now) {
             self.sweep(now, sink);
+        }
+        if !udp_wanted(seg.payload) {
+            // What the dispatcher does not forward either (STUN, RTP, DNS, …).
+            self.not_read(seg);
+            return;
         }
         let (key, side) = FlowKey::of(seg);
         let id = match self.udp.find(&key) {
@@ -119,7 +125,11 @@ impl Engine {
     /// A UDP datagram that neither starts nor continues a connection: counted as before UDP
     /// was read.
     fn not_read(&mut self, _seg: &Segment<'_>) {
-        if let Some(c) = self.counters.decode_errors.get_mut(DecodeError::NotTcp.index()) {
+        if let Some(c) = self
+            .counters
+            .decode_errors
+            .get_mut(DecodeError::NotTcp.index())
+        {
             count(c, 1);
         }
     }
@@ -152,9 +162,28 @@ impl Engine {
         let Some(cs) = hs.client.or(hs.server_hello_from.map(|s| s ^ 1)) else {
             return;
         };
-        let mut summary = hs.summary(&conn.key, cs, conn.first_seen, conn.last_seen);
-        summary.transport = transport;
-        summary.start = Start::Direct;
+        let summary = ConnSummary {
+            client: Some(conn.key.end(cs).ip),
+            hellos: std::mem::take(&mut hs.hellos),
+            negotiated: hs.negotiated,
+            hrr: hs.hrr,
+            alerts: hs
+                .alerts
+                .iter()
+                .map(|(d, s)| (*d, direction(*s, cs)))
+                .collect(),
+            alert_levels: (0..hs.alerts.len())
+                .map(|i| 1 + (hs.fatal_alerts >> (i & 7) & 1))
+                .collect(),
+            client_endpoint: Some(conn.key.end(cs)),
+            server_endpoint: Some(conn.key.end(cs ^ 1)),
+            first_seen_ns: conn.first_seen,
+            last_seen_ns: conn.last_seen,
+            server_hello: hs.server_hello,
+            start: Start::Direct,
+            transport,
+            ..ConnSummary::default()
+        };
         self.publish(summary, sink);
     }
 

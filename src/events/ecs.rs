@@ -412,15 +412,17 @@ impl Serialize for Hw<'_> {
             m.serialize_entry("server", &Server(sh, e.server_cipher))?;
         }
         m.serialize_entry("alerts", &Alerts(s))?;
-        m.serialize_entry(
-            "tcp",
-            &Tcp {
-                rst: s.rst,
-                fin_client: s.fin[0],
-                fin_server: s.fin[1],
-                midstream: s.midstream,
-            },
-        )?;
+        if !s.transport.is_udp() {
+            m.serialize_entry(
+                "tcp",
+                &Tcp {
+                    rst: s.rst,
+                    fin_client: s.fin[0],
+                    fin_server: s.fin[1],
+                    midstream: s.midstream,
+                },
+            )?;
+        }
         if !e.policies.is_empty() && !s.hellos.is_empty() {
             m.serialize_entry(
                 "policy",
@@ -455,6 +457,10 @@ struct EventMeta {
 #[derive(Serialize)]
 struct Network {
     transport: &'static str,
+    /// ECS `network.protocol`: `quic` or `dtls` for a handshake over UDP (absent for TLS over
+    /// TCP).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    protocol: Option<&'static str>,
     #[serde(rename = "type")]
     ty: &'static str,
 }
@@ -486,7 +492,8 @@ impl Serialize for Event<'_> {
         m.serialize_entry(
             "network",
             &Network {
-                transport: "tcp",
+                transport: if s.transport.is_udp() { "udp" } else { "tcp" },
+                protocol: s.transport.is_udp().then(|| s.transport.name()),
                 ty,
             },
         )?;

@@ -182,6 +182,24 @@ impl Handshake {
         }
     }
 
+    /// A ServerHello from `side`: a HelloRetryRequest is only noted; otherwise it is the
+    /// negotiation (the last one wins).
+    pub(crate) fn push_server_hello(&mut self, side: usize, sh: &crate::tls::ServerHello) {
+        if sh.is_hrr {
+            self.hrr = true;
+        } else {
+            self.negotiated = Some(sh.version);
+            self.server_hello_from = Some(side);
+            self.server_hello = Some(ServerFacts {
+                version: sh.version,
+                legacy_version: sh.legacy_version,
+                cipher: sh.cipher,
+                downgrade_sentinel: sh.downgrade_sentinel,
+                sslv2_format: sh.sslv2_format,
+            });
+        }
+    }
+
     pub(crate) fn push_alert(&mut self, side: usize, level: u8, desc: u8) {
         if self.alerts.len() < MAX_ALERTS_PER_CONN {
             if level == 2 {

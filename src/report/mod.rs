@@ -357,6 +357,14 @@ impl Coverage {
             "upgrades": up,
             "upgrades_refused": k.upgrades_refused,
             "plaintext_inspect_limit": k.plaintext_inspect_limit,
+            "udp_datagrams": k.udp_datagrams,
+            "udp_flows_created": k.udp_flows_created,
+            "udp_flows_evicted": k.udp_flows_evicted,
+            "udp_flows_expired": k.udp_flows_expired,
+            "dtls_issues": named(
+                &mut crate::dtls::Issue::ALL.iter().map(|i| i.name()),
+                &k.dtls_issues
+            ),
         });
         match v {
             Value::Object(m) => Coverage(m),

@@ -104,6 +104,8 @@ pub struct HelloFacts {
     deferred: Option<Box<[u8]>>,
     /// Where the extension bytes start in `deferred`.
     deferred_ext_at: u32,
+    /// What carried the hello (JA4's first character).
+    pub transport: crate::tls::Transport,
 }
 
 /// Largest hello (cipher suites plus extensions) whose fingerprints are deferred to the
@@ -127,7 +129,16 @@ impl HelloFacts {
     /// The facts of a parsed ClientHello; fingerprints and cipher suites wait for
     /// [`HelloFacts::fill_detail`] (unless the hello is very large).
     pub fn from_hello(ch: &crate::tls::ClientHello<'_>) -> Self {
+        HelloFacts::from_hello_on(ch, crate::tls::Transport::Tcp)
+    }
+
+    /// [`HelloFacts::from_hello`] for a hello carried by `transport` (QUIC, DTLS).
+    pub fn from_hello_on(
+        ch: &crate::tls::ClientHello<'_>,
+        transport: crate::tls::Transport,
+    ) -> Self {
         let mut h = HelloFacts::with_offered(ch.offered(), ch.legacy_version);
+        h.transport = transport;
         h.sslv2_format = ch.sslv2_format;
         h.fallback_scsv = ch.fallback_scsv;
         h.record_version = ch.record_version;
@@ -165,6 +176,7 @@ impl HelloFacts {
                 offered: self.offered.as_slice(),
                 cipher_suites: suites,
                 extensions,
+                transport: self.transport,
             });
         self.ja3 = Some(ja3);
         self.ja4 = Some(ja4);
@@ -200,6 +212,7 @@ impl HelloFacts {
             cipher_count: 0,
             deferred: None,
             deferred_ext_at: 0,
+            transport: crate::tls::Transport::Tcp,
         }
     }
 }
@@ -253,6 +266,9 @@ pub struct ConnSummary {
     pub midstream: bool,
     /// How TLS began: at byte 0, or after which plaintext upgrade.
     pub start: Start,
+    /// What carried the handshake: TLS over TCP, QUIC or DTLS (each counted in its own
+    /// census).
+    pub transport: crate::tls::Transport,
 }
 
 impl ConnSummary {
@@ -462,8 +478,24 @@ impl Census {
         }
     }
 
-    /// Counts one settled connection.
+    /// Counts one settled connection (a QUIC or DTLS one in its transport's census).
     pub fn add(&mut self, s: &ConnSummary) {
+        let udp = match s.transport {
+            crate::tls::Transport::Tcp => None,
+            crate::tls::Transport::Quic => Some(&mut self.quic),
+            crate::tls::Transport::Dtls => Some(&mut self.dtls),
+        };
+        if let Some(sub) = udp {
+            let max = self.max_clients;
+            sub.get_or_insert_with(|| Box::new(Census::new(max)))
+                .add_here(s);
+            return;
+        }
+        self.add_here(s);
+    }
+
+    /// Counts one settled connection in this census.
+    fn add_here(&mut self, s: &ConnSummary) {
         let Some(ip) = s.client else { return };
         if !s.is_countable() {
             return;

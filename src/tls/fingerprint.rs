@@ -130,6 +130,8 @@ pub struct HelloParts<'a> {
     pub cipher_suites: &'a [u8],
     /// Raw extension block.
     pub extensions: &'a [u8],
+    /// What carried the hello: JA4's first character (`t`, `q`, `d`).
+    pub transport: super::Transport,
 }
 
 fn ciphers<'a>(p: &HelloParts<'a>) -> impl Iterator<Item = u16> + 'a {
@@ -305,6 +307,7 @@ pub fn fingerprints(ch: &ClientHello<'_>) -> (Option<Ja3>, Option<Ja4>) {
         offered: offered.as_slice(),
         cipher_suites: ch.cipher_suites,
         extensions: ch.extensions,
+        transport: super::Transport::Tcp,
     });
     (Some(a), Some(b))
 }
@@ -333,7 +336,7 @@ pub fn fingerprints_of(p: &HelloParts<'_>) -> (Ja3, Ja4) {
         let e = count2(g.n_exts);
         let a = ja4_alpn(g.alpn);
         [
-            b't',
+            p.transport.ja4_char(),
             v[0],
             v[1],
             if g.sni { b'd' } else { b'i' },
@@ -400,6 +403,7 @@ pub fn ja3_string(ch: &ClientHello<'_>) -> Option<String> {
         offered: offered.as_slice(),
         cipher_suites: ch.cipher_suites,
         extensions: ch.extensions,
+        transport: super::Transport::Tcp,
     };
     let g = gather(&p);
     let mut text = Vec::new();

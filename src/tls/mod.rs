@@ -15,9 +15,11 @@
 pub mod fingerprint;
 pub mod hello;
 pub mod sslv2;
+pub mod transport;
 pub mod version;
 
 pub use hello::{ClientHello, ServerHello, VersionList};
+pub use transport::Transport;
 pub use version::Version;
 
 /// Largest record payload accepted: 2^14 plaintext + 2048 expansion (RFC 5246 §6.2.3).
