@@ -108,9 +108,11 @@ impl Verdict {
 }
 
 impl Policy {
-    /// Whether a hello offering at most `offered_max` passes.
+    /// Whether a hello offering at most `offered_max` passes. A DTLS version is compared by
+    /// its TLS equivalent ([`Version::tls_equivalent`]: DTLS 1.0 ≈ TLS 1.1, DTLS 1.2 ≈ TLS 1.2,
+    /// DTLS 1.3 ≈ TLS 1.3), so `min=tls1.2` refuses DTLS 1.0.
     pub fn accepts(&self, offered_max: Option<Version>) -> bool {
-        offered_max.is_some_and(|v| v >= self.min)
+        offered_max.is_some_and(|v| v.tls_equivalent() >= self.min)
     }
 
     /// The verdict on one hello.
@@ -142,7 +144,10 @@ impl Policy {
 
     /// Hellos among `m` (hellos by highest offered version) that this policy refuses.
     fn refused(&self, m: &BTreeMap<Version, u64>) -> u64 {
-        m.range(..self.min).map(|(_, n)| n).sum()
+        m.iter()
+            .filter(|(v, _)| !self.accepts(Some(**v)))
+            .map(|(_, n)| n)
+            .sum()
     }
 }
 
@@ -279,6 +284,22 @@ mod tests {
             hellos,
             ..ConnSummary::default()
         }
+    }
+
+    #[test]
+    fn dtls_versions_are_judged_by_their_tls_equivalent() {
+        let p: Policy = "min=tls1.2".parse().unwrap();
+        assert!(!p.accepts(Some(Version::DTLS10)));
+        assert!(!p.accepts(Some(Version(0x0100))));
+        assert!(p.accepts(Some(Version::DTLS12)) && p.accepts(Some(Version::DTLS13)));
+        let p13: Policy = "min=tls1.3".parse().unwrap();
+        assert!(!p13.accepts(Some(Version::DTLS12)) && p13.accepts(Some(Version::DTLS13)));
+        let m = BTreeMap::from([
+            (Version::DTLS10, 2),
+            (Version::DTLS12, 3),
+            (Version::TLS11, 1),
+        ]);
+        assert_eq!(p.refused(&m), 3);
     }
 
     #[test]
