@@ -131,8 +131,13 @@ fn benches(c: &mut Criterion) {
     for workers in [1usize, 2] {
         g.bench_function(format!("{workers} worker(s)"), |b| {
             b.iter(|| {
-                let out =
-                    hellowatch::replay::replay(&files, EngineConfig::default(), workers, |_| ());
+                let out = hellowatch::run::replay(
+                    &files,
+                    EngineConfig::default(),
+                    workers,
+                    |_| (),
+                    &mut |_| {},
+                );
                 black_box(out.census.totals.hellos)
             })
         });

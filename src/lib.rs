@@ -11,11 +11,15 @@
 //!                                     └─ once per settled connection ─► metrics (/metrics)
 //! ```
 //!
+//! One run layer, [`run`], drives a source (savefiles or libpcap, which only produce packets)
+//! through the engines and the [`pipeline`] into the sinks (report, [`events`], [`metrics`]),
+//! from one validated [`run::Plan`]. The flags and their validation live in the binary
+//! (`src/bin/hellowatch/`); the library builds without them (`--no-default-features`).
+//!
 //! Everything below `capture` is pure: no I/O, no clock (time is the packet timestamp), no
 //! logging, and no panics on any input.
 
 pub mod capture;
-pub mod cli;
 pub mod dtls;
 pub mod engine;
 pub mod events;
@@ -24,9 +28,8 @@ pub mod merge;
 pub mod metrics;
 pub mod pipeline;
 pub mod policy;
-pub mod progress;
-pub mod replay;
 pub mod report;
+pub mod run;
 pub mod tally;
 pub mod tls;
 pub mod upgrade;

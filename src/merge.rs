@@ -12,7 +12,7 @@
 //! (e.g. at a quiet moment) and the merge equals the replay of the whole capture. Reports of
 //! sensors that saw the same connection count it twice.
 
-use crate::replay::InputSummary;
+use crate::capture::InputSummary;
 use crate::report::{Coverage, Report, ReportOptions, ReportParseError};
 use crate::tally::Census;
 use std::path::{Path, PathBuf};

@@ -204,3 +204,52 @@ fn live_bad_filter_or_user_exit_2_when_capture_is_allowed() {
         assert!(err.contains(expect), "{err}");
     }
 }
+
+/// A reader that goes away (`hellowatch … | head`) ends the run quietly with status 0: the
+/// report, the events on standard output, a merge, the man page and the completions.
+#[test]
+fn broken_pipe_exits_0_quietly() {
+    let demo = demo();
+    let demo = demo.to_str().unwrap();
+    let report = tmp("bp-report.json");
+    let out = common::run(&[
+        "replay",
+        demo,
+        "--format",
+        "json",
+        "-o",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let events_report = tmp("bp-events-report.json");
+    let cases: [&[&str]; 7] = [
+        &["replay", demo, "--format", "json"],
+        &["replay", demo, "--format", "table", "--workers", "3"],
+        &["replay", demo, "--format", "csv"],
+        &[
+            "replay",
+            demo,
+            "--events",
+            "-",
+            "-o",
+            events_report.to_str().unwrap(),
+        ],
+        &["merge", report.to_str().unwrap(), "--format", "json"],
+        &["man", "replay"],
+        &["completions", "bash"],
+    ];
+    for args in cases {
+        let mut child = std::process::Command::new(common::bin())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // Close the reading end before the child writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}

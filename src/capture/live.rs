@@ -1,33 +1,29 @@
-//! Live capture from an interface through libpcap (the safe `pcap` crate), into the pipeline.
+//! Live capture from an interface through libpcap (the safe `pcap` crate): a packet source.
 //!
-//! One capture thread (the caller's) reads packets with `pcap_dispatch` straight out of the
-//! kernel ring, decodes each just far enough to pick its worker, copies the TCP payload into
-//! that worker's batch and hands full batches over with
-//! [`Dispatcher::try_send`](crate::pipeline::Dispatcher::try_send): it never blocks on a
-//! worker, and a full queue drops the batch and counts it (`queue_drops`).
+//! [`LiveCapture::capture`] runs on the caller's thread, reads packets with `pcap_dispatch`
+//! straight out of the kernel ring and hands each one, borrowed, to the caller (the run layer,
+//! [`crate::run`], which routes it to a worker without ever blocking on one). It only produces
+//! packets, quiet spells and ticks; what is done with them is the run layer's business.
 //!
 //! * **Immediate mode** (each packet is delivered as it arrives, not when a kernel block
 //!   fills). The handle is non-blocking and the loop waits in `poll(2)` for at most
-//!   [`POLL_TIMEOUT_MS`], so a quiet link still wakes it to notice a stop request, flush
-//!   half-full batches and tick the workers. (libpcap's own read timeout cannot do this: on
-//!   Linux a blocking `pcap_dispatch` keeps waiting until a packet arrives.)
-//! * **Ticks.** About every [`TICK_INTERVAL`] of wall time, pending batches are flushed, the
-//!   workers are told the time (so idle connections expire on a quiet link) and libpcap's
-//!   statistics are read. Kernel timestamps and the wall clock are the same clock
-//!   (`CLOCK_REALTIME`), so a tick is packet time that has passed without packets.
+//!   [`POLL_TIMEOUT_MS`], so a quiet link still wakes it to notice a stop request and report
+//!   the quiet spell (the pipeline then flushes half-full batches). (libpcap's own read
+//!   timeout cannot do this: on Linux a blocking `pcap_dispatch` keeps waiting until a packet
+//!   arrives.)
+//! * **Ticks.** About every [`TICK_INTERVAL`] of wall time libpcap's statistics are read and
+//!   a tick carrying the wall clock is reported (the run layer flushes pending batches, tells
+//!   the workers the time so idle connections expire on a quiet link, and publishes metrics).
+//!   Kernel timestamps and the wall clock are the same clock (`CLOCK_REALTIME`), so a tick is
+//!   packet time that has passed without packets.
 //! * **Statistics.** libpcap's `ps_recv`/`ps_drop`/`ps_ifdrop` are 32-bit and wrap after a few
 //!   hours at a high rate; they are read every tick and accumulated into 64 bits.
-//! * **Stopping.** The caller's flag (set by SIGINT/SIGTERM in the binary) is checked after
-//!   every read (at most [`POLL_TIMEOUT_MS`] apart; a signal also interrupts the wait). The
-//!   ring is then drained for at most [`DRAIN_LIMIT`], the queues are drained (blocking: the
-//!   workers are still running), every open connection is settled, and the census is
-//!   returned.
+//! * **Stopping.** The caller's flag (set by SIGINT/SIGTERM) is checked after every read (at
+//!   most [`POLL_TIMEOUT_MS`] apart; a signal also interrupts the wait). The ring is then
+//!   drained for at most [`DRAIN_LIMIT`] and the capture returns; the run layer drains the
+//!   queues, settles every open connection and writes the census.
 
-use crate::capture::{CaptureStats, LiveConfig};
-use crate::engine::{Counters, EngineConfig, SettleSink};
-use crate::pipeline;
-use crate::replay::InputSummary;
-use crate::tally::Census;
+use crate::capture::{CaptureStats, LiveConfig, Packet};
 use crate::wire::LinkType;
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 use std::os::fd::AsFd;
@@ -244,6 +240,16 @@ fn ts_ns(h: &pcap::PacketHeader) -> u64 {
         .saturating_add(us.saturating_mul(1000))
 }
 
+/// A libpcap packet as a [`Packet`].
+fn packet<'p>(p: &pcap::Packet<'p>, link: LinkType) -> Packet<'p> {
+    Packet {
+        ts_ns: ts_ns(p.header),
+        link,
+        data: p.data,
+        orig_len: p.header.len,
+    }
+}
+
 /// Wall clock, nanoseconds since the Unix epoch (the clock of the kernel's timestamps).
 fn wall_ns() -> u64 {
     SystemTime::now()
@@ -252,132 +258,92 @@ fn wall_ns() -> u64 {
         .unwrap_or(0)
 }
 
-/// The result of a live capture.
+/// What [`LiveCapture::capture`] hands its consumer.
 #[derive(Debug)]
-pub struct LiveOutcome<S> {
-    /// The census.
-    pub census: Census,
-    /// Coverage counters (including `queue_drops`).
-    pub counters: Counters,
-    /// Packets read, capture statistics and warnings (drops).
-    pub input: InputSummary,
-    /// The per-worker sinks, after the last connection settled.
-    pub sinks: Vec<S>,
-    /// The capture stopped on a read error (e.g. the interface went away), not on request.
-    pub error: Option<String>,
+pub enum LiveEvent<'a> {
+    /// A packet, borrowed from the kernel ring (copy what must outlive the call).
+    Packet(Packet<'a>),
+    /// The link has been quiet for a whole [`POLL_TIMEOUT_MS`].
+    Idle,
+    /// About every [`TICK_INTERVAL`] of wall time, with or without packets.
+    Tick {
+        /// Wall clock (ns since the Unix epoch): packet time that has passed.
+        now_ns: u64,
+        /// libpcap's statistics so far.
+        stats: &'a CaptureStats,
+    },
 }
 
-/// What the capture thread reports every tick (for publishing, e.g. metrics).
-#[derive(Debug)]
-pub struct Progress<'a> {
-    /// libpcap's statistics so far.
-    pub capture: &'a CaptureStats,
-    /// The capture thread's counters so far: packets and bytes read, packets not decoded.
-    pub counters: &'a Counters,
-    /// Packets dropped so far because a worker queue was full.
-    pub queue_drops: u64,
-}
-
-/// Captures until `stop` is set (or a read error), through `workers` worker threads, and
-/// returns the census of everything read. `on_tick` is called on the capture thread about
-/// every [`TICK_INTERVAL`].
-pub fn run<S: SettleSink + Send>(
-    mut live: LiveCapture,
-    cfg: EngineConfig,
-    workers: usize,
-    stop: &AtomicBool,
-    make_sink: impl Fn(usize) -> S + Sync,
-    mut on_tick: impl FnMut(&Progress<'_>),
-) -> LiveOutcome<S> {
-    let link = live.link;
-    let mut acc = StatAccumulator::default();
-    let mut error = None;
-    let LiveCapture { cap, stats, .. } = &mut live;
-    let (census, counters, sinks) =
-        pipeline::run(cfg, workers, pipeline::QUEUE_DEPTH, make_sink, |d| {
-            let mut last_tick = Instant::now();
-            acc.update(cap, stats);
-            while !stop.load(Ordering::Relaxed) {
-                match cap.dispatch(Some(DISPATCH_BATCH), |p| {
-                    d.try_send(ts_ns(p.header), link, p.data);
-                }) {
-                    Ok(0) => {
-                        // The ring is empty: wait for a packet. Half-full batches are sent only
-                        // when the link has been quiet for a whole timeout (or at the next tick):
-                        // flushing whenever the ring runs dry would send one-packet batches at
-                        // moderate rates and fill the queues with them.
-                        let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
-                        match poll(&mut fds, PollTimeout::from(POLL_TIMEOUT_MS)) {
-                            Ok(0) => d.flush(false),
-                            Ok(_) | Err(nix::Error::EINTR) => {}
-                            Err(e) => {
-                                error = Some(format!("poll: {e}"));
-                                break;
-                            }
+impl LiveCapture {
+    /// Captures until `stop` is set or a read fails, handing every packet, quiet spell and
+    /// tick to `on`; after a stop request, reads what the kernel ring already holds for at
+    /// most [`DRAIN_LIMIT`]. Returns why the capture stopped on its own (a read error, e.g.
+    /// the interface went away), or `None` when stopped on request.
+    pub fn capture(
+        &mut self,
+        stop: &AtomicBool,
+        mut on: impl FnMut(LiveEvent<'_>),
+    ) -> Option<String> {
+        let LiveCapture { cap, link, stats } = self;
+        let link = *link;
+        let mut acc = StatAccumulator::default();
+        let mut error = None;
+        let mut last_tick = Instant::now();
+        acc.update(cap, stats);
+        while !stop.load(Ordering::Relaxed) {
+            match cap.dispatch(Some(DISPATCH_BATCH), |p| {
+                on(LiveEvent::Packet(packet(&p, link)));
+            }) {
+                Ok(0) => {
+                    // The ring is empty: wait for a packet. Quiet is reported only when the
+                    // link has been quiet for a whole timeout (the pipeline then sends its
+                    // half-full batches): flushing whenever the ring runs dry would send
+                    // one-packet batches at moderate rates and fill the queues with them.
+                    let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];
+                    match poll(&mut fds, PollTimeout::from(POLL_TIMEOUT_MS)) {
+                        Ok(0) => on(LiveEvent::Idle),
+                        Ok(_) | Err(nix::Error::EINTR) => {}
+                        Err(e) => {
+                            error = Some(format!("poll: {e}"));
+                            break;
                         }
                     }
-                    Ok(_) => {}
-                    Err(e) => {
-                        error = Some(e.to_string());
-                        break;
-                    }
                 }
-                if last_tick.elapsed() >= TICK_INTERVAL {
-                    last_tick = Instant::now();
-                    d.flush(false);
-                    d.tick(wall_ns());
-                    acc.update(cap, stats);
-                    on_tick(&Progress {
-                        capture: stats,
-                        counters: &d.counters,
-                        queue_drops: d.queue_drops,
-                    });
+                Ok(_) => {}
+                Err(e) => {
+                    error = Some(e.to_string());
+                    break;
                 }
             }
-            if error.is_none() {
-                // Packets the kernel already holds were seen before the stop: count them.
-                let until = Instant::now()
-                    .checked_add(DRAIN_LIMIT)
-                    .unwrap_or_else(Instant::now);
-                while Instant::now() < until {
-                    match cap.dispatch(Some(DISPATCH_BATCH), |p| {
-                        d.try_send(ts_ns(p.header), link, p.data);
-                    }) {
-                        Ok(n) if n > 0 => {}
-                        _ => break,
-                    }
+            if last_tick.elapsed() >= TICK_INTERVAL {
+                last_tick = Instant::now();
+                acc.update(cap, stats);
+                on(LiveEvent::Tick {
+                    now_ns: wall_ns(),
+                    stats,
+                });
+            }
+        }
+        if error.is_none() {
+            // Packets the kernel already holds were seen before the stop: count them.
+            let until = Instant::now()
+                .checked_add(DRAIN_LIMIT)
+                .unwrap_or_else(Instant::now);
+            while Instant::now() < until {
+                match cap.dispatch(Some(DISPATCH_BATCH), |p| {
+                    on(LiveEvent::Packet(packet(&p, link)));
+                }) {
+                    Ok(n) if n > 0 => {}
+                    _ => break,
                 }
             }
-            acc.update(cap, stats);
-        });
-    let mut input = InputSummary {
-        packets: counters.packets,
-        bytes: counters.bytes,
-        ..InputSummary::default()
-    };
-    let s = &live.stats;
-    let missed = s
-        .dropped
-        .saturating_add(s.if_dropped)
-        .saturating_add(counters.queue_drops);
-    if missed > 0 {
-        input.warnings.push(format!(
-            "{}: {missed} packets were not analysed (kernel buffer full: {}, interface: {}, \
-             hellowatch queues full: {}); the census is incomplete",
-            s.interface, s.dropped, s.if_dropped, counters.queue_drops
-        ));
+        }
+        acc.update(cap, stats);
+        error
     }
-    if let Some(e) = &error {
-        input
-            .warnings
-            .push(format!("{}: capture stopped: {e}", s.interface));
-    }
-    input.capture = Some(live.stats.clone());
-    LiveOutcome {
-        census,
-        counters,
-        input,
-        sinks,
-        error,
+
+    /// libpcap's statistics so far (the interface and its link type, received, dropped).
+    pub fn stats(&self) -> &CaptureStats {
+        &self.stats
     }
 }

@@ -75,7 +75,7 @@ pub const MIN_BUFFER_SIZE: u32 = 4096;
 /// Largest kernel buffer accepted (bytes; libpcap takes an `int`).
 pub const MAX_BUFFER_SIZE: u32 = i32::MAX as u32;
 
-/// What to capture live, validated (see `cli::LiveArgs`).
+/// What to capture live, validated (the binary checks the flags).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LiveConfig {
     /// Interface name (`any` for all interfaces on Linux).
@@ -107,4 +107,21 @@ pub struct CaptureStats {
     pub dropped: u64,
     /// Packets dropped by the interface or its driver.
     pub if_dropped: u64,
+}
+
+/// What the sources read (the report's `"input"` section).
+#[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct InputSummary {
+    /// The files, in order.
+    pub files: Vec<String>,
+    /// Packet records read.
+    pub packets: u64,
+    /// Captured bytes read.
+    pub bytes: u64,
+    /// Problems met, each prefixed with its file (or interface).
+    pub warnings: Vec<String>,
+    /// Live capture only: the interface and libpcap's packet statistics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub capture: Option<CaptureStats>,
 }

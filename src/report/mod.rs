@@ -18,9 +18,9 @@
 pub mod maps;
 pub mod text;
 
+use crate::capture::InputSummary;
 use crate::engine::Counters;
 use crate::policy::{CensusPolicy, ClientPolicy, Policy, Status};
-use crate::replay::InputSummary;
 use crate::tally::{Census, ClientTally, Sample};
 use crate::tls::{Anomaly, Version};
 use crate::upgrade::Start;
@@ -33,7 +33,7 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 
 /// Output format.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, clap::ValueEnum)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub enum Format {
     /// Aligned table, legacy clients first.
     Table,

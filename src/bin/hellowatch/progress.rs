@@ -1,6 +1,6 @@
 //! The progress bar of long replays (on standard error, only when it is a terminal).
 
-use crate::replay::Progress;
+use hellowatch::run::Progress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::time::{Duration, Instant};
 

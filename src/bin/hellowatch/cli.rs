@@ -1,15 +1,24 @@
-//! Command line: raw flags (clap) and their validation into typed settings.
+//! Command line: the flags (clap) and their validation into one [`Plan`] per run.
+//!
+//! Every check of a flag is here, once; what leaves this module is typed and valid. A new
+//! flag: a field on the `…Args` struct that owns it (with its help text and default), checked
+//! and turned into a [`Plan`] field in that struct's conversion (`plan`, `engine_config`,
+//! `metrics`, …).
 
-use crate::capture::{self, LiveConfig};
-use crate::engine::EngineConfig;
-use crate::metrics::clients::{
+use clap::{Args, Parser, Subcommand, ValueEnum};
+#[cfg(feature = "live")]
+use hellowatch::capture::{self, LiveConfig};
+use hellowatch::engine::EngineConfig;
+use hellowatch::events::Dest;
+use hellowatch::metrics::MetricsConfig;
+use hellowatch::metrics::clients::{
     ClientConfig, DEFAULT_CLIENT_SERIES_IDLE_SECS, DEFAULT_MAX_CLIENT_SERIES, Grouping,
 };
-use crate::metrics::{DEFAULT_PORT, MetricsConfig};
-use crate::policy::{MAX_POLICIES, Policy};
-use crate::report::Format;
-use clap::{Args, Parser, Subcommand};
-use std::net::{Ipv4Addr, SocketAddr};
+use hellowatch::policy::{MAX_POLICIES, Policies, Policy};
+use hellowatch::report;
+use hellowatch::run::{MetricsPlan, Plan, ReportPlan, Source};
+use std::io::IsTerminal;
+use std::net::SocketAddr;
 use std::num::NonZeroUsize;
 use std::path::PathBuf;
 
@@ -28,14 +37,28 @@ fn parse_workers(s: &str) -> Result<NonZeroUsize, String> {
     let n: NonZeroUsize = s
         .parse()
         .map_err(|_| format!("'{s}' is not a number of workers (1 or more)"))?;
-    if n.get() > crate::pipeline::MAX_WORKERS {
-        return Err(format!("at most {} workers", crate::pipeline::MAX_WORKERS));
+    if n.get() > hellowatch::pipeline::MAX_WORKERS {
+        return Err(format!(
+            "at most {} workers",
+            hellowatch::pipeline::MAX_WORKERS
+        ));
     }
     Ok(n)
 }
 
 fn parse_policy(s: &str) -> Result<Policy, String> {
     s.parse::<Policy>().map_err(|e| e.to_string())
+}
+
+/// Output format (`--format`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Aligned table, legacy clients first.
+    Table,
+    /// JSON: `{"clients", "totals", "input", "coverage"}`.
+    Json,
+    /// CSV, one row per client.
+    Csv,
 }
 
 /// Passive TLS handshake sniffer: which clients offer or negotiate legacy TLS.
@@ -121,6 +144,7 @@ pub enum Command {
 
 /// `hellowatch live` in a build without the `live` feature: takes any arguments, and the
 /// binary answers with one line saying how to enable it.
+#[cfg(not(feature = "live"))]
 #[derive(Debug, Args)]
 pub struct LiveUnavailable {
     /// Ignored.
@@ -148,9 +172,17 @@ impl AnalysisArgs {
         policies(&self.policies)
     }
 
-    /// The event log destination, if any.
-    pub fn events_dest(&self) -> Option<crate::events::Dest> {
-        self.events.as_deref().map(crate::events::Dest::parse)
+    /// The event log destination, if any: standard output only when the report goes to a
+    /// file.
+    pub fn events(&self, report: &ReportArgs) -> Result<Option<Dest>, String> {
+        let dest = self.events.as_deref().map(Dest::parse);
+        if dest == Some(Dest::Stdout) && report.output.is_none() {
+            return Err(
+                "--events - writes the events to standard output: give --output PATH for the report"
+                    .into(),
+            );
+        }
+        Ok(dest)
     }
 }
 
@@ -180,7 +212,7 @@ pub struct MergeArgs {
     #[arg(long = "policy", value_name = "min=VERSION", value_parser = parse_policy)]
     pub policies: Vec<Policy>,
     /// Client entries kept in the merged census; more are counted in totals only.
-    #[arg(long, default_value_t = crate::tally::DEFAULT_MAX_CLIENTS, value_name = "N")]
+    #[arg(long, default_value_t = hellowatch::tally::DEFAULT_MAX_CLIENTS, value_name = "N")]
     pub max_clients: usize,
 }
 
@@ -218,24 +250,42 @@ pub struct ReportArgs {
     pub output: Option<PathBuf>,
 }
 
+impl ReportArgs {
+    /// The report: the format given, else a table on a terminal and JSON otherwise.
+    pub fn plan(&self) -> ReportPlan {
+        let to_terminal = self.output.is_none() && std::io::stdout().is_terminal();
+        let format = match self.format {
+            Some(Format::Table) => report::Format::Table,
+            Some(Format::Json) => report::Format::Json,
+            Some(Format::Csv) => report::Format::Csv,
+            None if to_terminal => report::Format::Table,
+            None => report::Format::Json,
+        };
+        ReportPlan {
+            format,
+            output: self.output.clone(),
+        }
+    }
+}
+
 /// Limits shared by replay and live.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
     /// Connections tracked at once; the least recently seen is evicted (and counted) beyond.
-    #[arg(long, default_value_t = crate::flow::DEFAULT_MAX_FLOWS, value_name = "N")]
+    #[arg(long, default_value_t = hellowatch::flow::DEFAULT_MAX_FLOWS, value_name = "N")]
     pub max_flows: usize,
     /// Seconds of packet time after which an idle connection is settled and forgotten.
-    #[arg(long, default_value_t = crate::flow::DEFAULT_IDLE_TIMEOUT_NS / 1_000_000_000, value_name = "SECS")]
+    #[arg(long, default_value_t = hellowatch::flow::DEFAULT_IDLE_TIMEOUT_NS / 1_000_000_000, value_name = "SECS")]
     pub idle_timeout: u64,
     /// Bytes reassembled per connection direction before giving up on it (counted).
-    #[arg(long, default_value_t = crate::flow::reassembly::DEFAULT_STREAM_CAP, value_name = "BYTES")]
+    #[arg(long, default_value_t = hellowatch::flow::reassembly::DEFAULT_STREAM_CAP, value_name = "BYTES")]
     pub stream_cap: usize,
     /// Client entries kept in the census; more are counted in totals only.
-    #[arg(long, default_value_t = crate::tally::DEFAULT_MAX_CLIENTS, value_name = "N")]
+    #[arg(long, default_value_t = hellowatch::tally::DEFAULT_MAX_CLIENTS, value_name = "N")]
     pub max_clients: usize,
     /// Bytes buffered for reassembly over all connections; a connection direction that would
     /// exceed it is given up (counted).
-    #[arg(long, default_value_t = crate::engine::DEFAULT_MAX_BUFFERED, value_name = "BYTES")]
+    #[arg(long, default_value_t = hellowatch::engine::DEFAULT_MAX_BUFFERED, value_name = "BYTES")]
     pub max_buffered: usize,
 }
 
@@ -283,28 +333,23 @@ pub struct MetricsArgs {
     pub allow_root_listen: bool,
 }
 
-/// Why a listener address is refused for the current user.
-pub fn check_listen(
-    addr: SocketAddr,
-    euid_is_root: bool,
-    allow_root_listen: bool,
-) -> Result<(), String> {
-    if euid_is_root && !addr.ip().is_loopback() && !allow_root_listen {
-        return Err(format!(
-            "refusing to serve metrics on {addr} as root: use a loopback address, drop privileges \
-             (live --user NAME, or the systemd unit's capabilities), or pass --allow-root-listen"
-        ));
-    }
-    Ok(())
-}
-
 impl MetricsArgs {
-    /// The default listen address of `live`: loopback, [`DEFAULT_PORT`].
-    pub const DEFAULT_LISTEN: SocketAddr =
-        SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), DEFAULT_PORT);
+    /// The default listen address of `live`: loopback, [`hellowatch::metrics::DEFAULT_PORT`].
+    #[cfg(feature = "live")]
+    pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
+        std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        hellowatch::metrics::DEFAULT_PORT,
+    );
 
-    /// Validated metrics settings.
-    pub fn config(&self) -> Result<MetricsConfig, String> {
+    /// Validated metrics settings: `listen` is where to serve (`None`: nowhere), `file` where
+    /// to write the final metrics, `hold` whether to keep serving after a replay.
+    fn plan(
+        &self,
+        policies: &[Policy],
+        listen: Option<SocketAddr>,
+        file: Option<PathBuf>,
+        hold: bool,
+    ) -> Result<MetricsPlan, String> {
         if self.max_client_series > MAX_CLIENT_SERIES_LIMIT {
             return Err(format!(
                 "--max-client-series must be at most {MAX_CLIENT_SERIES_LIMIT}"
@@ -313,19 +358,21 @@ impl MetricsArgs {
         if self.client_series_idle == 0 {
             return Err("--client-series-idle must be at least 1 second".into());
         }
-        Ok(MetricsConfig {
+        let config = MetricsConfig {
             clients: ClientConfig {
                 max_clients: self.max_client_series,
                 grouping: self.client_prefix.unwrap_or(Grouping::Address),
                 idle_ns: self.client_series_idle.saturating_mul(1_000_000_000),
             },
-            policies: crate::policy::Policies::default(),
+            policies: Policies::new(policies),
+        };
+        Ok(MetricsPlan {
+            config,
+            listen,
+            allow_root_listen: self.allow_root_listen,
+            file,
+            hold,
         })
-    }
-
-    /// `--listen`, or the default (for a mode that always serves, such as live).
-    pub fn listen_or_default(&self) -> SocketAddr {
-        self.listen.unwrap_or(Self::DEFAULT_LISTEN)
     }
 }
 
@@ -363,13 +410,32 @@ pub struct ReplayArgs {
 }
 
 impl ReplayArgs {
-    /// Metrics are served or written.
-    pub fn wants_metrics(&self) -> bool {
-        self.metrics.listen.is_some() || self.metrics_file.is_some()
+    /// The run, validated.
+    pub fn plan(&self) -> Result<Plan, String> {
+        let engine = self.limits.engine_config()?;
+        let policies = self.analysis.policies()?;
+        let metrics = self.metrics.plan(
+            &policies,
+            self.metrics.listen,
+            self.metrics_file.clone(),
+            self.hold,
+        )?;
+        let events = self.analysis.events(&self.report)?;
+        Ok(Plan {
+            source: Source::Files(self.files.clone()),
+            engine,
+            workers: self.workers,
+            policies,
+            report: self.report.plan(),
+            events,
+            metrics,
+            quiet: self.quiet,
+        })
     }
 }
 
 /// `hellowatch live`.
+#[cfg(feature = "live")]
 #[derive(Debug, Args)]
 pub struct LiveArgs {
     /// Interface to sniff (`any`: every interface, Linux).
@@ -413,9 +479,31 @@ pub struct LiveArgs {
     pub metrics_file: Option<PathBuf>,
 }
 
+#[cfg(feature = "live")]
 impl LiveArgs {
+    /// The run, validated.
+    pub fn plan(&self) -> Result<Plan, String> {
+        let engine = self.limits.engine_config()?;
+        let live = self.live_config()?;
+        let policies = self.analysis.policies()?;
+        let metrics =
+            self.metrics
+                .plan(&policies, self.listen(), self.metrics_file.clone(), false)?;
+        let events = self.analysis.events(&self.report)?;
+        Ok(Plan {
+            source: Source::Live(live),
+            engine,
+            workers: self.workers(),
+            policies,
+            report: self.report.plan(),
+            events,
+            metrics,
+            quiet: false,
+        })
+    }
+
     /// Where to serve metrics: `--listen`, else the default, unless `--no-listen`.
-    pub fn listen(&self) -> Option<SocketAddr> {
+    fn listen(&self) -> Option<SocketAddr> {
         if self.no_listen {
             None
         } else {
@@ -424,7 +512,7 @@ impl LiveArgs {
     }
 
     /// Validated capture settings.
-    pub fn live_config(&self) -> Result<LiveConfig, String> {
+    fn live_config(&self) -> Result<LiveConfig, String> {
         if self.interface.is_empty() {
             return Err("-i/--interface must name an interface".into());
         }
@@ -453,30 +541,13 @@ impl LiveArgs {
     }
 
     /// Worker threads: the flag, else one per CPU but the capture thread's (at least 1).
-    pub fn workers(&self) -> usize {
-        match self.workers {
-            Some(n) => n.get(),
-            None => std::thread::available_parallelism()
+    fn workers(&self) -> NonZeroUsize {
+        self.workers.unwrap_or_else(|| {
+            std::thread::available_parallelism()
                 .map_or(1, |n| n.get().saturating_sub(1))
-                .clamp(1, crate::pipeline::MAX_WORKERS),
-        }
-    }
-}
-
-#[cfg(test)]
-mod listen_tests {
-    use super::check_listen;
-
-    #[test]
-    fn root_may_not_listen_beyond_loopback_unless_allowed() {
-        let lo = "127.0.0.1:12451".parse().unwrap();
-        let lo6 = "[::1]:12451".parse().unwrap();
-        let all = "0.0.0.0:12451".parse().unwrap();
-        assert!(check_listen(lo, true, false).is_ok());
-        assert!(check_listen(lo6, true, false).is_ok());
-        assert!(check_listen(all, false, false).is_ok(), "not root");
-        assert!(check_listen(all, true, true).is_ok(), "--allow-root-listen");
-        let e = check_listen(all, true, false).unwrap_err();
-        assert!(e.contains("--allow-root-listen"), "{e}");
+                .clamp(1, hellowatch::pipeline::MAX_WORKERS)
+                .try_into()
+                .unwrap_or(NonZeroUsize::MIN)
+        })
     }
 }

@@ -1,0 +1,658 @@
+//! The run layer: one validated [`Plan`] drives a source (savefiles or a live interface)
+//! through the engines and the pipeline into the sinks (report, event log, metrics).
+//!
+//! ```text
+//! Plan ─► execute ─► Source::Files ─► replay ─┐  (lossless: a full queue waits)
+//!                 └► Source::Live  ─► live ───┤  (lossy: a full queue drops, counted)
+//!                                             ▼
+//!         engines + pipeline ─► Outcome { census, counters, input, sinks }
+//!                                             ▼
+//!         report (--output / stdout), event log (--events), metrics (--listen, file)
+//! ```
+//!
+//! Sources only produce packets ([`Savefile::for_each`], [`LiveCapture::capture`]); everything
+//! else — workers, progress, the per-connection sinks, the outcome and the sinks at the end —
+//! is here, once for both. The flags and their validation live in the binary, which builds
+//! the [`Plan`]; the library never sees a flag.
+//!
+//! A new source: a variant of [`Source`] that opens it in [`execute`] and a driver next to
+//! [`replay`] and [`live`] feeding the [`pipeline::Dispatcher`]. A new sink: a field of the
+//! [`Plan`], opened in [`execute`], given per worker through `make_sink` (a [`SettleSink`]) and
+//! finished after the run.
+
+use crate::capture::file::{FileStats, Format as FileFormat, Savefile};
+#[cfg(feature = "live")]
+use crate::capture::live::{LiveCapture, LiveEvent};
+use crate::capture::{InputSummary, LiveConfig};
+use crate::engine::{Counters, Engine, EngineConfig, SettleSink};
+use crate::events::{Delivery, Dest, EventLog, EventStats, EventsError};
+use crate::metrics::http::MetricsServer;
+use crate::metrics::{Metrics, MetricsConfig};
+use crate::pipeline;
+use crate::policy::Policy;
+use crate::report::{Format, Report, ReportOptions};
+use crate::tally::{Census, ConnSummary};
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// How often (in packets) the progress callback of a replay is called.
+pub const PROGRESS_EVERY: u64 = 4096;
+
+/// Everything a run needs, validated (the binary builds it from the flags).
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// Where the packets come from.
+    pub source: Source,
+    /// Engine limits (split over the workers by the pipeline).
+    pub engine: EngineConfig,
+    /// Worker threads (at most [`pipeline::MAX_WORKERS`]).
+    pub workers: NonZeroUsize,
+    /// Policy what-ifs, without duplicates, at most [`crate::policy::MAX_POLICIES`].
+    pub policies: Vec<Policy>,
+    /// The report.
+    pub report: ReportPlan,
+    /// The event log, if any (standard output only when the report goes to a file).
+    pub events: Option<Dest>,
+    /// Metrics: kept when served or written (live: always).
+    pub metrics: MetricsPlan,
+    /// No warnings on standard error (they stay in the report). Live always prints them.
+    pub quiet: bool,
+}
+
+/// Where the packets come from.
+#[derive(Clone, Debug)]
+pub enum Source {
+    /// Capture files (pcap or pcapng), read in order as one capture, losslessly.
+    Files(Vec<PathBuf>),
+    /// A live interface, until SIGINT or SIGTERM.
+    Live(LiveConfig),
+}
+
+/// The report: its format and destination.
+#[derive(Clone, Debug)]
+pub struct ReportPlan {
+    /// The format.
+    pub format: Format,
+    /// A file (created when the run starts writing it), else standard output.
+    pub output: Option<PathBuf>,
+}
+
+/// Metrics: the settings, where they are served and written.
+#[derive(Clone, Debug)]
+pub struct MetricsPlan {
+    /// Per-client series and policies.
+    pub config: MetricsConfig,
+    /// Serve `/metrics` here.
+    pub listen: Option<SocketAddr>,
+    /// Serve beyond loopback even as root.
+    pub allow_root_listen: bool,
+    /// Write the final metrics here (Prometheus text format, atomically).
+    pub file: Option<PathBuf>,
+    /// Replay: keep serving after the files end, until SIGTERM or SIGINT.
+    pub hold: bool,
+}
+
+/// How far a replay has come.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// File bytes read so far (estimated from record sizes within a file; exact at file ends).
+    pub bytes: u64,
+    /// Size of all files.
+    pub total_bytes: u64,
+    /// Packets read so far.
+    pub packets: u64,
+    /// ClientHellos of the connections settled so far.
+    pub hellos: u64,
+}
+
+/// The result of running a source through the pipeline.
+#[derive(Debug)]
+pub struct Outcome<S> {
+    /// The census.
+    pub census: Census,
+    /// Coverage counters (including `queue_drops`).
+    pub counters: Counters,
+    /// The part of `counters` counted by the pipeline's dispatcher rather than by the engines
+    /// (packets, bytes, decode errors, queue drops); all zero when one worker ran everything
+    /// on the calling thread. Engines publish theirs through [`SettleSink::tick`], so
+    /// `capture` plus every worker's published counters equals `counters`.
+    pub capture: Counters,
+    /// What was read: files or interface, packets, warnings (drops, stops).
+    pub input: InputSummary,
+    /// The per-worker sinks, after the last connection settled.
+    pub sinks: Vec<S>,
+    /// Live: the capture stopped on a read error (e.g. the interface went away), not on
+    /// request.
+    pub error: Option<String>,
+}
+
+/// Why a run failed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Bad input: a file that cannot be read or is not a capture, an interface that cannot be
+    /// captured on, an address that cannot be served on, privileges that cannot be dropped.
+    #[error("{0}")]
+    Input(String),
+    /// The report, the event log or the metrics file cannot be written.
+    #[error("{0}")]
+    Output(String),
+    /// Live: the capture failed part-way; the census of what was read was written and the
+    /// warnings say why.
+    #[error("capture stopped: {0}")]
+    Capture(String),
+}
+
+/// A sink that also counts the hellos of settled connections (for progress).
+struct Counted<'h, S> {
+    inner: S,
+    hellos: &'h AtomicU64,
+}
+
+impl<S: SettleSink> SettleSink for Counted<'_, S> {
+    fn settled(&mut self, s: &ConnSummary) {
+        self.hellos
+            .fetch_add(s.hellos.len() as u64, Ordering::Relaxed);
+        self.inner.settled(s);
+    }
+
+    fn tick(&mut self, counters: &Counters, flows: usize) {
+        self.inner.tick(counters, flows);
+    }
+
+    fn wants_detail(&self) -> bool {
+        self.inner.wants_detail()
+    }
+}
+
+/// Estimates bytes read from packet records (record header and padding included).
+struct Reading<'p> {
+    progress: &'p mut dyn FnMut(&Progress),
+    hellos: &'p AtomicU64,
+    state: Progress,
+    done_files: u64,
+    in_file: u64,
+    file_len: u64,
+    overhead: u64,
+}
+
+impl Reading<'_> {
+    fn start_file(&mut self, f: &Savefile) {
+        self.in_file = 0;
+        self.file_len = f.len() as u64;
+        self.overhead = match f.format() {
+            FileFormat::Pcap => 16,
+            FileFormat::Pcapng => 32,
+        };
+    }
+
+    #[inline]
+    fn packet(&mut self, len: usize) {
+        self.state.packets += 1;
+        self.in_file += len as u64 + self.overhead;
+        if self.state.packets % PROGRESS_EVERY == 0 {
+            self.report();
+        }
+    }
+
+    fn end_file(&mut self) {
+        self.done_files += self.file_len;
+        self.in_file = 0;
+        self.file_len = 0;
+        self.report();
+    }
+
+    fn report(&mut self) {
+        self.state.bytes = self.done_files + self.in_file.min(self.file_len);
+        self.state.hellos = self.hellos.load(Ordering::Relaxed);
+        (self.progress)(&self.state);
+    }
+}
+
+/// Replays the files in order as one capture, calling `progress` every [`PROGRESS_EVERY`]
+/// packets and at the end of each file, on the reading thread. `workers == 1` runs on the
+/// calling thread; more runs the dispatcher here and the engines on worker threads. The census
+/// does not depend on the number of workers.
+pub fn replay<S: SettleSink + Send>(
+    files: &[Savefile],
+    cfg: EngineConfig,
+    workers: usize,
+    make_sink: impl Fn(usize) -> S + Sync,
+    progress: &mut dyn FnMut(&Progress),
+) -> Outcome<S> {
+    let hellos = AtomicU64::new(0);
+    let mut reading = Reading {
+        progress,
+        hellos: &hellos,
+        state: Progress {
+            total_bytes: files.iter().map(|f| f.len() as u64).sum(),
+            ..Progress::default()
+        },
+        done_files: 0,
+        in_file: 0,
+        file_len: 0,
+        overhead: 0,
+    };
+    let make_sink = |i| Counted {
+        inner: make_sink(i),
+        hellos: &hellos,
+    };
+    let mut input = InputSummary::default();
+    let mut note = |f: &Savefile, st: FileStats| {
+        let name = f.path().display().to_string();
+        input.packets += st.packets;
+        input.bytes += st.bytes;
+        input
+            .warnings
+            .extend(st.warnings.into_iter().map(|w| format!("{name}: {w}")));
+        input.files.push(name);
+    };
+    if workers <= 1 {
+        let mut engine = Engine::new(cfg);
+        let mut sink = make_sink(0);
+        for f in files {
+            reading.start_file(f);
+            let st = f.for_each(|p| {
+                engine.packet(p.ts_ns, p.link, p.data, &mut sink);
+                reading.packet(p.data.len());
+            });
+            note(f, st);
+            reading.end_file();
+        }
+        engine.finish(&mut sink);
+        sink.tick(engine.counters(), engine.flows());
+        reading.report();
+        return Outcome {
+            census: engine.census().clone(),
+            counters: engine.counters().clone(),
+            capture: Counters::default(),
+            input,
+            sinks: vec![sink.inner],
+            error: None,
+        };
+    }
+    let mut capture = Counters::default();
+    let (census, counters, sinks) =
+        pipeline::run(cfg, workers, pipeline::REPLAY_QUEUE_DEPTH, make_sink, |d| {
+            for f in files {
+                reading.start_file(f);
+                let st = f.for_each(|p| {
+                    d.send_blocking(p.ts_ns, p.link, p.data);
+                    reading.packet(p.data.len());
+                });
+                note(f, st);
+                reading.end_file();
+            }
+            capture = d.counters.clone();
+            capture.queue_drops += d.queue_drops;
+        });
+    reading.report();
+    Outcome {
+        census,
+        counters,
+        capture,
+        input,
+        sinks: sinks.into_iter().map(|s| s.inner).collect(),
+        error: None,
+    }
+}
+
+/// Captures until `stop` is set (or a read error), through `workers` worker threads, and
+/// returns the census of everything read. A full worker queue drops the batch (counted), the
+/// capture thread never waits. About every [`crate::capture::live::TICK_INTERVAL`],
+/// `on_tick` gets the wall clock, libpcap's statistics and the dispatcher's counters so far
+/// (packets and bytes read, packets not decoded, queue drops), on the capture thread.
+#[cfg(feature = "live")]
+pub fn live<S: SettleSink + Send>(
+    mut cap: LiveCapture,
+    cfg: EngineConfig,
+    workers: usize,
+    stop: &std::sync::atomic::AtomicBool,
+    make_sink: impl Fn(usize) -> S + Sync,
+    mut on_tick: impl FnMut(u64, &crate::capture::CaptureStats, &Counters),
+) -> Outcome<S> {
+    let mut error = None;
+    let mut capture = Counters::default();
+    let (census, counters, sinks) =
+        pipeline::run(cfg, workers, pipeline::QUEUE_DEPTH, make_sink, |d| {
+            error = cap.capture(stop, |ev| match ev {
+                LiveEvent::Packet(p) => d.try_send(p.ts_ns, p.link, p.data),
+                LiveEvent::Idle => d.flush(false),
+                LiveEvent::Tick { now_ns, stats } => {
+                    d.flush(false);
+                    d.tick(now_ns);
+                    let mut c = d.counters.clone();
+                    c.queue_drops = d.queue_drops;
+                    on_tick(now_ns, stats, &c);
+                }
+            });
+            capture = d.counters.clone();
+            capture.queue_drops += d.queue_drops;
+        });
+    let mut input = InputSummary {
+        packets: counters.packets,
+        bytes: counters.bytes,
+        ..InputSummary::default()
+    };
+    let s = cap.stats();
+    let missed = s
+        .dropped
+        .saturating_add(s.if_dropped)
+        .saturating_add(counters.queue_drops);
+    if missed > 0 {
+        input.warnings.push(format!(
+            "{}: {missed} packets were not analysed (kernel buffer full: {}, interface: {}, \
+             hellowatch queues full: {}); the census is incomplete",
+            s.interface, s.dropped, s.if_dropped, counters.queue_drops
+        ));
+    }
+    if let Some(e) = &error {
+        input
+            .warnings
+            .push(format!("{}: capture stopped: {e}", s.interface));
+    }
+    input.capture = Some(s.clone());
+    Outcome {
+        census,
+        counters,
+        capture,
+        input,
+        sinks,
+        error,
+    }
+}
+
+/// Why a metrics listener address is refused for the current user: beyond loopback as root,
+/// unless allowed.
+pub fn check_listen(
+    addr: SocketAddr,
+    euid_is_root: bool,
+    allow_root_listen: bool,
+) -> Result<(), String> {
+    if euid_is_root && !addr.ip().is_loopback() && !allow_root_listen {
+        return Err(format!(
+            "refusing to serve metrics on {addr} as root: use a loopback address, drop privileges \
+             (live --user NAME, or the systemd unit's capabilities), or pass --allow-root-listen"
+        ));
+    }
+    Ok(())
+}
+
+/// Starts the metrics server on `addr`, refusing a non-loopback address as root unless allowed.
+fn serve(addr: SocketAddr, allow_root: bool, metrics: &Metrics) -> Result<MetricsServer, RunError> {
+    check_listen(addr, nix::unistd::Uid::effective().is_root(), allow_root)
+        .map_err(RunError::Input)?;
+    MetricsServer::start(addr, metrics.clone()).map_err(|e| RunError::Input(e.to_string()))
+}
+
+/// Where the report goes: the file (created now) or standard output.
+pub fn open_output(plan: &ReportPlan) -> Result<Box<dyn Write>, RunError> {
+    Ok(match &plan.output {
+        Some(p) => Box::new(io::BufWriter::new(std::fs::File::create(p).map_err(
+            |e| RunError::Output(format!("cannot write {}: {e}", p.display())),
+        )?)),
+        None => Box::new(io::BufWriter::new(io::stdout().lock())),
+    })
+}
+
+/// Writes the report. A reader that went away (a broken pipe, e.g. `| head`) is not an error.
+pub fn write_report(sink: &mut dyn Write, format: Format, report: &Report) -> Result<(), RunError> {
+    let mut sink = sink;
+    let done = report
+        .write(&mut sink, format)
+        .map_err(|e| (e, ""))
+        .and_then(|()| sink.flush().map_err(|e| (e, "cannot write the report: ")));
+    match done {
+        Ok(()) => Ok(()),
+        Err((e, _)) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        Err((e, what)) => Err(RunError::Output(format!("{what}{e}"))),
+    }
+}
+
+/// Waits for the event writer; a reader of standard output that went away is not an error
+/// (no counts then).
+fn finish_events(events: Option<EventLog>) -> Result<Option<EventStats>, RunError> {
+    match events.map(EventLog::finish).transpose() {
+        Err(EventsError::Write { source, .. }) if source.kind() == io::ErrorKind::BrokenPipe => {
+            Ok(None)
+        }
+        r => r.map_err(|e| RunError::Output(e.to_string())),
+    }
+}
+
+/// Runs the plan: opens the source and the sinks, runs, writes the report, the event log and
+/// the metrics file. `progress` is called while files are read (see [`replay`]).
+pub fn execute(plan: &Plan, progress: &mut dyn FnMut(&Progress)) -> Result<(), RunError> {
+    match &plan.source {
+        Source::Files(paths) => execute_replay(plan, paths, progress),
+        #[cfg(feature = "live")]
+        Source::Live(cfg) => execute_live(plan, cfg),
+        #[cfg(not(feature = "live"))]
+        Source::Live(_) => Err(RunError::Input(
+            "live capture is not in this build; rebuild with --features live (needs libpcap-dev)"
+                .into(),
+        )),
+    }
+}
+
+fn execute_replay(
+    plan: &Plan,
+    paths: &[PathBuf],
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<(), RunError> {
+    // Every file is opened first, so a bad argument fails before anything is counted.
+    let files = paths
+        .iter()
+        .map(|p| Savefile::open(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| RunError::Input(e.to_string()))?;
+    let m = &plan.metrics;
+    let metrics = (m.listen.is_some() || m.file.is_some()).then(|| Metrics::new(m.config));
+    let events = plan
+        .events
+        .as_ref()
+        .map(|d| EventLog::open(d, Delivery::Lossless, &plan.policies))
+        .transpose()
+        .map_err(|e| RunError::Output(e.to_string()))?;
+    // Listen before replaying, so a long replay can be watched.
+    let server = match (&metrics, m.listen) {
+        (Some(metrics), Some(addr)) => Some(serve(addr, m.allow_root_listen, metrics)?),
+        _ => None,
+    };
+    let out = replay(
+        &files,
+        plan.engine,
+        plan.workers.get(),
+        |i| {
+            (
+                metrics.as_ref().map(|m| m.sink(i)),
+                events.as_ref().map(EventLog::sink),
+            )
+        },
+        progress,
+    );
+    if let Some(m) = &metrics {
+        m.publish_capture(&out.capture, None);
+    }
+    let Outcome {
+        census,
+        counters,
+        input,
+        sinks,
+        ..
+    } = out;
+    drop(sinks); // hands the last event lines to the writer
+    let events_done = finish_events(events);
+    if !plan.quiet {
+        for w in &input.warnings {
+            eprintln!("hellowatch: warning: {w}");
+        }
+    }
+    let opts = ReportOptions {
+        policies: plan.policies.clone(),
+    };
+    let report = Report::of(&census, &counters, &input, &opts);
+    let done = open_output(&plan.report)
+        .and_then(|mut sink| write_report(&mut sink, plan.report.format, &report));
+    let done = done.and_then(|()| match (&metrics, &m.file) {
+        (Some(metrics), Some(path)) => metrics
+            .write_textfile(path)
+            .map_err(|e| RunError::Output(e.to_string())),
+        _ => Ok(()),
+    });
+    events_done?;
+    done?;
+    if let Some(s) = server {
+        if m.hold {
+            hold(&s)?;
+        }
+        s.stop();
+    }
+    Ok(())
+}
+
+/// `--hold`: keeps the metrics server up until SIGTERM or SIGINT.
+fn hold(server: &MetricsServer) -> Result<(), RunError> {
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT])
+        .map_err(|e| RunError::Output(format!("cannot install signal handlers: {e}")))?;
+    eprintln!(
+        "hellowatch: replay done; serving http://{}/metrics until SIGTERM or SIGINT",
+        server.local_addr()
+    );
+    signals.forever().next();
+    Ok(())
+}
+
+/// Exit status of a second SIGINT/SIGTERM while the first one is being handled.
+#[cfg(feature = "live")]
+const EXIT_INTERRUPTED: i32 = 130;
+
+#[cfg(feature = "live")]
+fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
+    use crate::metrics::PcapStats;
+    use signal_hook::consts::{SIGINT, SIGTERM};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    let m = &plan.metrics;
+    let metrics = Metrics::new(m.config);
+    let cap = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
+    // The report file and the listener are set up before capturing (and before dropping
+    // privileges), so a bad path or address fails now, not after weeks of capture. The root
+    // check counts the planned privilege drop: after `--user` the listener thread no longer
+    // runs as root (setuid applies to every thread).
+    let mut sink = open_output(&plan.report)?;
+    // Live never waits for the disk: lines the writer cannot take are dropped and counted.
+    let events = plan
+        .events
+        .as_ref()
+        .map(|d| EventLog::open(d, Delivery::Lossy, &plan.policies))
+        .transpose()
+        .map_err(|e| RunError::Output(e.to_string()))?;
+    let allow_root = m.allow_root_listen || lcfg.user.is_some();
+    let server = m
+        .listen
+        .map(|addr| serve(addr, allow_root, &metrics))
+        .transpose()?;
+    if let Some(user) = &lcfg.user {
+        crate::capture::live::drop_privileges(user).map_err(|e| RunError::Input(e.to_string()))?;
+    }
+    // First signal: stop gracefully. A second one while stopping: exit at once.
+    let stop = Arc::new(AtomicBool::new(false));
+    for sig in [SIGINT, SIGTERM] {
+        signal_hook::flag::register_conditional_shutdown(sig, EXIT_INTERRUPTED, Arc::clone(&stop))
+            .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&stop)))
+            .map_err(|e| RunError::Input(format!("cannot handle signals: {e}")))?;
+    }
+    let workers = plan.workers.get();
+    let (iface, link) = cap.describe();
+    eprintln!(
+        "hellowatch: capturing on {iface} (link type {link}, snaplen {}, buffer {} bytes, \
+         {workers} worker(s)){}; SIGINT or SIGTERM stops and writes the census",
+        lcfg.snaplen,
+        lcfg.buffer_size,
+        server
+            .as_ref()
+            .map(|s| format!(", metrics on http://{}/metrics", s.local_addr()))
+            .unwrap_or_default()
+    );
+    let publish = |now_ns: u64, stats: &crate::capture::CaptureStats, counters: &Counters| {
+        let pcap = PcapStats {
+            received: stats.received,
+            dropped: stats.dropped,
+            if_dropped: stats.if_dropped,
+        };
+        metrics.publish_capture(counters, Some(pcap));
+        metrics.advance(now_ns);
+    };
+    let out = live(
+        cap,
+        plan.engine,
+        workers,
+        &stop,
+        |i| (metrics.sink(i), events.as_ref().map(EventLog::sink)),
+        publish,
+    );
+    let Outcome {
+        census,
+        counters,
+        mut input,
+        sinks,
+        error,
+        ..
+    } = out;
+    drop(sinks); // hands the last event lines to the writer
+    let events_done = finish_events(events);
+    if let Ok(Some(st)) = &events_done {
+        if st.dropped() > 0 {
+            input.warnings.push(format!(
+                "event log: {} of {} lines dropped (the writer could not keep up)",
+                st.dropped(),
+                st.dropped() + st.written()
+            ));
+        }
+    }
+    for w in &input.warnings {
+        eprintln!("hellowatch: warning: {w}");
+    }
+    let opts = ReportOptions {
+        policies: plan.policies.clone(),
+    };
+    let report = Report::of(&census, &counters, &input, &opts);
+    let mut written = write_report(&mut sink, plan.report.format, &report);
+    if let (Ok(()), Some(path)) = (&written, &m.file) {
+        written = metrics
+            .write_textfile(path)
+            .map_err(|e| RunError::Output(e.to_string()));
+    }
+    if let Some(s) = server {
+        s.stop();
+    }
+    events_done?;
+    written?;
+    match error {
+        Some(e) => Err(RunError::Capture(e)),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_listen;
+
+    #[test]
+    fn root_may_not_listen_beyond_loopback_unless_allowed() {
+        let lo = "127.0.0.1:12451".parse().unwrap();
+        let lo6 = "[::1]:12451".parse().unwrap();
+        let all = "0.0.0.0:12451".parse().unwrap();
+        assert!(check_listen(lo, true, false).is_ok());
+        assert!(check_listen(lo6, true, false).is_ok());
+        assert!(check_listen(all, false, false).is_ok(), "not root");
+        assert!(check_listen(all, true, true).is_ok(), "--allow-root-listen");
+        let e = check_listen(all, true, false).unwrap_err();
+        assert!(e.contains("--allow-root-listen"), "{e}");
+    }
+}
