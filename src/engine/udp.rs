@@ -173,7 +173,7 @@ impl Engine {
                 .map(|(d, s)| (*d, direction(*s, cs)))
                 .collect(),
             alert_levels: (0..hs.alerts.len())
-                .map(|i| 1 + (hs.fatal_alerts >> (i & 7) & 1))
+                .map(|i| 1u8.saturating_add(hs.fatal_alerts >> (i & 7) & 1))
                 .collect(),
             client_endpoint: Some(conn.key.end(cs)),
             server_endpoint: Some(conn.key.end(cs ^ 1)),
