@@ -304,16 +304,159 @@ pub fn replay<S: SettleSink + Send>(
 /// returns the census of everything read. A full worker queue drops the batch (counted), the
 /// capture thread never waits. About every [`crate::capture::live::TICK_INTERVAL`],
 /// `on_tick` gets the wall clock, libpcap's statistics and the dispatcher's counters so far
-/// (packets and bytes read, packets not decoded, queue drops), on the capture thread.
+/// (packets and bytes read, packets not decoded, queue drops), on a capture thread.
+///
+/// More than one handle (a fanout group, `--capture-threads`): each is read by its own
+/// capture thread with its own workers (`workers` split evenly, at least one each) and its
+/// share of the engine limits; their censuses and counters are merged at the end, and the
+/// statistics summed (the interface's own drops, which every handle reports, counted once).
 #[cfg(feature = "live")]
 pub fn live<S: SettleSink + Send>(
+    caps: Vec<LiveCapture>,
+    cfg: EngineConfig,
+    workers: usize,
+    stop: &std::sync::atomic::AtomicBool,
+    make_sink: impl Fn(usize) -> S + Sync,
+    on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters) + Sync,
+) -> Outcome<S> {
+    use crate::capture::CaptureStats;
+    use std::sync::Mutex;
+
+    let n = caps.len().max(1);
+    let mut part = cfg;
+    part.max_flows = (cfg.max_flows / n).max(1);
+    part.max_buffered = cfg.max_buffered / n;
+    // Each capture thread's latest statistics and dispatcher counters, summed for `on_tick`.
+    let latest = Mutex::new(vec![(CaptureStats::default(), Counters::default()); n]);
+    let tick = |k: usize, now_ns: u64, stats: &CaptureStats, c: &Counters| {
+        let Ok(mut all) = latest.lock() else {
+            return;
+        };
+        if let Some(slot) = all.get_mut(k) {
+            *slot = (stats.clone(), c.clone());
+        }
+        let stats = sum_stats(all.iter().map(|(s, _)| s));
+        let mut counters = Counters::default();
+        for (_, c) in all.iter() {
+            counters.merge(c);
+        }
+        drop(all);
+        on_tick(now_ns, &stats, &counters);
+    };
+    let mut offset = 0;
+    let mut plans = Vec::with_capacity(n);
+    for (k, cap) in caps.into_iter().enumerate() {
+        let w = (workers / n + usize::from(k < workers % n)).max(1);
+        plans.push((k, cap, w, offset));
+        offset += w;
+    }
+    let runs: Vec<_> = if n == 1 {
+        plans
+            .into_iter()
+            .map(|(k, cap, w, off)| {
+                live_one(
+                    cap,
+                    part,
+                    w,
+                    stop,
+                    |i| make_sink(off + i),
+                    |t, s, c| tick(k, t, s, c),
+                )
+            })
+            .collect()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = plans
+                .into_iter()
+                .map(|(k, cap, w, off)| {
+                    let (make_sink, tick) = (&make_sink, &tick);
+                    scope.spawn(move || {
+                        live_one(
+                            cap,
+                            part,
+                            w,
+                            stop,
+                            |i| make_sink(off + i),
+                            |t, s, c| {
+                                tick(k, t, s, c);
+                            },
+                        )
+                    })
+                })
+                .collect();
+            // A capture thread that panicked is a bug; its census is lost, the others kept.
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        })
+    };
+    let mut census = Census::new(cfg.max_clients);
+    let mut counters = Counters::default();
+    let mut capture = Counters::default();
+    let mut sinks = Vec::with_capacity(workers);
+    let mut error = None;
+    let mut stats = Vec::with_capacity(n);
+    for r in runs {
+        census.merge(&r.census);
+        counters.merge(&r.counters);
+        capture.merge(&r.capture);
+        sinks.extend(r.sinks);
+        error = error.or(r.error);
+        stats.push(r.stats);
+    }
+    let s = sum_stats(stats.iter());
+    let mut input = InputSummary {
+        packets: counters.packets,
+        bytes: counters.bytes,
+        ..InputSummary::default()
+    };
+    let missed = s
+        .dropped
+        .saturating_add(s.if_dropped)
+        .saturating_add(counters.queue_drops);
+    if missed > 0 {
+        input.warnings.push(format!(
+            "{}: {missed} packets were not analysed (kernel buffer full: {}, interface: {}, \
+             hellowatch queues full: {}); the census is incomplete",
+            s.interface, s.dropped, s.if_dropped, counters.queue_drops
+        ));
+    }
+    if let Some(e) = &error {
+        input
+            .warnings
+            .push(format!("{}: capture stopped: {e}", s.interface));
+    }
+    input.capture = Some(s);
+    Outcome {
+        census,
+        counters,
+        capture,
+        input,
+        sinks,
+        error,
+    }
+}
+
+/// What one capture thread read.
+#[cfg(feature = "live")]
+struct LiveRun<S> {
+    census: Census,
+    counters: Counters,
+    capture: Counters,
+    sinks: Vec<S>,
+    stats: crate::capture::CaptureStats,
+    error: Option<String>,
+}
+
+/// One handle through its own pipeline, on the calling thread. A read error stops the other
+/// capture threads too (through `stop`): the census of what was read is written.
+#[cfg(feature = "live")]
+fn live_one<S: SettleSink + Send>(
     mut cap: LiveCapture,
     cfg: EngineConfig,
     workers: usize,
     stop: &std::sync::atomic::AtomicBool,
     make_sink: impl Fn(usize) -> S + Sync,
-    mut on_tick: impl FnMut(u64, &crate::capture::CaptureStats, &Counters),
-) -> Outcome<S> {
+    on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters),
+) -> LiveRun<S> {
     let mut error = None;
     let mut capture = Counters::default();
     let (census, counters, sinks) =
@@ -332,37 +475,36 @@ pub fn live<S: SettleSink + Send>(
             capture = d.counters.clone();
             capture.queue_drops += d.queue_drops;
         });
-    let mut input = InputSummary {
-        packets: counters.packets,
-        bytes: counters.bytes,
-        ..InputSummary::default()
-    };
-    let s = cap.stats();
-    let missed = s
-        .dropped
-        .saturating_add(s.if_dropped)
-        .saturating_add(counters.queue_drops);
-    if missed > 0 {
-        input.warnings.push(format!(
-            "{}: {missed} packets were not analysed (kernel buffer full: {}, interface: {}, \
-             hellowatch queues full: {}); the census is incomplete",
-            s.interface, s.dropped, s.if_dropped, counters.queue_drops
-        ));
+    if error.is_some() {
+        stop.store(true, Ordering::Relaxed);
     }
-    if let Some(e) = &error {
-        input
-            .warnings
-            .push(format!("{}: capture stopped: {e}", s.interface));
-    }
-    input.capture = Some(s.clone());
-    Outcome {
+    LiveRun {
         census,
         counters,
         capture,
-        input,
         sinks,
+        stats: cap.stats().clone(),
         error,
     }
+}
+
+/// The statistics of a capture's handles summed (received and kernel drops: each handle's
+/// own), the interface's drops counted once (every handle reports the same interface).
+#[cfg(feature = "live")]
+fn sum_stats<'a>(
+    parts: impl Iterator<Item = &'a crate::capture::CaptureStats>,
+) -> crate::capture::CaptureStats {
+    let mut total = crate::capture::CaptureStats::default();
+    for s in parts {
+        if total.interface.is_empty() {
+            total.interface.clone_from(&s.interface);
+            total.link_type.clone_from(&s.link_type);
+        }
+        total.received = total.received.saturating_add(s.received);
+        total.dropped = total.dropped.saturating_add(s.dropped);
+        total.if_dropped = total.if_dropped.max(s.if_dropped);
+    }
+    total
 }
 
 /// Why a metrics listener address is refused for the current user: beyond loopback as root,
@@ -540,7 +682,7 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
 
     let m = &plan.metrics;
     let metrics = Metrics::new(m.config);
-    let cap = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
+    let caps = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
     // The report file and the listener are set up before capturing (and before dropping
     // privileges), so a bad path or address fails now, not after weeks of capture. The root
     // check counts the planned privilege drop: after `--user` the listener thread no longer
@@ -569,10 +711,14 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
             .map_err(|e| RunError::Input(format!("cannot handle signals: {e}")))?;
     }
     let workers = plan.workers.get();
-    let (iface, link) = cap.describe();
+    let (iface, link) = caps.first().map_or(("", ""), LiveCapture::describe);
+    let threads = match caps.len() {
+        1 => String::new(),
+        n => format!(", {n} capture threads"),
+    };
     eprintln!(
         "hellowatch: capturing on {iface} (link type {link}, snaplen {}, buffer {} bytes, \
-         {workers} worker(s)){}; SIGINT or SIGTERM stops and writes the census",
+         {workers} worker(s){threads}){}; SIGINT or SIGTERM stops and writes the census",
         lcfg.snaplen,
         lcfg.buffer_size,
         server
@@ -590,7 +736,7 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         metrics.advance(now_ns);
     };
     let out = live(
-        cap,
+        caps,
         plan.engine,
         workers,
         &stop,
