@@ -30,9 +30,12 @@ use crate::flow::ConnSummary;
 use crate::metrics::http::MetricsServer;
 use crate::metrics::{Metrics, MetricsConfig};
 use crate::pipeline;
+use crate::pipeline::Part;
 use crate::policy::Policy;
 use crate::report::{Format, Report, ReportOptions};
+use crate::state::Durable;
 use crate::tally::Census;
+use crossbeam_channel::{Receiver, Sender, bounded};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -61,6 +64,19 @@ pub struct Plan {
     pub metrics: MetricsPlan,
     /// No warnings on standard error (they stay in the report). Live always prints them.
     pub quiet: bool,
+    /// The durable census: the state file and the snapshot interval.
+    pub state: StatePlan,
+}
+
+/// `--state` and `--snapshot-interval`.
+#[derive(Clone, Debug)]
+pub struct StatePlan {
+    /// Continue from the census saved here and save to it ([`crate::state`]).
+    pub path: Option<PathBuf>,
+    /// Nanoseconds between snapshots of the state file (and of live's report file): packet
+    /// time in a replay (the same snapshots for the same files), wall time in live (a quiet
+    /// link is still saved).
+    pub interval_ns: u64,
 }
 
 /// Where the packets come from.
@@ -212,16 +228,79 @@ impl Reading<'_> {
     }
 }
 
+/// Snapshots of a replay: every `interval_ns` of packet time, `save` gets the census, the
+/// counters and the input so far (on the reading thread, which waits: a replay is lossless).
+pub struct ReplaySnapshots<'s> {
+    /// Packet time between snapshots (ns).
+    pub interval_ns: u64,
+    /// Receives each snapshot.
+    pub save: &'s mut dyn FnMut(&Census, &Counters, &InputSummary),
+}
+
+/// When the next snapshot is due, by the clock given (packet time or wall time).
+#[derive(Debug)]
+struct Due {
+    interval_ns: u64,
+    last: Option<u64>,
+}
+
+impl Due {
+    fn new(interval_ns: u64) -> Self {
+        Due {
+            interval_ns: interval_ns.max(1),
+            last: None,
+        }
+    }
+
+    /// True when `interval_ns` has passed since the last snapshot (the first call starts the
+    /// clock).
+    fn check(&mut self, now: u64) -> bool {
+        match self.last {
+            None => {
+                self.last = Some(now);
+                false
+            }
+            Some(l) if now.saturating_sub(l) >= self.interval_ns => {
+                self.last = Some(now);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+}
+
+/// Adds a file's statistics to the input so far.
+fn note_file(input: &mut InputSummary, f: &Savefile, st: FileStats) {
+    let name = f.path().display().to_string();
+    input.packets += st.packets;
+    input.bytes += st.bytes;
+    input
+        .warnings
+        .extend(st.warnings.into_iter().map(|w| format!("{name}: {w}")));
+    input.files.push(name);
+}
+
+/// The input of a snapshot taken inside a file: the files done, the current one, the packets
+/// and bytes read so far.
+fn input_so_far(done: &InputSummary, current: &Savefile, packets: u64, bytes: u64) -> InputSummary {
+    let mut i = done.clone();
+    i.files.push(current.path().display().to_string());
+    i.packets = i.packets.saturating_add(packets);
+    i.bytes = i.bytes.saturating_add(bytes);
+    i
+}
+
 /// Replays the files in order as one capture, calling `progress` every [`PROGRESS_EVERY`]
 /// packets and at the end of each file, on the reading thread. `workers == 1` runs on the
 /// calling thread; more runs the dispatcher here and the engines on worker threads. The census
-/// does not depend on the number of workers.
+/// does not depend on the number of workers, nor do the snapshots.
 pub fn replay<S: SettleSink + Send>(
     files: &[Savefile],
     cfg: EngineConfig,
     workers: usize,
     make_sink: impl Fn(usize) -> S + Sync,
     progress: &mut dyn FnMut(&Progress),
+    mut snapshots: Option<ReplaySnapshots<'_>>,
 ) -> Outcome<S> {
     let hellos = AtomicU64::new(0);
     let mut reading = Reading {
@@ -241,25 +320,25 @@ pub fn replay<S: SettleSink + Send>(
         hellos: &hellos,
     };
     let mut input = InputSummary::default();
-    let mut note = |f: &Savefile, st: FileStats| {
-        let name = f.path().display().to_string();
-        input.packets += st.packets;
-        input.bytes += st.bytes;
-        input
-            .warnings
-            .extend(st.warnings.into_iter().map(|w| format!("{name}: {w}")));
-        input.files.push(name);
-    };
+    let mut due = Due::new(snapshots.as_ref().map_or(u64::MAX, |s| s.interval_ns));
     if workers <= 1 {
         let mut engine = Engine::new(cfg);
         let mut sink = make_sink(0);
         for f in files {
             reading.start_file(f);
+            let (mut packets, mut bytes) = (0u64, 0u64);
             let st = f.for_each(|p| {
                 engine.packet(p.ts_ns, p.link, p.data, &mut sink);
                 reading.packet(p.data.len());
+                input.since = crate::report::time::earliest(input.since, Some(p.ts_ns));
+                packets += 1;
+                bytes += p.data.len() as u64;
+                if let Some(s) = snapshots.as_mut().filter(|_| due.check(p.ts_ns)) {
+                    let so_far = input_so_far(&input, f, packets, bytes);
+                    (s.save)(engine.census(), engine.counters(), &so_far);
+                }
             });
-            note(f, st);
+            note_file(&mut input, f, st);
             reading.end_file();
         }
         engine.finish(&mut sink);
@@ -279,11 +358,27 @@ pub fn replay<S: SettleSink + Send>(
         pipeline::run(cfg, workers, pipeline::REPLAY_QUEUE_DEPTH, make_sink, |d| {
             for f in files {
                 reading.start_file(f);
+                let (mut packets, mut bytes) = (0u64, 0u64);
                 let st = f.for_each(|p| {
                     d.send_blocking(p.ts_ns, p.link, p.data);
                     reading.packet(p.data.len());
+                    input.since = crate::report::time::earliest(input.since, Some(p.ts_ns));
+                    packets += 1;
+                    bytes += p.data.len() as u64;
+                    if let Some(s) = snapshots.as_mut().filter(|_| due.check(p.ts_ns)) {
+                        // In order with the packets: the same snapshot as one engine's.
+                        let (tx, rx) = bounded(d.workers());
+                        d.snapshot(&tx, true);
+                        drop(tx);
+                        let parts: Vec<Part> = rx.iter().collect();
+                        let mut here = d.counters.clone();
+                        here.queue_drops += d.queue_drops;
+                        let (c, k) = crate::state::gather(&parts, &here, cfg.max_clients);
+                        let so_far = input_so_far(&input, f, packets, bytes);
+                        (s.save)(&c, &k, &so_far);
+                    }
                 });
-                note(f, st);
+                note_file(&mut input, f, st);
                 reading.end_file();
             }
             capture = d.counters.clone();
@@ -313,26 +408,39 @@ pub fn live<S: SettleSink + Send>(
     stop: &std::sync::atomic::AtomicBool,
     make_sink: impl Fn(usize) -> S + Sync,
     mut on_tick: impl FnMut(u64, &crate::capture::CaptureStats, &Counters),
+    snapshots: Option<LiveSnapshots>,
 ) -> Outcome<S> {
     let mut error = None;
     let mut capture = Counters::default();
+    let mut since = None;
+    let mut due = Due::new(snapshots.as_ref().map_or(u64::MAX, |s| s.interval_ns));
     let (census, counters, sinks) =
         pipeline::run(cfg, workers, pipeline::QUEUE_DEPTH, make_sink, |d| {
             error = cap.capture(stop, |ev| match ev {
-                LiveEvent::Packet(p) => d.try_send(p.ts_ns, p.link, p.data),
+                LiveEvent::Packet(p) => {
+                    if since.is_none() {
+                        since = Some(p.ts_ns);
+                    }
+                    d.try_send(p.ts_ns, p.link, p.data);
+                }
                 LiveEvent::Idle => d.flush(false),
                 LiveEvent::Tick { now_ns, stats } => {
                     d.flush(false);
                     d.tick(now_ns);
                     let mut c = d.counters.clone();
                     c.queue_drops = d.queue_drops;
+                    if let Some(s) = snapshots.as_ref().filter(|_| due.check(now_ns)) {
+                        s.request(d, &c, stats, since);
+                    }
                     on_tick(now_ns, stats, &c);
                 }
             });
             capture = d.counters.clone();
             capture.queue_drops += d.queue_drops;
         });
+    drop(snapshots); // the snapshot writer ends with its queue
     let mut input = InputSummary {
+        since,
         packets: counters.packets,
         bytes: counters.bytes,
         ..InputSummary::default()
@@ -362,6 +470,72 @@ pub fn live<S: SettleSink + Send>(
         input,
         sinks,
         error,
+    }
+}
+
+/// Live snapshots: every `interval_ns` of wall time the capture thread asks the workers for
+/// their census (never waiting: with a full queue the snapshot is tried again at the next
+/// tick) and hands a [`SnapshotJob`] to a writer thread, which gathers the answers and saves
+/// them; while it is still busy with the previous one, the snapshot is skipped.
+#[derive(Debug)]
+pub struct LiveSnapshots {
+    /// Wall time between snapshots (ns).
+    pub interval_ns: u64,
+    /// The writer's queue.
+    pub jobs: Sender<SnapshotJob>,
+}
+
+/// One live snapshot on its way to the writer.
+#[derive(Debug)]
+pub struct SnapshotJob {
+    /// The workers' answers.
+    pub parts: Receiver<Part>,
+    /// How many.
+    pub workers: usize,
+    /// The dispatcher's counters at the request.
+    pub capture: Counters,
+    /// The input at the request.
+    pub input: InputSummary,
+}
+
+impl SnapshotJob {
+    /// Waits for every worker's part: the census and counters of the snapshot.
+    pub fn gather(self, max_clients: usize) -> (Census, Counters, InputSummary) {
+        let parts: Vec<Part> = self.parts.iter().take(self.workers).collect();
+        let (c, k) = crate::state::gather(&parts, &self.capture, max_clients);
+        (c, k, self.input)
+    }
+}
+
+#[cfg(feature = "live")]
+impl LiveSnapshots {
+    fn request(
+        &self,
+        d: &mut pipeline::Dispatcher<'_>,
+        counters: &Counters,
+        stats: &crate::capture::CaptureStats,
+        since: Option<u64>,
+    ) {
+        if self.jobs.is_full() {
+            return;
+        }
+        let (tx, parts) = bounded(d.workers());
+        if !d.snapshot(&tx, false) {
+            return;
+        }
+        let input = InputSummary {
+            since,
+            packets: counters.packets,
+            bytes: counters.bytes,
+            capture: Some(stats.clone()),
+            ..InputSummary::default()
+        };
+        let _ = self.jobs.try_send(SnapshotJob {
+            parts,
+            workers: d.workers(),
+            capture: counters.clone(),
+            input,
+        });
     }
 }
 
@@ -449,6 +623,7 @@ fn execute_replay(
         .map(|p| Savefile::open(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Input(e.to_string()))?;
+    let durable = open_state(plan, None)?;
     let m = &plan.metrics;
     let metrics = (m.listen.is_some() || m.file.is_some()).then(|| Metrics::new(m.config));
     let events = plan
@@ -462,6 +637,16 @@ fn execute_replay(
         (Some(metrics), Some(addr)) => Some(serve(addr, m.allow_root_listen, metrics)?),
         _ => None,
     };
+    let mut failed_snapshot = None;
+    let mut save = |c: &Census, k: &Counters, i: &InputSummary| {
+        if failed_snapshot.is_none() {
+            failed_snapshot = durable.save(&durable.report(c, k, i)).err();
+        }
+    };
+    let snapshots = durable.snapshots().then_some(ReplaySnapshots {
+        interval_ns: plan.state.interval_ns,
+        save: &mut save,
+    });
     let out = replay(
         &files,
         plan.engine,
@@ -473,7 +658,11 @@ fn execute_replay(
             )
         },
         progress,
+        snapshots,
     );
+    if let Some(e) = failed_snapshot {
+        return Err(RunError::Output(e));
+    }
     if let Some(m) = &metrics {
         m.publish_capture(&out.capture, None);
     }
@@ -491,11 +680,11 @@ fn execute_replay(
             eprintln!("hellowatch: warning: {w}");
         }
     }
-    let opts = ReportOptions {
-        policies: plan.policies.clone(),
-    };
-    let report = Report::of(&census, &counters, &input, &opts);
-    let done = open_output(&plan.report)
+    let report = durable.report(&census, &counters, &input);
+    let done = durable
+        .save(&report)
+        .map_err(RunError::Output)
+        .and_then(|()| open_output(&plan.report))
         .and_then(|mut sink| write_report(&mut sink, plan.report.format, &report));
     let done = done.and_then(|()| match (&metrics, &m.file) {
         (Some(metrics), Some(path)) => metrics
@@ -512,6 +701,28 @@ fn execute_replay(
         s.stop();
     }
     Ok(())
+}
+
+/// Opens the durable census of a plan (`live_output`: live's report file, rewritten at every
+/// snapshot); a corrupt state file set aside is warned about now (and in the report).
+fn open_state(plan: &Plan, live_output: Option<PathBuf>) -> Result<Durable, RunError> {
+    let opts = ReportOptions {
+        policies: plan.policies.clone(),
+    };
+    let output = live_output.map(|p| (p, plan.report.format));
+    let d = Durable::open(
+        plan.state.path.as_deref(),
+        output,
+        opts,
+        plan.engine.max_clients,
+    )
+    .map_err(|e| RunError::Input(e.to_string()))?;
+    if !plan.quiet {
+        for w in &d.warnings {
+            eprintln!("hellowatch: warning: {w}");
+        }
+    }
+    Ok(d)
 }
 
 /// `--hold`: keeps the metrics server up until SIGTERM or SIGINT.
@@ -541,11 +752,17 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     let m = &plan.metrics;
     let metrics = Metrics::new(m.config);
     let cap = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
-    // The report file and the listener are set up before capturing (and before dropping
-    // privileges), so a bad path or address fails now, not after weeks of capture. The root
-    // check counts the planned privilege drop: after `--user` the listener thread no longer
-    // runs as root (setuid applies to every thread).
-    let mut sink = open_output(&plan.report)?;
+    // The state file is read, and the listener set up, before capturing, so a bad file or
+    // address fails now, not after weeks of capture; the report and state files are first
+    // written right after the privilege drop (as the user that rewrites them at every
+    // snapshot). The root check counts the planned privilege drop: after `--user` the
+    // listener thread no longer runs as root (setuid applies to every thread). A report on
+    // standard output is written once, at the end.
+    let durable = open_state(plan, plan.report.output.clone())?;
+    let mut stdout = match plan.report.output {
+        Some(_) => None,
+        None => Some(open_output(&plan.report)?),
+    };
     // Live never waits for the disk: lines the writer cannot take are dropped and counted.
     let events = plan
         .events
@@ -560,6 +777,12 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         .transpose()?;
     if let Some(user) = &lcfg.user {
         crate::capture::live::drop_privileges(user).map_err(|e| RunError::Input(e.to_string()))?;
+    }
+    if durable.snapshots() {
+        let empty = InputSummary::default();
+        durable
+            .save(&durable.report(&Census::new(1), &Counters::default(), &empty))
+            .map_err(RunError::Output)?;
     }
     // First signal: stop gracefully. A second one while stopping: exit at once.
     let stop = Arc::new(AtomicBool::new(false));
@@ -589,14 +812,39 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         metrics.publish_capture(counters, Some(pcap));
         metrics.advance(now_ns);
     };
-    let out = live(
-        cap,
-        plan.engine,
-        workers,
-        &stop,
-        |i| (metrics.sink(i), events.as_ref().map(EventLog::sink)),
-        publish,
-    );
+    let max_clients = plan.engine.max_clients;
+    let (jobs, todo) = bounded::<SnapshotJob>(1);
+    let snapshots = durable.snapshots().then_some(LiveSnapshots {
+        interval_ns: plan.state.interval_ns,
+        jobs,
+    });
+    let out = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut failing = false;
+            for job in todo {
+                let (c, k, i) = job.gather(max_clients);
+                match durable.save(&durable.report(&c, &k, &i)) {
+                    Ok(()) => failing = false,
+                    Err(e) if !failing => {
+                        failing = true;
+                        eprintln!("hellowatch: warning: snapshot: {e}");
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        let out = live(
+            cap,
+            plan.engine,
+            workers,
+            &stop,
+            |i| (metrics.sink(i), events.as_ref().map(EventLog::sink)),
+            publish,
+            snapshots,
+        );
+        let _ = writer.join();
+        out
+    });
     let Outcome {
         census,
         counters,
@@ -619,11 +867,11 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     for w in &input.warnings {
         eprintln!("hellowatch: warning: {w}");
     }
-    let opts = ReportOptions {
-        policies: plan.policies.clone(),
-    };
-    let report = Report::of(&census, &counters, &input, &opts);
-    let mut written = write_report(&mut sink, plan.report.format, &report);
+    let report = durable.report(&census, &counters, &input);
+    let mut written = durable.save(&report).map_err(RunError::Output);
+    if let (Ok(()), Some(sink)) = (&written, stdout.as_mut()) {
+        written = write_report(sink, plan.report.format, &report);
+    }
     if let (Ok(()), Some(path)) = (&written, &m.file) {
         written = metrics
             .write_textfile(path)
