@@ -105,6 +105,10 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
     // Also: capture keeps working after root is dropped right after the open, and the event
     // log (opened before the drop) gets one line per connection.
     let events = net.path("events.jsonl");
+    // The report file is rewritten atomically (a temporary file beside it) by the user
+    // hellowatch runs as after the drop: the directory is theirs, as a StateDirectory= is.
+    let nobody = User::from_name("nobody").unwrap().unwrap().uid;
+    std::os::unix::fs::chown(&net.dir, Some(nobody.as_raw()), None).unwrap();
     let live = start_live(
         &mut net,
         &[
@@ -122,7 +126,7 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
     );
     let status = std::fs::read_to_string(format!("/proc/{}/status", live.pid)).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    let nobody = User::from_name("nobody").unwrap().unwrap().uid.to_string();
+    let nobody = nobody.to_string();
     assert!(
         uids.split_whitespace().skip(1).all(|u| u == nobody),
         "hellowatch still runs as {uids}"
