@@ -137,6 +137,7 @@ fn benches(c: &mut Criterion) {
                     workers,
                     |_| (),
                     &mut |_| {},
+                    None,
                 );
                 black_box(out.census.totals.hellos)
             })

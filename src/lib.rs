@@ -32,6 +32,7 @@ pub mod policy;
 pub mod quic;
 pub mod report;
 pub mod run;
+pub mod state;
 pub mod tally;
 pub mod tls;
 pub mod upgrade;

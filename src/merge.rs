@@ -69,9 +69,25 @@ impl Merged {
 
     /// Adds one report.
     pub fn add(&mut self, report: &Report) {
-        self.census.merge(&report.census(usize::MAX));
-        add_input(&mut self.input, &report.input);
-        self.coverage.add(&report.coverage);
+        self.add_parts(&report.census(usize::MAX), &report.input, &report.coverage);
+    }
+
+    /// Adds the parts of a report (a run's census, input and coverage), as [`Merged::add`]
+    /// does: how `--state` continues counting from a saved census.
+    pub fn add_parts(&mut self, census: &Census, input: &InputSummary, coverage: &Coverage) {
+        self.census.merge(census);
+        add_input(&mut self.input, input);
+        self.coverage.add(coverage);
+    }
+
+    /// True when nothing was added.
+    pub fn is_empty(&self) -> bool {
+        self.census.connections == 0
+            && self.census.clients.is_empty()
+            && self.input.packets == 0
+            && self.input.files.is_empty()
+            && self.input.capture.is_none()
+            && self.coverage == Coverage::default()
     }
 
     /// Reads and adds a report file.
@@ -100,9 +116,10 @@ impl Merged {
     }
 }
 
-/// Adds `b` into `a`: lists concatenated, counts summed; a live capture's interface and link
-/// type are the first report's.
+/// Adds `b` into `a`: lists concatenated, counts summed, the earliest `since`; a live
+/// capture's interface and link type are the first report's.
 fn add_input(a: &mut InputSummary, b: &InputSummary) {
+    a.since = crate::report::time::earliest(a.since, b.since);
     a.files.extend(b.files.iter().cloned());
     a.packets = a.packets.saturating_add(b.packets);
     a.bytes = a.bytes.saturating_add(b.bytes);

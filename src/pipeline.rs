@@ -104,7 +104,12 @@ pub enum Msg<'a> {
     Batch(Batch<'a>),
     /// Sweep idle connections at this packet time (ns) and publish counters.
     Tick(u64),
+    /// Send a copy of the census and counters so far (a snapshot, [`Dispatcher::snapshot`]).
+    Snapshot(Sender<Part>),
 }
+
+/// One worker's share of a snapshot: its census and counters at that point of its queue.
+pub type Part = (Census, Counters);
 
 /// Symmetric hash of a segment's endpoints (same value for both directions).
 pub fn flow_hash(seg: &Segment<'_>) -> u64 {
@@ -141,6 +146,10 @@ pub fn worker_loop<'a, S: SettleSink>(
             Msg::Tick(now) => {
                 engine.sweep(now.max(last), sink);
                 sink.tick(engine.counters(), engine.flows());
+            }
+            Msg::Snapshot(reply) => {
+                // The requester may have given up (a live snapshot skipped): nothing to do.
+                let _ = reply.send((engine.census().clone(), engine.counters().clone()));
             }
         }
     }
@@ -323,6 +332,31 @@ impl<'a> Dispatcher<'a> {
         }
     }
 
+    /// Asks every worker for a copy of its census and counters, after the packets sent so far
+    /// (pending batches are sent first). Replay (`blocking`) always succeeds; live never waits
+    /// and returns false when a queue was full (some workers may still answer: the requester
+    /// drops the reply queue). The dispatcher's own counters are [`Dispatcher::counters`].
+    pub fn snapshot(&mut self, reply: &Sender<Part>, blocking: bool) -> bool {
+        self.flush(blocking);
+        for tx in &self.txs {
+            let msg = Msg::Snapshot(reply.clone());
+            let sent = if blocking {
+                tx.send(msg).is_ok()
+            } else {
+                tx.try_send(msg).is_ok()
+            };
+            if !sent {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Number of workers.
+    pub fn workers(&self) -> usize {
+        self.txs.len()
+    }
+
     /// Live: tells every worker that time has advanced to `now` (ns), so idle connections
     /// expire and counters are published even on a quiet link. Never blocks.
     pub fn tick(&mut self, now: u64) {
@@ -445,7 +479,7 @@ mod tests {
             .try_iter()
             .map(|m| match m {
                 Msg::Batch(b) => b.len(),
-                Msg::Tick(_) => 0,
+                Msg::Tick(_) | Msg::Snapshot(_) => 0,
             })
             .sum();
         assert_eq!(queued as u64 + d.queue_drops, d.counters.packets);

@@ -30,9 +30,12 @@ use crate::flow::ConnSummary;
 use crate::metrics::http::MetricsServer;
 use crate::metrics::{Metrics, MetricsConfig};
 use crate::pipeline;
+use crate::pipeline::Part;
 use crate::policy::Policy;
 use crate::report::{Format, Report, ReportOptions};
+use crate::state::Durable;
 use crate::tally::Census;
+use crossbeam_channel::{Receiver, Sender, bounded};
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -61,6 +64,19 @@ pub struct Plan {
     pub metrics: MetricsPlan,
     /// No warnings on standard error (they stay in the report). Live always prints them.
     pub quiet: bool,
+    /// The durable census: the state file and the snapshot interval.
+    pub state: StatePlan,
+}
+
+/// `--state` and `--snapshot-interval`.
+#[derive(Clone, Debug)]
+pub struct StatePlan {
+    /// Continue from the census saved here and save to it ([`crate::state`]).
+    pub path: Option<PathBuf>,
+    /// Nanoseconds between snapshots of the state file (and of live's report file): packet
+    /// time in a replay (the same snapshots for the same files), wall time in live (a quiet
+    /// link is still saved).
+    pub interval_ns: u64,
 }
 
 /// Where the packets come from.
@@ -212,16 +228,79 @@ impl Reading<'_> {
     }
 }
 
+/// Snapshots of a replay: every `interval_ns` of packet time, `save` gets the census, the
+/// counters and the input so far (on the reading thread, which waits: a replay is lossless).
+pub struct ReplaySnapshots<'s> {
+    /// Packet time between snapshots (ns).
+    pub interval_ns: u64,
+    /// Receives each snapshot.
+    pub save: &'s mut dyn FnMut(&Census, &Counters, &InputSummary),
+}
+
+/// When the next snapshot is due, by the clock given (packet time or wall time).
+#[derive(Debug)]
+struct Due {
+    interval_ns: u64,
+    last: Option<u64>,
+}
+
+impl Due {
+    fn new(interval_ns: u64) -> Self {
+        Due {
+            interval_ns: interval_ns.max(1),
+            last: None,
+        }
+    }
+
+    /// True when `interval_ns` has passed since the last snapshot (the first call starts the
+    /// clock).
+    fn check(&mut self, now: u64) -> bool {
+        match self.last {
+            None => {
+                self.last = Some(now);
+                false
+            }
+            Some(l) if now.saturating_sub(l) >= self.interval_ns => {
+                self.last = Some(now);
+                true
+            }
+            Some(_) => false,
+        }
+    }
+}
+
+/// Adds a file's statistics to the input so far.
+fn note_file(input: &mut InputSummary, f: &Savefile, st: FileStats) {
+    let name = f.path().display().to_string();
+    input.packets += st.packets;
+    input.bytes += st.bytes;
+    input
+        .warnings
+        .extend(st.warnings.into_iter().map(|w| format!("{name}: {w}")));
+    input.files.push(name);
+}
+
+/// The input of a snapshot taken inside a file: the files done, the current one, the packets
+/// and bytes read so far.
+fn input_so_far(done: &InputSummary, current: &Savefile, packets: u64, bytes: u64) -> InputSummary {
+    let mut i = done.clone();
+    i.files.push(current.path().display().to_string());
+    i.packets = i.packets.saturating_add(packets);
+    i.bytes = i.bytes.saturating_add(bytes);
+    i
+}
+
 /// Replays the files in order as one capture, calling `progress` every [`PROGRESS_EVERY`]
 /// packets and at the end of each file, on the reading thread. `workers == 1` runs on the
 /// calling thread; more runs the dispatcher here and the engines on worker threads. The census
-/// does not depend on the number of workers.
+/// does not depend on the number of workers, nor do the snapshots.
 pub fn replay<S: SettleSink + Send>(
     files: &[Savefile],
     cfg: EngineConfig,
     workers: usize,
     make_sink: impl Fn(usize) -> S + Sync,
     progress: &mut dyn FnMut(&Progress),
+    mut snapshots: Option<ReplaySnapshots<'_>>,
 ) -> Outcome<S> {
     let hellos = AtomicU64::new(0);
     let mut reading = Reading {
@@ -241,25 +320,25 @@ pub fn replay<S: SettleSink + Send>(
         hellos: &hellos,
     };
     let mut input = InputSummary::default();
-    let mut note = |f: &Savefile, st: FileStats| {
-        let name = f.path().display().to_string();
-        input.packets += st.packets;
-        input.bytes += st.bytes;
-        input
-            .warnings
-            .extend(st.warnings.into_iter().map(|w| format!("{name}: {w}")));
-        input.files.push(name);
-    };
+    let mut due = Due::new(snapshots.as_ref().map_or(u64::MAX, |s| s.interval_ns));
     if workers <= 1 {
         let mut engine = Engine::new(cfg);
         let mut sink = make_sink(0);
         for f in files {
             reading.start_file(f);
+            let (mut packets, mut bytes) = (0u64, 0u64);
             let st = f.for_each(|p| {
                 engine.packet(p.ts_ns, p.link, p.data, &mut sink);
                 reading.packet(p.data.len());
+                input.since = crate::report::time::earliest(input.since, Some(p.ts_ns));
+                packets += 1;
+                bytes += p.data.len() as u64;
+                if let Some(s) = snapshots.as_mut().filter(|_| due.check(p.ts_ns)) {
+                    let so_far = input_so_far(&input, f, packets, bytes);
+                    (s.save)(engine.census(), engine.counters(), &so_far);
+                }
             });
-            note(f, st);
+            note_file(&mut input, f, st);
             reading.end_file();
         }
         engine.finish(&mut sink);
@@ -279,11 +358,27 @@ pub fn replay<S: SettleSink + Send>(
         pipeline::run(cfg, workers, pipeline::REPLAY_QUEUE_DEPTH, make_sink, |d| {
             for f in files {
                 reading.start_file(f);
+                let (mut packets, mut bytes) = (0u64, 0u64);
                 let st = f.for_each(|p| {
                     d.send_blocking(p.ts_ns, p.link, p.data);
                     reading.packet(p.data.len());
+                    input.since = crate::report::time::earliest(input.since, Some(p.ts_ns));
+                    packets += 1;
+                    bytes += p.data.len() as u64;
+                    if let Some(s) = snapshots.as_mut().filter(|_| due.check(p.ts_ns)) {
+                        // In order with the packets: the same snapshot as one engine's.
+                        let (tx, rx) = bounded(d.workers());
+                        d.snapshot(&tx, true);
+                        drop(tx);
+                        let parts: Vec<Part> = rx.iter().collect();
+                        let mut here = d.counters.clone();
+                        here.queue_drops += d.queue_drops;
+                        let (c, k) = crate::state::gather(&parts, &here, cfg.max_clients);
+                        let so_far = input_so_far(&input, f, packets, bytes);
+                        (s.save)(&c, &k, &so_far);
+                    }
                 });
-                note(f, st);
+                note_file(&mut input, f, st);
                 reading.end_file();
             }
             capture = d.counters.clone();
@@ -310,6 +405,8 @@ pub fn replay<S: SettleSink + Send>(
 /// capture thread with its own workers (`workers` split evenly, at least one each) and its
 /// share of the engine limits; their censuses and counters are merged at the end, and the
 /// statistics summed (the interface's own drops, which every handle reports, counted once).
+/// A snapshot then gathers one request of every capture thread (each asks its own workers
+/// at its own tick, so the parts can be up to a tick apart).
 #[cfg(feature = "live")]
 pub fn live<S: SettleSink + Send>(
     caps: Vec<LiveCapture>,
@@ -318,6 +415,7 @@ pub fn live<S: SettleSink + Send>(
     stop: &std::sync::atomic::AtomicBool,
     make_sink: impl Fn(usize) -> S + Sync,
     on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters) + Sync,
+    snapshots: Option<LiveSnapshots>,
 ) -> Outcome<S> {
     use crate::capture::CaptureStats;
     use std::sync::Mutex;
@@ -350,37 +448,41 @@ pub fn live<S: SettleSink + Send>(
         plans.push((k, cap, w, offset));
         offset += w;
     }
-    let runs: Vec<_> = if n == 1 {
+    let runs: Vec<LiveRun<S>> = if n == 1 {
+        let mut snapshots = snapshots;
         plans
             .into_iter()
             .map(|(k, cap, w, off)| {
-                live_one(
-                    cap,
-                    part,
-                    w,
-                    stop,
-                    |i| make_sink(off + i),
-                    |t, s, c| tick(k, t, s, c),
-                )
+                let on_tick = |t, s: &CaptureStats, c: &Counters| tick(k, t, s, c);
+                let snaps = snapshots.take();
+                live_one(cap, part, w, stop, |i| make_sink(off + i), on_tick, snaps)
             })
             .collect()
     } else {
+        // Per capture thread a snapshot queue; a combiner thread hands the writer one job
+        // made of one request of each.
+        let (per_thread, combine): (Vec<_>, Vec<_>) = (0..n)
+            .map(|_| {
+                let (tx, rx) = bounded::<SnapshotJob>(1);
+                let s = snapshots.as_ref().map(|s| LiveSnapshots {
+                    interval_ns: s.interval_ns,
+                    jobs: tx,
+                });
+                (s, rx)
+            })
+            .unzip();
         std::thread::scope(|scope| {
+            if let Some(out) = snapshots {
+                scope.spawn(move || combine_snapshots(&combine, &out));
+            }
             let handles: Vec<_> = plans
                 .into_iter()
-                .map(|(k, cap, w, off)| {
+                .zip(per_thread)
+                .map(|((k, cap, w, off), snaps)| {
                     let (make_sink, tick) = (&make_sink, &tick);
                     scope.spawn(move || {
-                        live_one(
-                            cap,
-                            part,
-                            w,
-                            stop,
-                            |i| make_sink(off + i),
-                            |t, s, c| {
-                                tick(k, t, s, c);
-                            },
-                        )
+                        let on_tick = |t, s: &CaptureStats, c: &Counters| tick(k, t, s, c);
+                        live_one(cap, part, w, stop, |i| make_sink(off + i), on_tick, snaps)
                     })
                 })
                 .collect();
@@ -393,6 +495,7 @@ pub fn live<S: SettleSink + Send>(
     let mut capture = Counters::default();
     let mut sinks = Vec::with_capacity(workers);
     let mut error = None;
+    let mut since: Option<u64> = None;
     let mut stats = Vec::with_capacity(n);
     for r in runs {
         census.merge(&r.census);
@@ -400,10 +503,15 @@ pub fn live<S: SettleSink + Send>(
         capture.merge(&r.capture);
         sinks.extend(r.sinks);
         error = error.or(r.error);
+        since = match (since, r.since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
         stats.push(r.stats);
     }
     let s = sum_stats(stats.iter());
     let mut input = InputSummary {
+        since,
         packets: counters.packets,
         bytes: counters.bytes,
         ..InputSummary::default()
@@ -443,6 +551,7 @@ struct LiveRun<S> {
     capture: Counters,
     sinks: Vec<S>,
     stats: crate::capture::CaptureStats,
+    since: Option<u64>,
     error: Option<String>,
 }
 
@@ -456,25 +565,37 @@ fn live_one<S: SettleSink + Send>(
     stop: &std::sync::atomic::AtomicBool,
     make_sink: impl Fn(usize) -> S + Sync,
     on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters),
+    snapshots: Option<LiveSnapshots>,
 ) -> LiveRun<S> {
     let mut error = None;
     let mut capture = Counters::default();
+    let mut since = None;
+    let mut due = Due::new(snapshots.as_ref().map_or(u64::MAX, |s| s.interval_ns));
     let (census, counters, sinks) =
         pipeline::run(cfg, workers, pipeline::QUEUE_DEPTH, make_sink, |d| {
             error = cap.capture(stop, |ev| match ev {
-                LiveEvent::Packet(p) => d.try_send(p.ts_ns, p.link, p.data),
+                LiveEvent::Packet(p) => {
+                    if since.is_none() {
+                        since = Some(p.ts_ns);
+                    }
+                    d.try_send(p.ts_ns, p.link, p.data);
+                }
                 LiveEvent::Idle => d.flush(false),
                 LiveEvent::Tick { now_ns, stats } => {
                     d.flush(false);
                     d.tick(now_ns);
                     let mut c = d.counters.clone();
                     c.queue_drops = d.queue_drops;
+                    if let Some(s) = snapshots.as_ref().filter(|_| due.check(now_ns)) {
+                        s.request(d, &c, stats, since);
+                    }
                     on_tick(now_ns, stats, &c);
                 }
             });
             capture = d.counters.clone();
             capture.queue_drops += d.queue_drops;
         });
+    drop(snapshots); // the snapshot writer ends with its queue
     if error.is_some() {
         stop.store(true, Ordering::Relaxed);
     }
@@ -484,7 +605,50 @@ fn live_one<S: SettleSink + Send>(
         capture,
         sinks,
         stats: cap.stats().clone(),
+        since,
         error,
+    }
+}
+
+/// The combiner of a fanout group's snapshots: takes one job of each capture thread (in
+/// order; it ends when one of them has stopped), gathers their workers' parts and hands the
+/// writer one job of all of them.
+#[cfg(feature = "live")]
+fn combine_snapshots(per_thread: &[Receiver<SnapshotJob>], out: &LiveSnapshots) {
+    loop {
+        let mut parts = Vec::new();
+        let mut capture = Counters::default();
+        let mut stats = Vec::with_capacity(per_thread.len());
+        let mut input = InputSummary::default();
+        for rx in per_thread {
+            let Ok(job) = rx.recv() else {
+                return;
+            };
+            parts.extend(job.parts.iter().take(job.workers));
+            capture.merge(&job.capture);
+            input.since = match (input.since, job.input.since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            input.packets = input.packets.saturating_add(job.input.packets);
+            input.bytes = input.bytes.saturating_add(job.input.bytes);
+            stats.extend(job.input.capture);
+        }
+        input.capture = Some(sum_stats(stats.iter()));
+        let (tx, rx) = bounded(parts.len().max(1));
+        let workers = parts.len();
+        for p in parts {
+            let _ = tx.send(p);
+        }
+        let job = SnapshotJob {
+            parts: rx,
+            workers,
+            capture,
+            input,
+        };
+        if out.jobs.send(job).is_err() {
+            return;
+        }
     }
 }
 
@@ -505,6 +669,72 @@ fn sum_stats<'a>(
         total.if_dropped = total.if_dropped.max(s.if_dropped);
     }
     total
+}
+
+/// Live snapshots: every `interval_ns` of wall time the capture thread asks the workers for
+/// their census (never waiting: with a full queue the snapshot is tried again at the next
+/// tick) and hands a [`SnapshotJob`] to a writer thread, which gathers the answers and saves
+/// them; while it is still busy with the previous one, the snapshot is skipped.
+#[derive(Debug)]
+pub struct LiveSnapshots {
+    /// Wall time between snapshots (ns).
+    pub interval_ns: u64,
+    /// The writer's queue.
+    pub jobs: Sender<SnapshotJob>,
+}
+
+/// One live snapshot on its way to the writer.
+#[derive(Debug)]
+pub struct SnapshotJob {
+    /// The workers' answers.
+    pub parts: Receiver<Part>,
+    /// How many.
+    pub workers: usize,
+    /// The dispatcher's counters at the request.
+    pub capture: Counters,
+    /// The input at the request.
+    pub input: InputSummary,
+}
+
+impl SnapshotJob {
+    /// Waits for every worker's part: the census and counters of the snapshot.
+    pub fn gather(self, max_clients: usize) -> (Census, Counters, InputSummary) {
+        let parts: Vec<Part> = self.parts.iter().take(self.workers).collect();
+        let (c, k) = crate::state::gather(&parts, &self.capture, max_clients);
+        (c, k, self.input)
+    }
+}
+
+#[cfg(feature = "live")]
+impl LiveSnapshots {
+    fn request(
+        &self,
+        d: &mut pipeline::Dispatcher<'_>,
+        counters: &Counters,
+        stats: &crate::capture::CaptureStats,
+        since: Option<u64>,
+    ) {
+        if self.jobs.is_full() {
+            return;
+        }
+        let (tx, parts) = bounded(d.workers());
+        if !d.snapshot(&tx, false) {
+            return;
+        }
+        let input = InputSummary {
+            since,
+            packets: counters.packets,
+            bytes: counters.bytes,
+            capture: Some(stats.clone()),
+            ..InputSummary::default()
+        };
+        let _ = self.jobs.try_send(SnapshotJob {
+            parts,
+            workers: d.workers(),
+            capture: counters.clone(),
+            input,
+        });
+    }
 }
 
 /// Why a metrics listener address is refused for the current user: beyond loopback as root,
@@ -591,6 +821,7 @@ fn execute_replay(
         .map(|p| Savefile::open(p))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| RunError::Input(e.to_string()))?;
+    let durable = open_state(plan, None)?;
     let m = &plan.metrics;
     let metrics = (m.listen.is_some() || m.file.is_some()).then(|| Metrics::new(m.config));
     let events = plan
@@ -604,6 +835,16 @@ fn execute_replay(
         (Some(metrics), Some(addr)) => Some(serve(addr, m.allow_root_listen, metrics)?),
         _ => None,
     };
+    let mut failed_snapshot = None;
+    let mut save = |c: &Census, k: &Counters, i: &InputSummary| {
+        if failed_snapshot.is_none() {
+            failed_snapshot = durable.save(&durable.report(c, k, i)).err();
+        }
+    };
+    let snapshots = durable.snapshots().then_some(ReplaySnapshots {
+        interval_ns: plan.state.interval_ns,
+        save: &mut save,
+    });
     let out = replay(
         &files,
         plan.engine,
@@ -615,7 +856,11 @@ fn execute_replay(
             )
         },
         progress,
+        snapshots,
     );
+    if let Some(e) = failed_snapshot {
+        return Err(RunError::Output(e));
+    }
     if let Some(m) = &metrics {
         m.publish_capture(&out.capture, None);
     }
@@ -633,11 +878,11 @@ fn execute_replay(
             eprintln!("hellowatch: warning: {w}");
         }
     }
-    let opts = ReportOptions {
-        policies: plan.policies.clone(),
-    };
-    let report = Report::of(&census, &counters, &input, &opts);
-    let done = open_output(&plan.report)
+    let report = durable.report(&census, &counters, &input);
+    let done = durable
+        .save(&report)
+        .map_err(RunError::Output)
+        .and_then(|()| open_output(&plan.report))
         .and_then(|mut sink| write_report(&mut sink, plan.report.format, &report));
     let done = done.and_then(|()| match (&metrics, &m.file) {
         (Some(metrics), Some(path)) => metrics
@@ -654,6 +899,28 @@ fn execute_replay(
         s.stop();
     }
     Ok(())
+}
+
+/// Opens the durable census of a plan (`live_output`: live's report file, rewritten at every
+/// snapshot); a corrupt state file set aside is warned about now (and in the report).
+fn open_state(plan: &Plan, live_output: Option<PathBuf>) -> Result<Durable, RunError> {
+    let opts = ReportOptions {
+        policies: plan.policies.clone(),
+    };
+    let output = live_output.map(|p| (p, plan.report.format));
+    let d = Durable::open(
+        plan.state.path.as_deref(),
+        output,
+        opts,
+        plan.engine.max_clients,
+    )
+    .map_err(|e| RunError::Input(e.to_string()))?;
+    if !plan.quiet {
+        for w in &d.warnings {
+            eprintln!("hellowatch: warning: {w}");
+        }
+    }
+    Ok(d)
 }
 
 /// `--hold`: keeps the metrics server up until SIGTERM or SIGINT.
@@ -683,11 +950,17 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     let m = &plan.metrics;
     let metrics = Metrics::new(m.config);
     let caps = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
-    // The report file and the listener are set up before capturing (and before dropping
-    // privileges), so a bad path or address fails now, not after weeks of capture. The root
-    // check counts the planned privilege drop: after `--user` the listener thread no longer
-    // runs as root (setuid applies to every thread).
-    let mut sink = open_output(&plan.report)?;
+    // The state file is read, and the listener set up, before capturing, so a bad file or
+    // address fails now, not after weeks of capture; the report and state files are first
+    // written right after the privilege drop (as the user that rewrites them at every
+    // snapshot). The root check counts the planned privilege drop: after `--user` the
+    // listener thread no longer runs as root (setuid applies to every thread). A report on
+    // standard output is written once, at the end.
+    let durable = open_state(plan, plan.report.output.clone())?;
+    let mut stdout = match plan.report.output {
+        Some(_) => None,
+        None => Some(open_output(&plan.report)?),
+    };
     // Live never waits for the disk: lines the writer cannot take are dropped and counted.
     let events = plan
         .events
@@ -702,6 +975,12 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         .transpose()?;
     if let Some(user) = &lcfg.user {
         crate::capture::live::drop_privileges(user).map_err(|e| RunError::Input(e.to_string()))?;
+    }
+    if durable.snapshots() {
+        let empty = InputSummary::default();
+        durable
+            .save(&durable.report(&Census::new(1), &Counters::default(), &empty))
+            .map_err(RunError::Output)?;
     }
     // First signal: stop gracefully. A second one while stopping: exit at once.
     let stop = Arc::new(AtomicBool::new(false));
@@ -735,14 +1014,39 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         metrics.publish_capture(counters, Some(pcap));
         metrics.advance(now_ns);
     };
-    let out = live(
-        caps,
-        plan.engine,
-        workers,
-        &stop,
-        |i| (metrics.sink(i), events.as_ref().map(EventLog::sink)),
-        publish,
-    );
+    let max_clients = plan.engine.max_clients;
+    let (jobs, todo) = bounded::<SnapshotJob>(1);
+    let snapshots = durable.snapshots().then_some(LiveSnapshots {
+        interval_ns: plan.state.interval_ns,
+        jobs,
+    });
+    let out = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut failing = false;
+            for job in todo {
+                let (c, k, i) = job.gather(max_clients);
+                match durable.save(&durable.report(&c, &k, &i)) {
+                    Ok(()) => failing = false,
+                    Err(e) if !failing => {
+                        failing = true;
+                        eprintln!("hellowatch: warning: snapshot: {e}");
+                    }
+                    Err(_) => {}
+                }
+            }
+        });
+        let out = live(
+            caps,
+            plan.engine,
+            workers,
+            &stop,
+            |i| (metrics.sink(i), events.as_ref().map(EventLog::sink)),
+            publish,
+            snapshots,
+        );
+        let _ = writer.join();
+        out
+    });
     let Outcome {
         census,
         counters,
@@ -765,11 +1069,11 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     for w in &input.warnings {
         eprintln!("hellowatch: warning: {w}");
     }
-    let opts = ReportOptions {
-        policies: plan.policies.clone(),
-    };
-    let report = Report::of(&census, &counters, &input, &opts);
-    let mut written = write_report(&mut sink, plan.report.format, &report);
+    let report = durable.report(&census, &counters, &input);
+    let mut written = durable.save(&report).map_err(RunError::Output);
+    if let (Ok(()), Some(sink)) = (&written, stdout.as_mut()) {
+        written = write_report(sink, plan.report.format, &report);
+    }
     if let (Ok(()), Some(path)) = (&written, &m.file) {
         written = metrics
             .write_textfile(path)

@@ -68,10 +68,23 @@ const ALLOWED: &[(&str, &str, usize, &str)] = &[
         "in the event writer's own unit tests: a scratch directory under the system temp dir",
     ),
     (
-        "metrics/mod.rs",
+        "state.rs",
         "tempfile::",
+        3,
+        "atomic writes of --state, live --output and --metrics-file: a temporary file beside \
+         the named file, renamed over it; and two scratch directories of its unit tests",
+    ),
+    (
+        "state.rs",
+        "fs::rename",
         1,
-        "--metrics-file: a temporary file beside the named file, renamed over it (atomic)",
+        "--state: a corrupt state file is renamed aside (PATH.corrupt-UNIXTIME), not overwritten",
+    ),
+    (
+        "state.rs",
+        "fs::write",
+        2,
+        "in its unit tests: damaged state files in a scratch directory",
     ),
     (
         "metrics/http.rs",

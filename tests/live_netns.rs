@@ -16,223 +16,18 @@
 
 mod common;
 
+use common::netns::{Net, SERVER, run_ok, signal, skip_reason, start_live, stop_live};
 use common::packets::{ACK, PSH, PcapWriter, tcp};
 
 use nix::sys::signal::Signal;
-use nix::unistd::{Pid, User};
+use nix::unistd::User;
 use serde_json::{Value, json};
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-const SERVER: &str = "10.199.1.1";
 const LEGACY_PORT: &str = "4433";
 const STRICT_PORT: &str = "4434";
-
-fn on_path(tool: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
-        .unwrap_or(false)
-}
-
-/// `None` when the test can run; otherwise why not (or a panic when CI requires it).
-fn skip_reason(tools: &[&str]) -> Option<String> {
-    let reason = if !nix::unistd::geteuid().is_root() {
-        Some("needs root (network namespaces)".to_string())
-    } else {
-        tools
-            .iter()
-            .find(|t| !on_path(t))
-            .map(|t| format!("needs `{t}` on PATH"))
-    };
-    let reason = reason?;
-    if std::env::var_os("HELLOWATCH_REQUIRE_NETNS").is_some_and(|v| v == "1") {
-        panic!("HELLOWATCH_REQUIRE_NETNS=1 but the test cannot run: {reason}");
-    }
-    eprintln!("skipping live namespace test: {reason}");
-    Some(reason)
-}
-
-fn run_ok(cmd: &mut Command) -> String {
-    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
-    assert!(
-        out.status.success(),
-        "{cmd:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-/// Two namespaces `hw-<tag><pid>-c` / `-s` joined by veth `hw<tag><pid>c` / `s`: client end
-/// 10.199.1.2 (and .10–.13 for separate clients), server end 10.199.1.1. Everything it
-/// started is killed and both namespaces are deleted on drop, also when a test fails.
-struct Net {
-    ns_c: String,
-    ns_s: String,
-    if_c: String,
-    if_s: String,
-    dir: PathBuf,
-    children: Vec<Child>,
-}
-
-impl Net {
-    fn new(tag: &str) -> Net {
-        let pid = std::process::id();
-        let net = Net {
-            ns_c: format!("hw-{tag}{pid}-c"),
-            ns_s: format!("hw-{tag}{pid}-s"),
-            if_c: format!("hw{tag}{pid}c"),
-            if_s: format!("hw{tag}{pid}s"),
-            dir: std::env::temp_dir().join(format!("hellowatch-netns-{tag}{pid}")),
-            children: Vec::new(),
-        };
-        net.delete_namespaces();
-        std::fs::create_dir_all(&net.dir).unwrap();
-        run_ok(Command::new("ip").args(["netns", "add", &net.ns_c]));
-        run_ok(Command::new("ip").args(["netns", "add", &net.ns_s]));
-        run_ok(Command::new("ip").args([
-            "link", "add", &net.if_c, "netns", &net.ns_c, "type", "veth", "peer", "name",
-            &net.if_s, "netns", &net.ns_s,
-        ]));
-        for a in ["2", "10", "11", "12", "13"] {
-            let addr = format!("10.199.1.{a}/24");
-            run_ok(
-                Command::new("ip").args(["-n", &net.ns_c, "addr", "add", &addr, "dev", &net.if_c]),
-            );
-        }
-        let addr = format!("{SERVER}/24");
-        run_ok(Command::new("ip").args(["-n", &net.ns_s, "addr", "add", &addr, "dev", &net.if_s]));
-        for (ns, dev) in [(&net.ns_c, &net.if_c), (&net.ns_s, &net.if_s)] {
-            run_ok(Command::new("ip").args(["-n", ns, "link", "set", "lo", "up"]));
-            run_ok(Command::new("ip").args(["-n", ns, "link", "set", dev, "up"]));
-        }
-        net
-    }
-
-    fn delete_namespaces(&self) {
-        for ns in [&self.ns_c, &self.ns_s] {
-            let _ = Command::new("ip")
-                .args(["netns", "del", ns])
-                .stderr(Stdio::null())
-                .status();
-        }
-    }
-
-    /// `ip netns exec NS PROGRAM`.
-    fn exec(&self, ns: &str, program: impl AsRef<std::ffi::OsStr>) -> Command {
-        let mut c = Command::new("ip");
-        c.args(["netns", "exec", ns]).arg(program);
-        c
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-
-    /// Raises the MTU of both ends of the link to 9,000 (the test kit's workload has IPv6
-    /// segments of 1,508 bytes, which a 1,500-byte veth would drop before any capture).
-    fn jumbo(&self) {
-        for (ns, dev) in [(&self.ns_c, &self.if_c), (&self.ns_s, &self.if_s)] {
-            run_ok(Command::new("ip").args(["-n", ns, "link", "set", dev, "mtu", "9000"]));
-        }
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        for c in &mut self.children {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        self.delete_namespaces();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// A running `hellowatch live` in the client namespace; its stderr lines arrive on `lines`.
-struct Live {
-    pid: u32,
-    index: usize,
-    lines: mpsc::Receiver<String>,
-    output: PathBuf,
-}
-
-fn start_live(net: &mut Net, args: &[&str]) -> Live {
-    let output = net.path("report.json");
-    let mut child = net
-        .exec(&net.ns_c, common::bin())
-        .args(["live", "-i", &net.if_c, "--format", "json", "--output"])
-        .arg(&output)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for l in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(l);
-        }
-    });
-    let pid = child.id();
-    net.children.push(child);
-    let live = Live {
-        pid,
-        index: net.children.len() - 1,
-        lines,
-        output,
-    };
-    // `ip netns exec` execs hellowatch, so the pid is hellowatch's.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut seen = String::new();
-    while Instant::now() < deadline {
-        match live.lines.recv_timeout(Duration::from_millis(100)) {
-            Ok(l) if l.contains("capturing on") => return live,
-            Ok(l) => {
-                seen.push_str(&l);
-                seen.push('\n');
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => {}
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
-    panic!("hellowatch live did not start capturing: {seen}");
-}
-
-fn signal(pid: u32, sig: Signal) {
-    let pid = Pid::from_raw(i32::try_from(pid).unwrap());
-    nix::sys::signal::kill(pid, sig).unwrap_or_else(|e| panic!("kill {pid} {sig}: {e}"));
-}
-
-/// SIGTERM, then wait for the exit (a hang guard of 30 s, not a speed limit); returns the
-/// status, the JSON report and stderr.
-fn stop_live(net: &mut Net, live: Live) -> (ExitStatus, Value, String) {
-    let t0 = Instant::now();
-    signal(live.pid, Signal::SIGTERM);
-    let child = &mut net.children[live.index];
-    let status = loop {
-        if let Some(s) = child.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            t0.elapsed() < Duration::from_secs(30),
-            "hellowatch did not exit within 30 s of SIGTERM"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    // The reader thread ends when hellowatch's stderr closes.
-    let mut stderr = Vec::new();
-    while let Ok(l) = live.lines.recv_timeout(Duration::from_secs(5)) {
-        stderr.push(l);
-    }
-    let report = std::fs::read(&live.output).unwrap();
-    let report: Value = serde_json::from_slice(&report)
-        .unwrap_or_else(|e| panic!("no JSON report ({e}): {}", String::from_utf8_lossy(&report)));
-    (status, report, stderr.join("\n"))
-}
 
 fn start_server(net: &mut Net, port: &str, opts: &[&str]) {
     let (cert, key) = (net.path("cert.pem"), net.path("key.pem"));
@@ -310,6 +105,10 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
     // Also: capture keeps working after root is dropped right after the open, and the event
     // log (opened before the drop) gets one line per connection.
     let events = net.path("events.jsonl");
+    // The report file is rewritten atomically (a temporary file beside it) by the user
+    // hellowatch runs as after the drop: the directory is theirs, as a StateDirectory= is.
+    let nobody = User::from_name("nobody").unwrap().unwrap().uid;
+    std::os::unix::fs::chown(&net.dir, Some(nobody.as_raw()), None).unwrap();
     let live = start_live(
         &mut net,
         &[
@@ -327,7 +126,7 @@ fn live_census_of_real_handshakes_across_a_veth_pair() {
     );
     let status = std::fs::read_to_string(format!("/proc/{}/status", live.pid)).unwrap();
     let uids = status.lines().find(|l| l.starts_with("Uid:")).unwrap();
-    let nobody = User::from_name("nobody").unwrap().unwrap().uid.to_string();
+    let nobody = nobody.to_string();
     assert!(
         uids.split_whitespace().skip(1).all(|u| u == nobody),
         "hellowatch still runs as {uids}"
@@ -519,26 +318,6 @@ fn workload_pcap(path: &Path, flows: usize) -> Value {
     replay
 }
 
-/// `tcpreplay --topspeed` of `pcap` from the server's end of the link.
-fn send_topspeed(net: &Net, pcap: &Path) -> Child {
-    net.exec(&net.ns_s, "tcpreplay")
-        .args(["-q", "--topspeed", "-i", &net.if_s])
-        .arg(pcap)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap()
-}
-
-fn wait_sent(child: Child) {
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "tcpreplay: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
 /// Asserts that a live report read every packet of the workload (nothing dropped by the
 /// kernel, the interface or the queues) and has the census of its replay.
 fn assert_whole_census(what: &str, live: &Value, replay: &Value) {
@@ -575,13 +354,13 @@ fn live_rides_out_a_half_second_stall_at_top_speed_with_default_settings() {
     let pcap = net.path("workload.pcap");
     let replay = workload_pcap(&pcap, 1500);
     let live = start_live(&mut net, &["-f", "tcp"]);
-    let sender = send_topspeed(&net, &pcap);
+    let sender = net.send_in_background(&pcap);
     // Stop the capture process shortly after the burst started, for half a second.
     std::thread::sleep(Duration::from_millis(30));
     signal(live.pid, Signal::SIGSTOP);
     std::thread::sleep(Duration::from_millis(500));
     signal(live.pid, Signal::SIGCONT);
-    wait_sent(sender);
+    sender.wait();
     std::thread::sleep(Duration::from_millis(300));
     let (status, report, stderr) = stop_live(&mut net, live);
     assert_eq!(status.code(), Some(0), "stderr: {stderr}");
@@ -592,7 +371,9 @@ fn live_rides_out_a_half_second_stall_at_top_speed_with_default_settings() {
 /// `--capture-threads 2` (two handles in one PACKET_FANOUT group, each with its own worker)
 /// gives the census of one capture thread, which is the replay census: the kernel's hash
 /// sends both directions of every connection to the same handle, and no packet is read twice
-/// (the handles' rings are emptied once the group is complete).
+/// (the handles' rings are emptied once the group is complete). The snapshots of the report
+/// file while capturing gather every capture thread's workers: once everything is read, a
+/// snapshot has the whole census too.
 #[test]
 fn live_two_capture_threads_in_a_fanout_group_give_the_census_of_one() {
     if skip_reason(&["ip", "tcpreplay"]).is_some() {
@@ -606,10 +387,38 @@ fn live_two_capture_threads_in_a_fanout_group_give_the_census_of_one() {
     for threads in ["1", "2"] {
         let live = start_live(
             &mut net,
-            &["-f", "tcp", "--capture-threads", threads, "--workers", "2"],
+            &[
+                "-f",
+                "tcp",
+                "--capture-threads",
+                threads,
+                "--workers",
+                "2",
+                "--snapshot-interval",
+                "1",
+            ],
         );
-        wait_sent(send_topspeed(&net, &pcap));
-        std::thread::sleep(Duration::from_millis(300));
+        net.send(&pcap);
+        // A snapshot that has read every packet (a hang guard of 30 s, not a speed limit).
+        let t0 = Instant::now();
+        let snapshot = loop {
+            let snap = std::fs::read(&live.output)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Value>(&b).ok());
+            if let Some(r) = snap.filter(|r| r["input"]["packets"] == replay["input"]["packets"]) {
+                break r;
+            }
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "--capture-threads {threads}: no snapshot with every packet"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        assert_whole_census(
+            &format!("--capture-threads {threads}, snapshot"),
+            &snapshot,
+            &replay,
+        );
         let (status, report, stderr) = stop_live(&mut net, live);
         assert_eq!(status.code(), Some(0), "stderr: {stderr}");
         assert!(!stderr.contains("warning"), "{stderr}");

@@ -229,3 +229,96 @@ fn files_that_are_not_reports_are_usage_errors() {
         assert!(out.stdout.is_empty());
     }
 }
+
+/// `replay --state S` of the parts one after another, each continuing from the census the
+/// last saved, equals the replay of the whole (with snapshots every packet-time second on
+/// the way, and any number of workers).
+#[test]
+fn replays_continuing_from_a_state_file_count_the_whole() {
+    let cap = common::demo();
+    let bytes = std::fs::read(&cap).unwrap();
+    let (hdr, recs, cuts) = cut_points(&bytes);
+    let three = [cuts[cuts.len() / 3], cuts[2 * cuts.len() / 3]];
+    let parts = write_parts("state", &hdr, &recs, &three);
+    let whole = common::replay_json(&[&cap], &POLICIES);
+    for workers in ["1", "3"] {
+        let state = common::scratch("state").join(format!("state-{workers}.json"));
+        let _ = std::fs::remove_file(&state);
+        let mut last = Value::Null;
+        for p in &parts {
+            let args = [
+                "--state",
+                state.to_str().unwrap(),
+                "--snapshot-interval",
+                "1",
+                "--workers",
+                workers,
+            ];
+            last = common::replay_json(&[p], &[&args[..], &POLICIES].concat());
+        }
+        assert_eq!(last["clients"], whole["clients"], "--workers {workers}");
+        assert_eq!(last["totals"], whole["totals"], "--workers {workers}");
+        assert_eq!(last["input"]["since"], whole["input"]["since"]);
+        assert_eq!(last["input"]["packets"], whole["input"]["packets"]);
+        assert_eq!(last["coverage"], whole["coverage"], "--workers {workers}");
+        let saved: Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        assert_eq!(saved, last, "the state file is the report");
+    }
+}
+
+/// A state file that is not JSON is renamed aside (not overwritten) and counting starts
+/// afresh, with a warning; one this version cannot read stops the run, untouched.
+#[test]
+fn a_corrupt_state_file_is_kept_aside_and_an_unreadable_one_is_refused() {
+    let dir = common::scratch("state-bad");
+    let cap = common::demo();
+    let state = dir.join("s.json");
+    std::fs::write(&state, b"{\"clients\": {\"10.0.0.1\"").unwrap();
+    let r = common::replay_json(&[&cap], &["--state", state.to_str().unwrap(), "-q"]);
+    let warnings = r["input"]["warnings"].to_string();
+    assert!(
+        warnings.contains("corrupt") && warnings.contains(".corrupt-"),
+        "{warnings}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("s.json.corrupt-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(
+        std::fs::read(aside[0].path()).unwrap(),
+        b"{\"clients\": {\"10.0.0.1\"",
+        "kept as it was"
+    );
+    for (text, msg) in [
+        (
+            r#"{"schema": 2, "clients": {}, "totals": {}}"#,
+            "schema 2 is newer",
+        ),
+        (
+            r#"{"clients": {"10.0.0.1": {"offered_max": {"tls9": 1}}}, "totals": {}}"#,
+            "tls9",
+        ),
+    ] {
+        std::fs::write(&state, text).unwrap();
+        let out = common::run(&[
+            "replay",
+            cap.to_str().unwrap(),
+            "--state",
+            state.to_str().unwrap(),
+        ]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(msg) && err.contains("refusing"), "{err}");
+        assert_eq!(
+            std::fs::read(&state).unwrap(),
+            text.as_bytes(),
+            "left untouched"
+        );
+    }
+}

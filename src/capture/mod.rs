@@ -140,6 +140,13 @@ pub struct CaptureStats {
 #[derive(Clone, Debug, Default, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct InputSummary {
+    /// The first packet time ever counted (kept across restarts with `--state`, the
+    /// earliest of merged reports), RFC 3339; absent before the first packet.
+    #[serde(
+        with = "crate::report::time::opt",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub since: Option<u64>,
     /// The files, in order.
     pub files: Vec<String>,
     /// Packet records read.

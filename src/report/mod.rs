@@ -17,6 +17,7 @@
 
 pub mod maps;
 pub mod text;
+pub mod time;
 
 use crate::capture::InputSummary;
 use crate::engine::Counters;
@@ -54,9 +55,22 @@ pub struct ReportOptions {
 #[error("not a hellowatch JSON report: {0}")]
 pub struct ReportParseError(pub String);
 
-/// A report: `{"clients", "totals", "input", "coverage"}`.
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+/// The layout version of the report this build writes (`"schema"`). A report with a higher
+/// number is refused when read (by `merge` and `--state`): an older hellowatch would drop what
+/// it does not know and write the census back poorer. Reports without the key (written before
+/// it) have this layout. Raise it when a key changes meaning or a new key must not be lost.
+pub const SCHEMA: u64 = 1;
+
+fn current_schema() -> u64 {
+    SCHEMA
+}
+
+/// A report: `{"schema", "clients", "totals", "input", "coverage"}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
 pub struct Report {
+    /// Its layout version ([`SCHEMA`]).
+    #[serde(default = "current_schema")]
+    pub schema: u64,
     /// Clients with something counted, in address order (IPv4 before IPv6).
     pub clients: BTreeMap<IpAddr, Client>,
     /// The sums over all connections.
@@ -398,6 +412,7 @@ impl Report {
             ),
         };
         Report {
+            schema: SCHEMA,
             clients,
             totals,
             input,
@@ -410,7 +425,14 @@ impl Report {
         if !v.is_object() {
             return Err(ReportParseError("not a JSON object".into()));
         }
-        serde_json::from_value(v).map_err(|e| ReportParseError(e.to_string()))
+        let r: Report = serde_json::from_value(v).map_err(|e| ReportParseError(e.to_string()))?;
+        if r.schema > SCHEMA {
+            return Err(ReportParseError(format!(
+                "schema {} is newer than this hellowatch reads ({SCHEMA}): upgrade hellowatch",
+                r.schema
+            )));
+        }
+        Ok(r)
     }
 
     /// The census this report counts (`max_clients` bounds the client entries; more are
@@ -460,6 +482,13 @@ mod tests {
         assert!(parse(bad_ip).is_err());
         let bad_count = json!({"clients": {}, "totals": {"hellos": "many"}});
         assert!(parse(bad_count).is_err());
+        let newer = json!({"schema": SCHEMA + 1, "clients": {}, "totals": {}});
+        let e = parse(newer).unwrap_err();
+        assert!(e.to_string().contains("newer"), "{e}");
+        assert!(
+            parse(json!({"clients": {}, "totals": {}})).is_ok(),
+            "before the key"
+        );
     }
 
     #[test]

@@ -20,6 +20,8 @@
 )]
 
 pub mod kit;
+#[cfg(feature = "live")]
+pub mod netns;
 pub mod prom;
 pub mod udp;
 

@@ -16,7 +16,7 @@ use hellowatch::metrics::clients::{
 };
 use hellowatch::policy::{MAX_POLICIES, Policies, Policy};
 use hellowatch::report;
-use hellowatch::run::{MetricsPlan, Plan, ReportPlan, Source};
+use hellowatch::run::{MetricsPlan, Plan, ReportPlan, Source, StatePlan};
 use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::num::NonZeroUsize;
@@ -282,6 +282,36 @@ impl ReportArgs {
     }
 }
 
+/// The durable census, shared by replay and live.
+#[derive(Debug, Args)]
+pub struct StateArgs {
+    /// Keep the census in PATH (a JSON report): continue counting from it at start, save it
+    /// atomically every --snapshot-interval and at the end. A corrupt file is renamed aside
+    /// (PATH.corrupt-UNIXTIME); one this version cannot read stops the run (exit status 2).
+    #[arg(long, value_name = "PATH")]
+    pub state: Option<PathBuf>,
+    /// Seconds between snapshots of --state (and, live, of --output): packet time in replay,
+    /// wall time in live.
+    #[arg(long, default_value_t = hellowatch::state::DEFAULT_SNAPSHOT_INTERVAL_SECS, value_name = "SECS")]
+    pub snapshot_interval: u64,
+}
+
+impl StateArgs {
+    /// Validated.
+    pub fn plan(&self) -> Result<StatePlan, String> {
+        if self.snapshot_interval == 0 {
+            return Err("--snapshot-interval must be at least 1 second".into());
+        }
+        if self.state.as_ref().is_some_and(|p| p.is_dir()) {
+            return Err("--state must name a file, not a directory".into());
+        }
+        Ok(StatePlan {
+            path: self.state.clone(),
+            interval_ns: self.snapshot_interval.saturating_mul(1_000_000_000),
+        })
+    }
+}
+
 /// Limits shared by replay and live.
 #[derive(Debug, Args)]
 pub struct LimitArgs {
@@ -414,6 +444,9 @@ pub struct ReplayArgs {
     /// Event log and policies.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Durable census.
+    #[command(flatten)]
+    pub state: StateArgs,
     /// Limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -443,6 +476,7 @@ impl ReplayArgs {
             events,
             metrics,
             quiet: self.quiet,
+            state: self.state.plan()?,
         })
     }
 }
@@ -483,6 +517,9 @@ pub struct LiveArgs {
     /// Event log and policies.
     #[command(flatten)]
     pub analysis: AnalysisArgs,
+    /// Durable census.
+    #[command(flatten)]
+    pub state: StateArgs,
     /// Limits.
     #[command(flatten)]
     pub limits: LimitArgs,
@@ -517,6 +554,7 @@ impl LiveArgs {
             events,
             metrics,
             quiet: false,
+            state: self.state.plan()?,
         })
     }
 
