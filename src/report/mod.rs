@@ -110,6 +110,15 @@ pub struct Tally {
     pub fallback: Fallback,
     /// Fingerprints and server names of the hellos of legacy connections.
     pub legacy_hellos: LegacyHellos,
+    /// Packet time of the first connection (RFC 3339).
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub first_seen: Option<u64>,
+    /// Packet time of the end of the last connection (RFC 3339).
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<u64>,
+    /// Packet time of the end of the last legacy connection (RFC 3339): has it stopped?
+    #[serde(with = "time::opt", skip_serializing_if = "Option::is_none")]
+    pub last_legacy_seen: Option<u64>,
 }
 
 /// `"fallback"`: hellos carrying TLS_FALLBACK_SCSV.
@@ -333,6 +342,9 @@ impl Tally {
                     server_names: t.legacy_server_names.not_kept(),
                 },
             },
+            first_seen: t.first_seen_ns,
+            last_seen: t.last_seen_ns,
+            last_legacy_seen: t.last_legacy_seen_ns,
         }
     }
 
@@ -360,6 +372,9 @@ impl Tally {
             legacy_ja3: sample(&l.ja3, l.not_kept.ja3),
             legacy_server_names: sample(&l.server_names, l.not_kept.server_names),
             started: self.started,
+            first_seen_ns: self.first_seen,
+            last_seen_ns: self.last_seen,
+            last_legacy_seen_ns: self.last_legacy_seen,
         }
     }
 
@@ -519,6 +534,9 @@ mod tests {
         t.legacy_ja4.add("t10d0101h1_0_0", 2);
         t.legacy_server_names.add("legacy.example", 2);
         t.legacy_ja3.add_not_kept(5);
+        t.first_seen_ns = Some(1_796_195_400_000_001_000);
+        t.last_seen_ns = Some(1_796_195_460_000_000_000);
+        t.last_legacy_seen_ns = Some(1_796_195_430_000_000_000);
         if let Some(n) = t.started.get_mut(Start::ALL.len() - 1) {
             *n = 1;
         }

@@ -78,6 +78,12 @@ fn top_list(kept: &Pairs<u64>, not_kept: u64) -> String {
     }
 }
 
+/// A packet time to the second, for the table.
+fn seconds(ns: u64) -> String {
+    let t = std::time::UNIX_EPOCH + std::time::Duration::from_nanos(ns);
+    humantime::format_rfc3339_seconds(t).to_string()
+}
+
 /// The table report.
 pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
     let rows = table_order(r);
@@ -113,6 +119,7 @@ pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
         "FAILED",
         "ALERTS",
         "STARTED",
+        "LAST SEEN",
     ]
     .map(String::from)
     .to_vec();
@@ -129,6 +136,7 @@ pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
             t.failed_handshakes.to_string(),
             joined(alerts(t), ':', " ", "-"),
             joined(started(t), ':', " ", "-"),
+            t.last_seen.map_or_else(|| "-".into(), seconds),
         ];
         row.extend(c.policy.0.iter().map(|(_, v)| policy_cell(v)));
         cells.push(row);
@@ -191,8 +199,8 @@ pub fn write_table(w: &mut impl Write, r: &Report) -> io::Result<()> {
 }
 
 /// The CSV report: one row per client, in table order; after the census columns, fallback
-/// hellos, the top fingerprint and server name of legacy connections, and three columns per
-/// policy.
+/// hellos, the top fingerprint and server name of legacy connections, the first, last and
+/// last legacy packet times (RFC 3339, empty when none), and three columns per policy.
 pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
     let mut out = csv::Writer::from_writer(w);
     let mut header: Vec<String> = [
@@ -208,6 +216,9 @@ pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
         "fallback_hellos",
         "legacy_top_ja4",
         "legacy_top_server_name",
+        "first_seen",
+        "last_seen",
+        "last_legacy_seen",
     ]
     .map(String::from)
     .to_vec();
@@ -233,6 +244,11 @@ pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
             t.fallback.hellos.to_string(),
             first(&t.legacy_hellos.ja4),
             first(&t.legacy_hellos.server_names),
+            t.first_seen.map(super::time::rfc3339).unwrap_or_default(),
+            t.last_seen.map(super::time::rfc3339).unwrap_or_default(),
+            t.last_legacy_seen
+                .map(super::time::rfc3339)
+                .unwrap_or_default(),
         ];
         for (_, v) in &c.policy.0 {
             row.push(v.hellos_would_fail.to_string());

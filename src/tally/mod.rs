@@ -66,6 +66,10 @@ pub struct Contribution<'a> {
     pub alerts: &'a [(u8, Direction)],
     /// How TLS began.
     pub start: Start,
+    /// Packet time of the connection's first packet (ns).
+    pub first_seen_ns: u64,
+    /// Packet time of its last packet (ns).
+    pub last_seen_ns: u64,
     /// The connection makes its client legacy: a hello offering at most a version below
     /// TLS 1.2, a negotiated version below TLS 1.2, or a failed handshake (one connection's
     /// share of [`ClientTally::is_legacy`]).
@@ -92,6 +96,8 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
         failed,
         alerts: &s.alerts,
         start: s.start,
+        first_seen_ns: s.first_seen_ns,
+        last_seen_ns: s.last_seen_ns,
         legacy,
     })
 }
@@ -123,6 +129,20 @@ pub struct ClientTally {
     pub legacy_server_names: Sample,
     /// Connections by how TLS began, indexed by [`Start::index`].
     pub started: [u64; Start::COUNT],
+    /// Packet time of the first packet of its first connection (ns).
+    pub first_seen_ns: Option<u64>,
+    /// Packet time of the last packet of its last connection (ns).
+    pub last_seen_ns: Option<u64>,
+    /// Packet time of the last packet of its last legacy connection ([`Contribution::legacy`]).
+    pub last_legacy_seen_ns: Option<u64>,
+}
+
+/// The earlier of two optional times.
+fn earliest(a: Option<u64>, b: Option<u64>) -> Option<u64> {
+    match (a, b) {
+        (Some(x), Some(y)) => Some(x.min(y)),
+        (x, y) => x.or(y),
+    }
 }
 
 impl ClientTally {
@@ -177,6 +197,11 @@ impl ClientTally {
         if let Some(n) = self.started.get_mut(c.start.index()) {
             add(n, 1);
         }
+        self.first_seen_ns = earliest(self.first_seen_ns, Some(c.first_seen_ns));
+        self.last_seen_ns = self.last_seen_ns.max(Some(c.last_seen_ns));
+        if c.legacy {
+            self.last_legacy_seen_ns = self.last_legacy_seen_ns.max(Some(c.last_seen_ns));
+        }
         dropped
     }
 
@@ -222,6 +247,9 @@ impl ClientTally {
         for (a, b) in self.started.iter_mut().zip(o.started) {
             add(a, b);
         }
+        self.first_seen_ns = earliest(self.first_seen_ns, o.first_seen_ns);
+        self.last_seen_ns = self.last_seen_ns.max(o.last_seen_ns);
+        self.last_legacy_seen_ns = self.last_legacy_seen_ns.max(o.last_legacy_seen_ns);
         dropped
     }
 
@@ -441,6 +469,38 @@ mod tests {
             2 * MAX_VERSIONS_PER_CLIENT as u64
         );
         assert_eq!(m.versions_dropped, 2 * (3000 - kept));
+    }
+
+    #[test]
+    fn times_keep_the_earliest_first_and_the_latest_last() {
+        let conn = |v: Version, neg: Version, first: u64, last: u64| ConnSummary {
+            client: ip("10.0.0.1"),
+            hellos: vec![hello(&[v])],
+            negotiated: Some(neg),
+            first_seen_ns: first,
+            last_seen_ns: last,
+            ..ConnSummary::default()
+        };
+        let (legacy, modern) = (
+            conn(Version::TLS10, Version::TLS10, 100, 200),
+            conn(Version::TLS13, Version::TLS13, 50, 300),
+        );
+        let later = conn(Version::TLS12, Version::TLS12, 400, 500);
+        let mut whole = Census::default();
+        for s in [&legacy, &modern, &later] {
+            whole.add(s);
+        }
+        let t = &whole.clients[&"10.0.0.1".parse::<IpAddr>().unwrap()];
+        assert_eq!(t.first_seen_ns, Some(50));
+        assert_eq!(t.last_seen_ns, Some(500));
+        assert_eq!(t.last_legacy_seen_ns, Some(200), "TLS 1.2 is not legacy");
+        let (mut a, mut b) = (Census::default(), Census::default());
+        a.add(&later);
+        b.add(&modern);
+        b.add(&legacy);
+        a.merge(&b);
+        assert_eq!(a.clients, whole.clients);
+        assert_eq!(a.totals, whole.totals);
     }
 
     #[test]
