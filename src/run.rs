@@ -62,7 +62,7 @@ pub struct Plan {
     pub events: Option<Dest>,
     /// Metrics: kept when served or written (live: always).
     pub metrics: MetricsPlan,
-    /// No warnings on standard error (they stay in the report). Live always prints them.
+    /// No warnings (and, live, no start line) on standard error; they stay in the report.
     pub quiet: bool,
     /// The durable census: the state file and the snapshot interval.
     pub state: StatePlan,
@@ -466,6 +466,7 @@ pub fn live<S: SettleSink + Send>(
                 let (tx, rx) = bounded::<SnapshotJob>(1);
                 let s = snapshots.as_ref().map(|s| LiveSnapshots {
                     interval_ns: s.interval_ns,
+                    now: std::sync::Arc::clone(&s.now),
                     jobs: tx,
                 });
                 (s, rx)
@@ -586,8 +587,11 @@ fn live_one<S: SettleSink + Send>(
                     d.tick(now_ns);
                     let mut c = d.counters.clone();
                     c.queue_drops = d.queue_drops;
-                    if let Some(s) = snapshots.as_ref().filter(|_| due.check(now_ns)) {
-                        s.request(d, &c, stats, since);
+                    if let Some(s) = &snapshots {
+                        let asked = s.now.swap(false, Ordering::Relaxed);
+                        if due.check(now_ns) || asked {
+                            s.request(d, &c, stats, since);
+                        }
                     }
                     on_tick(now_ns, stats, &c);
                 }
@@ -679,6 +683,8 @@ fn sum_stats<'a>(
 pub struct LiveSnapshots {
     /// Wall time between snapshots (ns).
     pub interval_ns: u64,
+    /// Set (by SIGHUP): take a snapshot at the next tick, whatever the interval.
+    pub now: std::sync::Arc<std::sync::atomic::AtomicBool>,
     /// The writer's queue.
     pub jobs: Sender<SnapshotJob>,
 }
@@ -943,12 +949,22 @@ const EXIT_INTERRUPTED: i32 = 130;
 #[cfg(feature = "live")]
 fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     use crate::metrics::PcapStats;
-    use signal_hook::consts::{SIGINT, SIGTERM};
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
     use std::sync::Arc;
     use std::sync::atomic::AtomicBool;
 
     let m = &plan.metrics;
     let metrics = Metrics::new(m.config);
+    // SIGHUP (logrotate, `systemctl reload`): the event log is reopened and the report and
+    // state files are written at the next tick. Without either it is ignored.
+    let (hup_events, hup_output) = (
+        Arc::new(AtomicBool::new(false)),
+        Arc::new(AtomicBool::new(false)),
+    );
+    for flag in [&hup_events, &hup_output] {
+        signal_hook::flag::register(SIGHUP, Arc::clone(flag))
+            .map_err(|e| RunError::Input(format!("cannot handle signals: {e}")))?;
+    }
     let caps = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
     // The state file is read, and the listener set up, before capturing, so a bad file or
     // address fails now, not after weeks of capture; the report and state files are first
@@ -965,7 +981,7 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     let events = plan
         .events
         .as_ref()
-        .map(|d| EventLog::open(d, Delivery::Lossy, &plan.policies))
+        .map(|d| EventLog::open_live(d, &plan.policies, Arc::clone(&hup_events)))
         .transpose()
         .map_err(|e| RunError::Output(e.to_string()))?;
     let allow_root = m.allow_root_listen || lcfg.user.is_some();
@@ -995,16 +1011,18 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         1 => String::new(),
         n => format!(", {n} capture threads"),
     };
-    eprintln!(
-        "hellowatch: capturing on {iface} (link type {link}, snaplen {}, buffer {} bytes, \
-         {workers} worker(s){threads}){}; SIGINT or SIGTERM stops and writes the census",
-        lcfg.snaplen,
-        lcfg.buffer_size,
-        server
-            .as_ref()
-            .map(|s| format!(", metrics on http://{}/metrics", s.local_addr()))
-            .unwrap_or_default()
-    );
+    if !plan.quiet {
+        eprintln!(
+            "hellowatch: capturing on {iface} (link type {link}, snaplen {}, buffer {} bytes, \
+             {workers} worker(s){threads}){}; SIGINT or SIGTERM stops and writes the census",
+            lcfg.snaplen,
+            lcfg.buffer_size,
+            server
+                .as_ref()
+                .map(|s| format!(", metrics on http://{}/metrics", s.local_addr()))
+                .unwrap_or_default()
+        );
+    }
     let publish = |now_ns: u64, stats: &crate::capture::CaptureStats, counters: &Counters| {
         let pcap = PcapStats {
             received: stats.received,
@@ -1018,6 +1036,7 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     let (jobs, todo) = bounded::<SnapshotJob>(1);
     let snapshots = durable.snapshots().then_some(LiveSnapshots {
         interval_ns: plan.state.interval_ns,
+        now: hup_output,
         jobs,
     });
     let out = std::thread::scope(|scope| {
@@ -1029,7 +1048,9 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
                     Ok(()) => failing = false,
                     Err(e) if !failing => {
                         failing = true;
-                        eprintln!("hellowatch: warning: snapshot: {e}");
+                        if !plan.quiet {
+                            eprintln!("hellowatch: warning: snapshot: {e}");
+                        }
                     }
                     Err(_) => {}
                 }
@@ -1066,8 +1087,10 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
             ));
         }
     }
-    for w in &input.warnings {
-        eprintln!("hellowatch: warning: {w}");
+    if !plan.quiet {
+        for w in &input.warnings {
+            eprintln!("hellowatch: warning: {w}");
+        }
     }
     let report = durable.report(&census, &counters, &input);
     let mut written = durable.save(&report).map_err(RunError::Output);

@@ -155,4 +155,14 @@ fn systemd_unit_runs_unprivileged_with_capture_capabilities_only() {
     assert_eq!(values("NoNewPrivileges"), ["yes"]);
     assert!(values("User").is_empty() && values("Group").is_empty());
     assert!(values("Environment").contains(&"HELLOWATCH_LISTEN=127.0.0.1:12451"));
+    // A sensor left on for months: its census survives restarts, its log rotates.
+    assert_eq!(values("StateDirectory"), ["hellowatch"]);
+    assert_eq!(values("Restart"), ["on-failure"]);
+    assert_eq!(values("ExecReload"), ["/bin/kill -HUP $MAINPID"]);
+    assert!(
+        unit.contains("--state ${STATE_DIRECTORY}/state.json"),
+        "{unit}"
+    );
+    let logrotate = std::fs::read_to_string(deploy().join("logrotate/hellowatch")).unwrap();
+    assert!(logrotate.contains("--signal=HUP") && !logrotate.contains("\n    copytruncate"));
 }

@@ -188,3 +188,84 @@ fn kill_9_mid_traffic_loses_at_most_the_last_interval_and_a_restart_continues() 
         "input.since is kept across restarts"
     );
 }
+
+/// logrotate's convention: the event log and the report file are renamed, SIGHUP makes
+/// hellowatch continue in new files; every connection has exactly one line over the two logs.
+#[test]
+fn sighup_after_a_rename_continues_the_event_log_in_a_new_file_without_loss_or_repeats() {
+    if skip_reason(&["ip", "tcpreplay"]).is_some() {
+        return;
+    }
+    let mut net = Net::new("h");
+    let chunks: Vec<PathBuf> = (0..4)
+        .map(|i| {
+            let p = net.path(&format!("chunk{i}.pcap"));
+            chunk_pcap(&p, i);
+            p
+        })
+        .collect();
+    let events = net.path("events.jsonl");
+    let ev = events.to_str().unwrap().to_string();
+    let args = [
+        "-f",
+        "tcp",
+        "--workers",
+        "2",
+        "--no-listen",
+        "--events",
+        &ev,
+    ];
+    let live = start_live_to(&mut net, "report.json", &args);
+    let lines = |p: &Path| -> Vec<Value> {
+        std::fs::read_to_string(p)
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let wait_for = |what: &dyn Fn() -> bool| {
+        let t0 = Instant::now();
+        while !what() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "hang guard");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    };
+    for c in &chunks[..2] {
+        net.send(c);
+    }
+    // The first half written (events are handed over at every 1 s tick)...
+    wait_for(&|| lines(&events).len() == 2 * PER_CHUNK as usize);
+    let (rotated, report_1) = (net.path("events.jsonl.1"), net.path("report.json.1"));
+    std::fs::rename(&events, &rotated).unwrap();
+    std::fs::rename(net.path("report.json"), &report_1).unwrap();
+    signal(live.pid, Signal::SIGHUP);
+    // ...the report file is written anew at the next tick...
+    wait_for(&|| net.path("report.json").exists());
+    for c in &chunks[2..] {
+        net.send(c);
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let (status, report, stderr) = stop_live(&mut net, live);
+    assert_eq!(
+        status.code(),
+        Some(0),
+        "still running after SIGHUP, then stopped: {stderr}"
+    );
+    // ...and the second half is in the new event log.
+    let (old, new) = (lines(&rotated), lines(&events));
+    assert_eq!(old.len(), 2 * PER_CHUNK as usize);
+    assert_eq!(new.len(), 2 * PER_CHUNK as usize);
+    let mut ports: Vec<u64> = old
+        .iter()
+        .chain(&new)
+        .map(|e| e["source"]["port"].as_u64().unwrap())
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(
+        ports.len(),
+        4 * PER_CHUNK as usize,
+        "one line per connection"
+    );
+    assert_eq!(connections(&report), u64::from(4 * PER_CHUNK));
+}

@@ -19,7 +19,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 
 /// A worker hands its buffer to the writer once it holds this many bytes.
@@ -161,6 +161,31 @@ impl EventLog {
         Self::to_writer(out, &dest.to_string(), delivery, policies)
     }
 
+    /// Live: appends to the file at `path` (a restarted sensor keeps its log), writes each
+    /// chunk of lines through at once (at least every tick) and, when
+    /// `reopen` has been set (SIGHUP, after logrotate renamed the file), finishes the lines
+    /// in hand on the old file and continues on a new one at `path`: no line is lost or
+    /// written twice. Standard output is never reopened.
+    pub fn open_live(
+        dest: &Dest,
+        policies: &[Policy],
+        reopen: Arc<AtomicBool>,
+    ) -> Result<Self, EventsError> {
+        let Dest::File(path) = dest else {
+            return Self::open(dest, Delivery::Lossy, policies);
+        };
+        let file = Reopening::append(path).map_err(|source| EventsError::Open {
+            dest: dest.to_string(),
+            source,
+        })?;
+        let out = Reopening {
+            path: path.clone(),
+            file,
+            reopen,
+        };
+        Self::to_writer(Box::new(out), &dest.to_string(), Delivery::Lossy, policies)
+    }
+
     /// Like [`EventLog::open`], writing to `out` (named `dest` in errors).
     pub fn to_writer(
         out: Box<dyn Write + Send>,
@@ -225,6 +250,46 @@ impl EventLog {
         };
         r.map_err(|source| EventsError::Write { dest, source })?;
         Ok(stats)
+    }
+}
+
+/// A log file that is reopened (by path, appending) when a flag is set: the logrotate
+/// convention (rename, then SIGHUP).
+struct Reopening {
+    path: PathBuf,
+    file: io::BufWriter<std::fs::File>,
+    reopen: Arc<AtomicBool>,
+}
+
+impl Reopening {
+    fn append(path: &std::path::Path) -> io::Result<io::BufWriter<std::fs::File>> {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        Ok(io::BufWriter::with_capacity(FLUSH_AT, f))
+    }
+}
+
+impl Write for Reopening {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.write(buf)
+    }
+
+    /// The writer hands whole chunks of whole lines here: the file is switched only between
+    /// them, never inside a line.
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        if self.reopen.swap(false, Ordering::Relaxed) {
+            self.file.flush()?;
+            self.file = Reopening::append(&self.path)?;
+        }
+        // Each chunk reaches the file at once (a live log is read while it grows).
+        self.file.write_all(buf)?;
+        self.file.flush()
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
     }
 }
 
@@ -398,6 +463,27 @@ mod tests {
         let st = log.finish().unwrap();
         assert_eq!(st.written() + st.dropped(), n);
         assert_eq!(lines.load(Ordering::Relaxed), st.written());
+    }
+
+    #[test]
+    fn a_reopened_log_continues_in_a_new_file_without_losing_or_repeating_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ev.jsonl");
+        let flag = Arc::new(AtomicBool::new(false));
+        let mut out = Reopening {
+            path: path.clone(),
+            file: Reopening::append(&path).unwrap(),
+            reopen: Arc::clone(&flag),
+        };
+        out.write_all(b"one\ntwo\n").unwrap();
+        std::fs::rename(&path, dir.path().join("ev.jsonl.1")).unwrap();
+        out.write_all(b"three\n").unwrap();
+        flag.store(true, Ordering::Relaxed);
+        out.write_all(b"four\n").unwrap();
+        out.flush().unwrap();
+        let old = std::fs::read_to_string(dir.path().join("ev.jsonl.1")).unwrap();
+        assert_eq!(old, "one\ntwo\nthree\n");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "four\n");
     }
 
     #[test]

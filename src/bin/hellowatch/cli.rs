@@ -532,6 +532,9 @@ pub struct LiveArgs {
     /// Write the final metrics to PATH (Prometheus text format, atomically) when capture stops.
     #[arg(long, value_name = "PATH")]
     pub metrics_file: Option<PathBuf>,
+    /// No start line and no warnings on standard error (warnings stay in the report).
+    #[arg(long, short)]
+    pub quiet: bool,
 }
 
 #[cfg(feature = "live")]
@@ -553,7 +556,7 @@ impl LiveArgs {
             report: self.report.plan(),
             events,
             metrics,
-            quiet: false,
+            quiet: self.quiet,
             state: self.state.plan()?,
         })
     }
