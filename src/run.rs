@@ -401,17 +401,175 @@ pub fn replay<S: SettleSink + Send>(
 /// returns the census of everything read. A full worker queue drops the batch (counted), the
 /// capture thread never waits. About every [`crate::capture::live::TICK_INTERVAL`],
 /// `on_tick` gets the wall clock, libpcap's statistics and the dispatcher's counters so far
-/// (packets and bytes read, packets not decoded, queue drops), on the capture thread.
+/// (packets and bytes read, packets not decoded, queue drops), on a capture thread.
+///
+/// More than one handle (a fanout group, `--capture-threads`): each is read by its own
+/// capture thread with its own workers (`workers` split evenly, at least one each) and its
+/// share of the engine limits; their censuses and counters are merged at the end, and the
+/// statistics summed (the interface's own drops, which every handle reports, counted once).
+/// A snapshot then gathers one request of every capture thread (each asks its own workers
+/// at its own tick, so the parts can be up to a tick apart).
 #[cfg(feature = "live")]
 pub fn live<S: SettleSink + Send>(
+    caps: Vec<LiveCapture>,
+    cfg: EngineConfig,
+    workers: usize,
+    stop: &std::sync::atomic::AtomicBool,
+    make_sink: impl Fn(usize) -> S + Sync,
+    on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters) + Sync,
+    snapshots: Option<LiveSnapshots>,
+) -> Outcome<S> {
+    use crate::capture::CaptureStats;
+    use std::sync::Mutex;
+
+    let n = caps.len().max(1);
+    let mut part = cfg;
+    part.max_flows = (cfg.max_flows / n).max(1);
+    part.max_buffered = cfg.max_buffered / n;
+    // Each capture thread's latest statistics and dispatcher counters, summed for `on_tick`.
+    let latest = Mutex::new(vec![(CaptureStats::default(), Counters::default()); n]);
+    let tick = |k: usize, now_ns: u64, stats: &CaptureStats, c: &Counters| {
+        let Ok(mut all) = latest.lock() else {
+            return;
+        };
+        if let Some(slot) = all.get_mut(k) {
+            *slot = (stats.clone(), c.clone());
+        }
+        let stats = sum_stats(all.iter().map(|(s, _)| s));
+        let mut counters = Counters::default();
+        for (_, c) in all.iter() {
+            counters.merge(c);
+        }
+        drop(all);
+        on_tick(now_ns, &stats, &counters);
+    };
+    let mut offset = 0;
+    let mut plans = Vec::with_capacity(n);
+    for (k, cap) in caps.into_iter().enumerate() {
+        let w = (workers / n + usize::from(k < workers % n)).max(1);
+        plans.push((k, cap, w, offset));
+        offset += w;
+    }
+    let runs: Vec<LiveRun<S>> = if n == 1 {
+        let mut snapshots = snapshots;
+        plans
+            .into_iter()
+            .map(|(k, cap, w, off)| {
+                let on_tick = |t, s: &CaptureStats, c: &Counters| tick(k, t, s, c);
+                let snaps = snapshots.take();
+                live_one(cap, part, w, stop, |i| make_sink(off + i), on_tick, snaps)
+            })
+            .collect()
+    } else {
+        // Per capture thread a snapshot queue; a combiner thread hands the writer one job
+        // made of one request of each.
+        let (per_thread, combine): (Vec<_>, Vec<_>) = (0..n)
+            .map(|_| {
+                let (tx, rx) = bounded::<SnapshotJob>(1);
+                let s = snapshots.as_ref().map(|s| LiveSnapshots {
+                    interval_ns: s.interval_ns,
+                    now: std::sync::Arc::clone(&s.now),
+                    jobs: tx,
+                });
+                (s, rx)
+            })
+            .unzip();
+        std::thread::scope(|scope| {
+            if let Some(out) = snapshots {
+                scope.spawn(move || combine_snapshots(&combine, &out));
+            }
+            let handles: Vec<_> = plans
+                .into_iter()
+                .zip(per_thread)
+                .map(|((k, cap, w, off), snaps)| {
+                    let (make_sink, tick) = (&make_sink, &tick);
+                    scope.spawn(move || {
+                        let on_tick = |t, s: &CaptureStats, c: &Counters| tick(k, t, s, c);
+                        live_one(cap, part, w, stop, |i| make_sink(off + i), on_tick, snaps)
+                    })
+                })
+                .collect();
+            // A capture thread that panicked is a bug; its census is lost, the others kept.
+            handles.into_iter().filter_map(|h| h.join().ok()).collect()
+        })
+    };
+    let mut census = Census::new(cfg.max_clients);
+    let mut counters = Counters::default();
+    let mut capture = Counters::default();
+    let mut sinks = Vec::with_capacity(workers);
+    let mut error = None;
+    let mut since: Option<u64> = None;
+    let mut stats = Vec::with_capacity(n);
+    for r in runs {
+        census.merge(&r.census);
+        counters.merge(&r.counters);
+        capture.merge(&r.capture);
+        sinks.extend(r.sinks);
+        error = error.or(r.error);
+        since = match (since, r.since) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        stats.push(r.stats);
+    }
+    let s = sum_stats(stats.iter());
+    let mut input = InputSummary {
+        since,
+        packets: counters.packets,
+        bytes: counters.bytes,
+        ..InputSummary::default()
+    };
+    let missed = s
+        .dropped
+        .saturating_add(s.if_dropped)
+        .saturating_add(counters.queue_drops);
+    if missed > 0 {
+        input.warnings.push(format!(
+            "{}: {missed} packets were not analysed (kernel buffer full: {}, interface: {}, \
+             hellowatch queues full: {}); the census is incomplete",
+            s.interface, s.dropped, s.if_dropped, counters.queue_drops
+        ));
+    }
+    if let Some(e) = &error {
+        input
+            .warnings
+            .push(format!("{}: capture stopped: {e}", s.interface));
+    }
+    input.capture = Some(s);
+    Outcome {
+        census,
+        counters,
+        capture,
+        input,
+        sinks,
+        error,
+    }
+}
+
+/// What one capture thread read.
+#[cfg(feature = "live")]
+struct LiveRun<S> {
+    census: Census,
+    counters: Counters,
+    capture: Counters,
+    sinks: Vec<S>,
+    stats: crate::capture::CaptureStats,
+    since: Option<u64>,
+    error: Option<String>,
+}
+
+/// One handle through its own pipeline, on the calling thread. A read error stops the other
+/// capture threads too (through `stop`): the census of what was read is written.
+#[cfg(feature = "live")]
+fn live_one<S: SettleSink + Send>(
     mut cap: LiveCapture,
     cfg: EngineConfig,
     workers: usize,
     stop: &std::sync::atomic::AtomicBool,
     make_sink: impl Fn(usize) -> S + Sync,
-    mut on_tick: impl FnMut(u64, &crate::capture::CaptureStats, &Counters),
+    on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters),
     snapshots: Option<LiveSnapshots>,
-) -> Outcome<S> {
+) -> LiveRun<S> {
     let mut error = None;
     let mut capture = Counters::default();
     let mut since = None;
@@ -444,38 +602,79 @@ pub fn live<S: SettleSink + Send>(
             capture.queue_drops += d.queue_drops;
         });
     drop(snapshots); // the snapshot writer ends with its queue
-    let mut input = InputSummary {
-        since,
-        packets: counters.packets,
-        bytes: counters.bytes,
-        ..InputSummary::default()
-    };
-    let s = cap.stats();
-    let missed = s
-        .dropped
-        .saturating_add(s.if_dropped)
-        .saturating_add(counters.queue_drops);
-    if missed > 0 {
-        input.warnings.push(format!(
-            "{}: {missed} packets were not analysed (kernel buffer full: {}, interface: {}, \
-             hellowatch queues full: {}); the census is incomplete",
-            s.interface, s.dropped, s.if_dropped, counters.queue_drops
-        ));
+    if error.is_some() {
+        stop.store(true, Ordering::Relaxed);
     }
-    if let Some(e) = &error {
-        input
-            .warnings
-            .push(format!("{}: capture stopped: {e}", s.interface));
-    }
-    input.capture = Some(s.clone());
-    Outcome {
+    LiveRun {
         census,
         counters,
         capture,
-        input,
         sinks,
+        stats: cap.stats().clone(),
+        since,
         error,
     }
+}
+
+/// The combiner of a fanout group's snapshots: takes one job of each capture thread (in
+/// order; it ends when one of them has stopped), gathers their workers' parts and hands the
+/// writer one job of all of them.
+#[cfg(feature = "live")]
+fn combine_snapshots(per_thread: &[Receiver<SnapshotJob>], out: &LiveSnapshots) {
+    loop {
+        let mut parts = Vec::new();
+        let mut capture = Counters::default();
+        let mut stats = Vec::with_capacity(per_thread.len());
+        let mut input = InputSummary::default();
+        for rx in per_thread {
+            let Ok(job) = rx.recv() else {
+                return;
+            };
+            parts.extend(job.parts.iter().take(job.workers));
+            capture.merge(&job.capture);
+            input.since = match (input.since, job.input.since) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            input.packets = input.packets.saturating_add(job.input.packets);
+            input.bytes = input.bytes.saturating_add(job.input.bytes);
+            stats.extend(job.input.capture);
+        }
+        input.capture = Some(sum_stats(stats.iter()));
+        let (tx, rx) = bounded(parts.len().max(1));
+        let workers = parts.len();
+        for p in parts {
+            let _ = tx.send(p);
+        }
+        let job = SnapshotJob {
+            parts: rx,
+            workers,
+            capture,
+            input,
+        };
+        if out.jobs.send(job).is_err() {
+            return;
+        }
+    }
+}
+
+/// The statistics of a capture's handles summed (received and kernel drops: each handle's
+/// own), the interface's drops counted once (every handle reports the same interface).
+#[cfg(feature = "live")]
+fn sum_stats<'a>(
+    parts: impl Iterator<Item = &'a crate::capture::CaptureStats>,
+) -> crate::capture::CaptureStats {
+    let mut total = crate::capture::CaptureStats::default();
+    for s in parts {
+        if total.interface.is_empty() {
+            total.interface.clone_from(&s.interface);
+            total.link_type.clone_from(&s.link_type);
+        }
+        total.received = total.received.saturating_add(s.received);
+        total.dropped = total.dropped.saturating_add(s.dropped);
+        total.if_dropped = total.if_dropped.max(s.if_dropped);
+    }
+    total
 }
 
 /// Live snapshots: every `interval_ns` of wall time the capture thread asks the workers for
@@ -772,7 +971,7 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         signal_hook::flag::register(SIGHUP, Arc::clone(flag))
             .map_err(|e| RunError::Input(format!("cannot handle signals: {e}")))?;
     }
-    let cap = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
+    let caps = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
     // The state file is read, and the listener set up, before capturing, so a bad file or
     // address fails now, not after weeks of capture; the report and state files are first
     // written right after the privilege drop (as the user that rewrites them at every
@@ -813,11 +1012,15 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
             .map_err(|e| RunError::Input(format!("cannot handle signals: {e}")))?;
     }
     let workers = plan.workers.get();
-    let (iface, link) = cap.describe();
+    let (iface, link) = caps.first().map_or(("", ""), LiveCapture::describe);
+    let threads = match caps.len() {
+        1 => String::new(),
+        n => format!(", {n} capture threads"),
+    };
     if !plan.quiet {
         eprintln!(
             "hellowatch: capturing on {iface} (link type {link}, snaplen {}, buffer {} bytes, \
-         {workers} worker(s)){}; SIGINT or SIGTERM stops and writes the census",
+             {workers} worker(s){threads}){}; SIGINT or SIGTERM stops and writes the census",
             lcfg.snaplen,
             lcfg.buffer_size,
             server
@@ -860,7 +1063,7 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
             }
         });
         let out = live(
-            cap,
+            caps,
             plan.engine,
             workers,
             &stop,

@@ -179,6 +179,32 @@ fn live_setup_errors_exit_2_with_one_line() {
     }
 }
 
+/// `--capture-threads` is a number from 1 to `MAX_CAPTURE_THREADS`, refused before any
+/// capture is opened.
+#[cfg(feature = "live")]
+#[test]
+fn live_capture_threads_out_of_range_are_flag_errors() {
+    let max = hellowatch::capture::MAX_CAPTURE_THREADS;
+    let over = (max + 1).to_string();
+    for (n, expect) in [
+        ("0", "1 or more".to_string()),
+        ("x", "1 or more".to_string()),
+        (over.as_str(), format!("at most {max} capture threads")),
+    ] {
+        let out = common::run(&["live", "-i", "hw-no-such-if0", "--capture-threads", n]);
+        assert_eq!(out.status.code(), Some(2), "{n}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--capture-threads") && err.contains(&expect),
+            "{err}"
+        );
+        assert!(
+            !err.contains("hw-no-such-if0"),
+            "refused before opening: {err}"
+        );
+    }
+}
+
 #[cfg(feature = "live")]
 #[test]
 fn live_bad_filter_or_user_exit_2_when_capture_is_allowed() {

@@ -43,19 +43,35 @@ pub enum CaptureError {
     },
 }
 
-/// Bytes of libpcap's ring slot header before the captured bytes on Linux (TPACKET_V2, which
-/// libpcap uses in immediate mode: 52-byte frame header and address, 256 bytes of room for a
-/// link header, 4 for a VLAN tag, less the link header itself).
-const RING_SLOT_OVERHEAD: u32 = 68;
+/// Largest TLS record on the wire: 16 KiB of plaintext, 256 bytes of protection expansion
+/// (RFC 8446, section 5.2) and the 5-byte record header.
+const TLS_RECORD_MAX: u32 = 16_384 + 256 + 5;
 
-/// Default bytes captured per packet on a live interface: 16,316, so each slot of the kernel
-/// ring is exactly 16 KiB. In immediate mode Linux libpcap gives every packet a fixed slot of
-/// the snap length (plus its header), so the snap length decides how many packets the kernel
-/// buffer holds: 8,192 with the default buffer, where 65,535 would give 2,045 slots (and
-/// twice the memory, slots being rounded up to a power of two). Every ordinary or jumbo frame
-/// is captured whole; only receive-offload aggregates (GRO, up to 64 KiB of one connection's
-/// back-to-back segments) beyond it are cut, which is counted in `truncated_segments`.
-pub const DEFAULT_SNAPLEN: u32 = 16 * 1024 - RING_SLOT_OVERHEAD;
+/// Room for the headers in front of a TLS record: link (Ethernet, two VLAN tags, Linux
+/// SLL2), a tunnel (VXLAN, GRE, Geneve: outer IP, UDP and encapsulation headers), IPv6 and TCP
+/// with options.
+const HEADER_ROOM: u32 = 512;
+
+/// Default bytes captured per packet on a live interface: 17,157, one whole TLS record of
+/// the largest size and its headers. With TPACKET_V3 (the `live` source) a packet takes only its
+/// captured bytes (plus [`RING_FRAME_OVERHEAD`]) in the kernel ring, whatever the snap length,
+/// so the snap length only decides how much of a packet longer than it is kept: every
+/// ordinary or jumbo frame is captured whole; only receive-offload aggregates (GRO, up to 64
+/// KiB of one connection's back-to-back segments) are cut after their first record, which is
+/// counted in `truncated_segments`. A larger snap length lets bulk-data aggregates, which the
+/// census does not need, take more of the ring (`docs/live.md` has the arithmetic).
+pub const DEFAULT_SNAPLEN: u32 = TLS_RECORD_MAX + HEADER_ROOM;
+
+/// Bytes of the kernel ring a captured packet costs beyond its captured bytes (TPACKET_V3 on
+/// Linux): the 48-byte `tpacket3_hdr` and the 20-byte `sockaddr_ll`, padding so the network
+/// header starts 16-byte aligned, libpcap's 4-byte VLAN tag reserve, less the link header
+/// itself (Ethernet: 14); each frame is then rounded up to 8 bytes.
+pub const RING_FRAME_OVERHEAD: u32 = 86;
+
+/// Kernel ring block of TPACKET_V3 as libpcap sets it up (its maximum snap length, 256 KiB):
+/// the buffer is made of whole blocks (rounded up), and a block is handed to hellowatch when
+/// it is full or after the block timeout.
+pub const RING_BLOCK_SIZE: u32 = 262_144;
 
 /// Smallest snap length accepted: Ethernet + VLAN + IPv6 + TCP headers with options, and the
 /// first bytes of a TLS record.
@@ -64,16 +80,24 @@ pub const MIN_SNAPLEN: u32 = 256;
 /// Largest snap length accepted (libpcap's own maximum).
 pub const MAX_SNAPLEN: u32 = 262_144;
 
-/// Default kernel capture buffer (bytes): 128 MiB, 8,192 packets with the default snap
-/// length, which rides out scheduling stalls of tens of milliseconds at a few hundred thousand
-/// packets per second. libpcap's own default (2 MiB, 128 packets) drops heavily under bursts.
+/// Default kernel capture buffer (bytes, split evenly over the capture threads): 128 MiB,
+/// 512 ring blocks. A packet costs its captured bytes plus [`RING_FRAME_OVERHEAD`]: on the
+/// shared benchmark mix (606 bytes per packet on average) that is about 190,000 packets, 0.6 s
+/// of a 300,000 packets/s link, or about 1 s of a saturated 1 Gb/s link whatever the packet
+/// sizes; enough to ride out a half-second stall (page-cache pressure, a scrape, a slow disk).
+/// libpcap's own default (2 MiB) drops heavily under bursts.
 pub const DEFAULT_BUFFER_SIZE: u32 = 128 << 20;
 
-/// Smallest kernel buffer accepted (bytes).
+/// Smallest kernel buffer accepted (bytes; libpcap rounds a buffer up to whole
+/// [`RING_BLOCK_SIZE`] blocks).
 pub const MIN_BUFFER_SIZE: u32 = 4096;
 
 /// Largest kernel buffer accepted (bytes; libpcap takes an `int`).
 pub const MAX_BUFFER_SIZE: u32 = i32::MAX as u32;
+
+/// Most capture threads accepted (`--capture-threads`): each is a libpcap handle of one
+/// `PACKET_FANOUT` group with its own workers.
+pub const MAX_CAPTURE_THREADS: usize = 16;
 
 /// What to capture live, validated (the binary checks the flags).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -90,6 +114,9 @@ pub struct LiveConfig {
     pub promisc: bool,
     /// Drop root privileges to this user once the capture is open.
     pub user: Option<String>,
+    /// Capture threads (1 to [`MAX_CAPTURE_THREADS`]): more than one opens that many handles
+    /// in one kernel `PACKET_FANOUT` group, which spreads the connections over them.
+    pub capture_threads: usize,
 }
 
 /// Packet statistics of a live capture, as libpcap reports them (`pcap_stats`), accumulated

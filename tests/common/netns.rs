@@ -131,6 +131,42 @@ impl Net {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+    /// [`Net::send`] without waiting: the test acts while the packets are on their way.
+    pub fn send_in_background(&self, pcap: &std::path::Path) -> Sending {
+        let child = self
+            .exec(&self.ns_s, "tcpreplay")
+            .args(["-q", "--topspeed", "-i", &self.if_s])
+            .arg(pcap)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        Sending(child)
+    }
+
+    /// Raises the MTU of both ends of the link to 9,000 (the test kit's workload has IPv6
+    /// segments of 1,508 bytes, which a 1,500-byte veth would drop before any capture).
+    pub fn jumbo(&self) {
+        for (ns, dev) in [(&self.ns_c, &self.if_c), (&self.ns_s, &self.if_s)] {
+            run_ok(Command::new("ip").args(["-n", ns, "link", "set", dev, "mtu", "9000"]));
+        }
+    }
+}
+
+/// A tcpreplay started by [`Net::send_in_background`].
+pub struct Sending(Child);
+
+impl Sending {
+    /// Waits until everything was sent; asserts tcpreplay succeeded.
+    pub fn wait(self) {
+        let out = self.0.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "tcpreplay: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 impl Drop for Net {

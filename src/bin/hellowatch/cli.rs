@@ -46,6 +46,20 @@ fn parse_workers(s: &str) -> Result<NonZeroUsize, String> {
     Ok(n)
 }
 
+#[cfg(feature = "live")]
+fn parse_capture_threads(s: &str) -> Result<NonZeroUsize, String> {
+    let n: NonZeroUsize = s
+        .parse()
+        .map_err(|_| format!("'{s}' is not a number of capture threads (1 or more)"))?;
+    if n.get() > capture::MAX_CAPTURE_THREADS {
+        return Err(format!(
+            "at most {} capture threads",
+            capture::MAX_CAPTURE_THREADS
+        ));
+    }
+    Ok(n)
+}
+
 fn parse_policy(s: &str) -> Result<Policy, String> {
     s.parse::<Policy>().map_err(|e| e.to_string())
 }
@@ -513,9 +527,14 @@ pub struct LiveArgs {
     /// Kernel capture buffer in bytes (small buffers drop packets under bursts).
     #[arg(long, default_value_t = capture::DEFAULT_BUFFER_SIZE, value_name = "BYTES")]
     pub buffer_size: u32,
-    /// Worker threads besides the capture thread [default: CPUs - 1, at least 1].
+    /// Worker threads besides the capture thread(s) [default: CPUs - 1, at least 1]; split
+    /// over the capture threads, at least one each.
     #[arg(long, value_name = "N", value_parser = parse_workers)]
     pub workers: Option<NonZeroUsize>,
+    /// Capture threads: N handles on the interface in one kernel fanout group (connections
+    /// spread by a symmetric hash), each with its own workers.
+    #[arg(long, default_value = "1", value_name = "N", value_parser = parse_capture_threads)]
+    pub capture_threads: NonZeroUsize,
     /// Put the interface in promiscuous mode (needed on most mirror/SPAN ports).
     #[arg(long)]
     pub promisc: bool,
@@ -607,6 +626,7 @@ impl LiveArgs {
             buffer_size: self.buffer_size,
             promisc: self.promisc,
             user: self.user.clone(),
+            capture_threads: self.capture_threads.get(),
         })
     }
 
