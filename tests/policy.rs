@@ -271,7 +271,7 @@ fn policy_metrics_equal_the_report() {
     assert_eq!(
         value(
             "hellowatch_policy_would_fail_total",
-            &[("policy", "min=tls1.2")]
+            &[("transport", "tcp"), ("policy", "min=tls1.2")]
         ),
         5.0
     );
