@@ -146,6 +146,33 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
                 u(n),
             );
         }
+        for (json, metric, label) in [
+            (
+                "cipher_classes",
+                "hellowatch_negotiated_cipher_class_handshakes_total",
+                "class",
+            ),
+            (
+                "offered_weak",
+                "hellowatch_offered_weak_cipher_hellos_total",
+                "class",
+            ),
+            ("key_shares", "hellowatch_key_share_hellos_total", "group"),
+            (
+                "group_chosen",
+                "hellowatch_group_chosen_handshakes_total",
+                "group",
+            ),
+        ] {
+            for (k, n) in t[json].as_object().into_iter().flatten() {
+                add(
+                    &mut out,
+                    metric,
+                    &[("transport", transport), (label, k.as_str())],
+                    u(n),
+                );
+            }
+        }
     }
     let t = &report["totals"];
     add(
