@@ -13,7 +13,9 @@ fuzz_target!(|data: &[u8]| {
         idle_timeout_ns: 3_000_000_000,
         stream_cap: 2048,
         max_clients: 4,
+        max_servers: 4,
         max_buffered: 16 * 1024,
+        max_udp_flows: 8,
     });
     let mut fed = 0u64;
     let _ = for_each_packet_in(data, |p| {
