@@ -351,8 +351,11 @@ impl Stream {
         if mine != theirs {
             self.drop_tentative();
             out.tentative_replaced = true;
-        } else if e > end {
+        } else if e >= end {
+            // An ordinary segment bringing the same bytes through their end (or going on):
+            // they were data.
             self.tentative = 0;
+            out.new_data = true;
         }
     }
 
@@ -723,6 +726,21 @@ mod tests {
         let r = s.push(108, b"\x15\x03\x01", CAP, true);
         assert!(r.new_data && r.tentative_replaced);
         assert_eq!(s.data(), b"\x16\x03\x01hello\x15\x03\x01");
+        assert!(s.invariants_hold());
+    }
+
+    /// Regression (proptest `reordered_and_duplicated_segments_give_the_original_bytes`, cut
+    /// `[1]`): a zero byte first seen as possible padding, then sent again as an ordinary
+    /// segment with the same byte, is data.
+    #[test]
+    fn tentative_bytes_repeated_by_an_ordinary_segment_are_data() {
+        let mut s = Stream::default();
+        s.syn(0);
+        s.push_tentative(1, &[0], CAP, true);
+        assert_eq!(s.data(), b"");
+        let r = s.push(1, &[0], CAP, true);
+        assert!(r.new_data && !r.tentative_replaced && !r.conflict);
+        assert_eq!(s.data(), b"\0");
         assert!(s.invariants_hold());
     }
 
