@@ -1101,37 +1101,20 @@ mod tests {
         // The first bytes seen from the client happen to look like a SOCKS5 greeting (the
         // tail of a hello whose start was missed); the server's ServerHello must still count.
         let c: IpAddr = "10.9.8.7".parse().unwrap();
-        let s: IpAddr = "192.0.2.1".parse().unwrap();
-        let mut e = Engine::new(EngineConfig::default());
         let sh = hs(2, &server_hello_body(0x0303, [3; 32], &[]));
         let mut sh_rec = vec![CT_HS, 3, 3, 0, sh.len() as u8];
         sh_rec.extend_from_slice(&sh);
-        let segs: [(bool, u32, &[u8]); 2] = [
-            (true, 7000, &[5, 1, 0, 0x13, 0x01, 0x00, 0x2f]),
-            (false, 9000, &sh_rec),
-        ];
-        for (i, (from_client, seq, payload)) in segs.into_iter().enumerate() {
-            let (src, dst, sport, dport) = if from_client {
-                (c, s, 40000, 443)
-            } else {
-                (s, c, 443, 40000)
-            };
-            let sg = Segment {
-                proto: wire::Proto::Tcp,
-                src,
-                dst,
-                sport,
-                dport,
-                seq,
-                flags: TcpFlags(TcpFlags::ACK),
-                tcp: Default::default(),
-                payload,
-                truncated: false,
-            };
-            e.segment(1_000 + i as u64, &sg, &mut ());
-        }
-        e.finish(&mut ());
-        let t = &e.census().clients[&c];
+        let (census, _) = replay(&[
+            (
+                true,
+                7000,
+                0,
+                TcpFlags::ACK,
+                &[5, 1, 0, 0x13, 0x01, 0x00, 0x2f],
+            ),
+            (false, 9000, 0, TcpFlags::ACK, &sh_rec),
+        ]);
+        let t = &census.clients[&c];
         assert_eq!(t.negotiated.get(&crate::tls::Version::TLS12), Some(&1));
         assert_eq!(t.started[Start::Direct.index()], 1);
     }
