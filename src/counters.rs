@@ -248,6 +248,19 @@ counters! {
     /// both sides of a NAT), not counted again.
     quic_hellos_repeated: u64 => "quic_hellos_repeated", "hellowatch_quic_hellos_repeated_total",
         "QUIC ClientHellos already counted on another UDP flow (the same Initial seen twice), not counted again.";
+    /// `live --bypass`: packets of settled connections dropped in the kernel by the socket
+    /// filter (never read; not in `packets`).
+    bypass_packets: u64 => "bypass_packets", "hellowatch_bypass_packets_total",
+        "Packets of settled connections dropped in the kernel by the --bypass socket filter (never read).";
+    /// `live --bypass`: their bytes on the wire.
+    bypass_bytes: u64 => "bypass_bytes", "hellowatch_bypass_bytes_total",
+        "Bytes of the packets dropped in the kernel by the --bypass socket filter.";
+    /// `live --bypass`: connections handed to the socket filter (keys inserted into its map).
+    bypass_flows: u64 => "bypass_flows", "hellowatch_bypass_flows_total",
+        "Settled connections whose later packets the --bypass socket filter drops (keys inserted into its map).";
+    /// `live --bypass`: connections the filter's map refused (they stay read in user space).
+    bypass_map_full: u64 => "bypass_map_full", "hellowatch_bypass_map_full_total",
+        "Settled connections the --bypass map refused (they are still read in user space).";
 }
 
 impl Counters {

@@ -80,6 +80,11 @@ pub trait SettleSink {
     fn wants_detail(&self) -> bool {
         false
     }
+    /// The connection `key` settled because the census has read everything it will ever read
+    /// from it ([`TlsState::read_all`]) and it stays open: its later packets can be dropped
+    /// before they are read (`live --bypass`). Only TCP connections are reported; never one
+    /// closed by RST or FIN, evicted or expired (those are gone from the table).
+    fn bypass(&mut self, _key: &FlowKey) {}
 }
 
 impl SettleSink for () {
@@ -100,6 +105,11 @@ impl<A: SettleSink, B: SettleSink> SettleSink for (A, B) {
 
     fn wants_detail(&self) -> bool {
         self.0.wants_detail() || self.1.wants_detail()
+    }
+
+    fn bypass(&mut self, key: &FlowKey) {
+        self.0.bypass(key);
+        self.1.bypass(key);
     }
 }
 
@@ -620,12 +630,14 @@ impl Engine {
             .buffered
             .saturating_sub(held_before)
             .saturating_add(held_after);
-        let done = match &conn.tls {
-            Some(t) => t.dirs.iter().all(|d| d.parser.stopped().is_some()),
-            None => false,
-        };
-        if done || conn.rst || (conn.fin[0] && conn.fin[1]) {
+        let done = conn.tls.as_ref().is_some_and(|t| t.read_all());
+        let closed = conn.rst || (conn.fin[0] && conn.fin[1]);
+        let key = conn.key;
+        if done || closed {
             self.settle(id, sink);
+        }
+        if done && !closed {
+            sink.bypass(&key);
         }
     }
 

@@ -26,7 +26,7 @@ use crate::capture::live::{LiveCapture, LiveEvent};
 use crate::capture::{InputSummary, LiveConfig};
 use crate::engine::{Counters, Engine, EngineConfig, SettleSink};
 use crate::events::{Delivery, Dest, EventLog, EventStats, EventsError};
-use crate::flow::ConnSummary;
+use crate::flow::{ConnSummary, FlowKey};
 use crate::metrics::http::MetricsServer;
 use crate::metrics::{Metrics, MetricsConfig};
 use crate::pipeline;
@@ -183,6 +183,59 @@ impl<S: SettleSink> SettleSink for Counted<'_, S> {
 
     fn wants_detail(&self) -> bool {
         self.inner.wants_detail()
+    }
+
+    fn bypass(&mut self, key: &FlowKey) {
+        self.inner.bypass(key);
+    }
+}
+
+/// Where the connections the engine reports bypassable go (`live --bypass`: the socket
+/// filter's map, [`crate::capture::bypass`]).
+pub trait FlowBypass: Sync {
+    /// Has the kernel drop the later packets of this connection.
+    fn insert(&self, key: &FlowKey);
+    /// Its counters so far (the `bypass_*` coverage counters; the others are zero).
+    fn counters(&self) -> Counters;
+}
+
+#[cfg(feature = "bypass")]
+impl FlowBypass for crate::capture::bypass::BypassMaps {
+    fn insert(&self, key: &FlowKey) {
+        crate::capture::bypass::BypassMaps::insert(self, key);
+    }
+
+    fn counters(&self) -> Counters {
+        crate::capture::bypass::BypassMaps::counters(self)
+    }
+}
+
+/// A worker's sink that also hands bypassable connections to the socket filter.
+#[cfg(feature = "live")]
+struct Bypassing<'b, S> {
+    inner: S,
+    to: Option<&'b dyn FlowBypass>,
+}
+
+#[cfg(feature = "live")]
+impl<S: SettleSink> SettleSink for Bypassing<'_, S> {
+    fn settled(&mut self, s: &ConnSummary) {
+        self.inner.settled(s);
+    }
+
+    fn tick(&mut self, counters: &Counters, flows: usize) {
+        self.inner.tick(counters, flows);
+    }
+
+    fn wants_detail(&self) -> bool {
+        self.inner.wants_detail()
+    }
+
+    fn bypass(&mut self, key: &FlowKey) {
+        if let Some(b) = self.to {
+            b.insert(key);
+        }
+        self.inner.bypass(key);
     }
 }
 
@@ -410,6 +463,7 @@ pub fn replay<S: SettleSink + Send>(
 /// A snapshot then gathers one request of every capture thread (each asks its own workers
 /// at its own tick, so the parts can be up to a tick apart).
 #[cfg(feature = "live")]
+#[allow(clippy::too_many_arguments)] // each is one independent part of the run (sources, limits, sinks, hooks)
 pub fn live<S: SettleSink + Send>(
     caps: Vec<LiveCapture>,
     cfg: EngineConfig,
@@ -418,9 +472,15 @@ pub fn live<S: SettleSink + Send>(
     make_sink: impl Fn(usize) -> S + Sync,
     on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters) + Sync,
     snapshots: Option<LiveSnapshots>,
+    bypass: Option<&dyn FlowBypass>,
 ) -> Outcome<S> {
     use crate::capture::CaptureStats;
     use std::sync::Mutex;
+
+    let make_sink = |i| Bypassing {
+        inner: make_sink(i),
+        to: bypass,
+    };
 
     let n = caps.len().max(1);
     let mut part = cfg;
@@ -441,6 +501,9 @@ pub fn live<S: SettleSink + Send>(
             counters.merge(c);
         }
         drop(all);
+        if let Some(b) = bypass {
+            counters.merge(&b.counters());
+        }
         on_tick(now_ns, &stats, &counters);
     };
     let mut offset = 0;
@@ -450,7 +513,7 @@ pub fn live<S: SettleSink + Send>(
         plans.push((k, cap, w, offset));
         offset += w;
     }
-    let runs: Vec<LiveRun<S>> = if n == 1 {
+    let runs: Vec<LiveRun<Bypassing<'_, S>>> = if n == 1 {
         let mut snapshots = snapshots;
         plans
             .into_iter()
@@ -504,13 +567,16 @@ pub fn live<S: SettleSink + Send>(
         census.merge(&r.census);
         counters.merge(&r.counters);
         capture.merge(&r.capture);
-        sinks.extend(r.sinks);
+        sinks.extend(r.sinks.into_iter().map(|b| b.inner));
         error = error.or(r.error);
         since = match (since, r.since) {
             (Some(a), Some(b)) => Some(a.min(b)),
             (a, b) => a.or(b),
         };
         stats.push(r.stats);
+    }
+    if let Some(b) = bypass {
+        counters.merge(&b.counters());
     }
     let s = sum_stats(stats.iter());
     let mut input = InputSummary {
@@ -972,6 +1038,29 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
             .map_err(|e| RunError::Input(format!("cannot handle signals: {e}")))?;
     }
     let caps = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
+    // The socket filter is loaded while still privileged (the maps are then used through
+    // their file descriptors).
+    #[cfg(feature = "bypass")]
+    let bypass = lcfg
+        .bypass
+        .then(|| {
+            let mut b =
+                crate::capture::bypass::Bypass::load(crate::capture::bypass::DEFAULT_ENTRIES)?;
+            for c in &caps {
+                b.attach(c)?;
+            }
+            Ok::<_, crate::capture::bypass::BypassError>(b)
+        })
+        .transpose()
+        .map_err(|e| RunError::Input(e.to_string()))?;
+    #[cfg(not(feature = "bypass"))]
+    if lcfg.bypass {
+        return Err(RunError::Input(
+            "--bypass is not in this build; rebuild with --features bypass (needs clang and \
+             libbpf-dev)"
+                .into(),
+        ));
+    }
     // The state file is read, and the listener set up, before capturing, so a bad file or
     // address fails now, not after weeks of capture; the report and state files are first
     // written right after the privilege drop (as the user that rewrites them at every
@@ -1045,6 +1134,10 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         now: hup_output,
         jobs,
     });
+    #[cfg(feature = "bypass")]
+    let bypass_maps = bypass.as_ref().map(|b| b.maps() as &dyn FlowBypass);
+    #[cfg(not(feature = "bypass"))]
+    let bypass_maps = None;
     let out = std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
             let mut failing = false;
@@ -1070,6 +1163,7 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
             |i| (metrics.sink(i), events.as_ref().map(EventLog::sink)),
             publish,
             snapshots,
+            bypass_maps,
         );
         let _ = writer.join();
         out

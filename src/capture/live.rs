@@ -129,6 +129,17 @@ pub struct LiveCapture {
     link: LinkType,
     stats: CaptureStats,
     acc: StatAccumulator,
+    /// `--bypass`: the user's filter, applied in user space (the socket's one filter slot
+    /// holds the bypass program); compiled again on the capture thread (libpcap's compiled
+    /// program cannot move between threads).
+    user_filter: Option<String>,
+}
+
+/// The capture socket (to attach a socket filter to it: `--bypass`).
+impl AsFd for LiveCapture {
+    fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
+        self.cap.as_fd()
+    }
 }
 
 impl std::fmt::Debug for LiveCapture {
@@ -150,11 +161,36 @@ impl LiveCapture {
     /// one handle: they are joined to one `PACKET_FANOUT` group, and what each one received
     /// before the group was complete (every packet, on every handle) is discarded and left
     /// out of its statistics, so no packet is read twice.
+    ///
+    /// With `cfg.bypass` the filter is not set on the sockets but applied in user space to
+    /// what the bypass program keeps (it is checked here all the same).
     pub fn open(cfg: &LiveConfig) -> Result<Vec<LiveCapture>, LiveError> {
+        let mut caps = LiveCapture::open_handles(cfg)?;
+        if cfg.bypass {
+            for c in &mut caps {
+                if let Some(f) = &cfg.filter {
+                    c.cap.compile(f, true).map_err(|source| LiveError::Filter {
+                        interface: cfg.interface.clone(),
+                        filter: f.clone(),
+                        source,
+                    })?;
+                }
+                c.user_filter.clone_from(&cfg.filter);
+            }
+        }
+        Ok(caps)
+    }
+
+    fn open_handles(cfg: &LiveConfig) -> Result<Vec<LiveCapture>, LiveError> {
         let threads = cfg.capture_threads.max(1);
+        // With --bypass the socket's filter slot is the bypass program's.
+        let kernel_filter = cfg.filter.as_deref().filter(|_| !cfg.bypass);
         if threads == 1 {
-            let filter = cfg.filter.as_deref();
-            return Ok(vec![LiveCapture::open_one(cfg, cfg.buffer_size, filter)?]);
+            return Ok(vec![LiveCapture::open_one(
+                cfg,
+                cfg.buffer_size,
+                kernel_filter,
+            )?]);
         }
         let per_handle = cfg
             .buffer_size
@@ -180,7 +216,7 @@ impl LiveCapture {
         for c in &mut caps {
             while matches!(c.cap.dispatch(Some(DISPATCH_BATCH), |_| {}), Ok(n) if n > 0) {}
             c.acc.baseline(&mut c.cap);
-            let f = cfg.filter.as_deref().unwrap_or("");
+            let f = kernel_filter.unwrap_or("");
             c.cap.filter(f, true).map_err(|source| LiveError::Filter {
                 interface: cfg.interface.clone(),
                 filter: f.to_string(),
@@ -247,6 +283,7 @@ impl LiveCapture {
                 ..CaptureStats::default()
             },
             acc: StatAccumulator::default(),
+            user_filter: None,
         })
     }
 
@@ -436,14 +473,22 @@ impl LiveCapture {
             link,
             stats,
             acc,
+            user_filter,
         } = self;
         let link = *link;
+        // `--bypass`: the user's filter, in user space (it compiled when the handle opened).
+        let filter = user_filter
+            .as_deref()
+            .and_then(|f| cap.compile(f, true).ok());
+        let wanted = |p: &pcap::Packet<'_>| filter.as_ref().is_none_or(|f| f.filter(p.data));
         let mut error = None;
         let mut last_tick = Instant::now();
         acc.update(cap, stats);
         while !stop.load(Ordering::Relaxed) {
             match cap.dispatch(Some(DISPATCH_BATCH), |p| {
-                on(LiveEvent::Packet(packet(&p, link)));
+                if wanted(&p) {
+                    on(LiveEvent::Packet(packet(&p, link)));
+                }
             }) {
                 Ok(0) => {
                     // The ring is empty: wait for a packet. Quiet is reported only when the
@@ -483,7 +528,9 @@ impl LiveCapture {
                 .unwrap_or_else(Instant::now);
             while Instant::now() < until {
                 match cap.dispatch(Some(DISPATCH_BATCH), |p| {
-                    on(LiveEvent::Packet(packet(&p, link)));
+                    if wanted(&p) {
+                        on(LiveEvent::Packet(packet(&p, link)));
+                    }
                 }) {
                     Ok(0) => {
                         let mut fds = [PollFd::new(cap.as_fd(), PollFlags::POLLIN)];

@@ -2,6 +2,8 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+#[cfg(feature = "bypass")]
+pub mod bypass;
 pub mod file;
 #[cfg(feature = "live")]
 pub mod live;
@@ -117,6 +119,9 @@ pub struct LiveConfig {
     /// Capture threads (1 to [`MAX_CAPTURE_THREADS`]): more than one opens that many handles
     /// in one kernel `PACKET_FANOUT` group, which spreads the connections over them.
     pub capture_threads: usize,
+    /// `--bypass`: an eBPF socket filter drops the packets of settled connections in the
+    /// kernel (feature `bypass`); the filter above is then applied in user space.
+    pub bypass: bool,
 }
 
 /// Packet statistics of a live capture, as libpcap reports them (`pcap_stats`), accumulated

@@ -395,6 +395,12 @@ impl<S: SettleSink> SettleSink for Option<S> {
     fn wants_detail(&self) -> bool {
         self.as_ref().is_some_and(SettleSink::wants_detail)
     }
+
+    fn bypass(&mut self, key: &crate::flow::FlowKey) {
+        if let Some(k) = self {
+            k.bypass(key);
+        }
+    }
 }
 
 #[cfg(test)]

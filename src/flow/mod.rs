@@ -251,6 +251,18 @@ impl TlsState {
     pub fn held(&self) -> usize {
         self.dirs.iter().fold(0, |n, d| n.saturating_add(d.held()))
     }
+
+    /// Whether the census has read everything it will ever read from this connection: both
+    /// directions stopped (TLS ≤ 1.2 at ChangeCipherSpec, TLS 1.3 at its first encrypted
+    /// record, so after the ServerHello; a direction that is not TLS, malformed, or given up
+    /// by a bound; a plaintext direction never stops before its upgrade is given up). No
+    /// hello or counted alert can come after that (alerts after ChangeCipherSpec are
+    /// encrypted). This is the one rule for both: the engine settles (counts) the connection
+    /// then, and `live --bypass` has the kernel drop its later packets
+    /// ([`crate::engine::SettleSink::bypass`]).
+    pub fn read_all(&self) -> bool {
+        self.dirs.iter().all(|d| d.parser.stopped().is_some())
+    }
 }
 
 /// Lifecycle of a connection entry.

@@ -541,6 +541,11 @@ pub struct LiveArgs {
     /// Drop root privileges to this user once the capture is open.
     #[arg(long, value_name = "NAME")]
     pub user: Option<String>,
+    /// Have the kernel drop the packets of connections the census no longer needs (an eBPF
+    /// socket filter; Ethernet interfaces; the -f filter then runs in user space). Needs a
+    /// build with `--features bypass`.
+    #[arg(long)]
+    pub bypass: bool,
     /// Report.
     #[command(flatten)]
     pub report: ReportArgs,
@@ -627,6 +632,7 @@ impl LiveArgs {
             promisc: self.promisc,
             user: self.user.clone(),
             capture_threads: self.capture_threads.get(),
+            bypass: self.bypass,
         })
     }
 
