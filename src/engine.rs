@@ -992,36 +992,53 @@ mod tests {
     }
 
     fn census_of(flights: &[Flight], seed: Option<u64>) -> Census {
+        run_flights(flights, seed, &mut (), |_, _| {})
+    }
+
+    /// Sends the flights (cut, shuffled and duplicated by `seed`) between a SYN handshake and
+    /// FINs; `after(i, sink)` runs after flight `i`. The census.
+    fn run_flights<S: SettleSink>(
+        flights: &[Flight],
+        seed: Option<u64>,
+        sink: &mut S,
+        mut after: impl FnMut(usize, &mut S),
+    ) -> Census {
         let mut rng = seed.map(|s| Rng(s | 1));
         let c: IpAddr = "10.9.8.7".parse().unwrap();
         let s: IpAddr = "192.0.2.1".parse().unwrap();
         let mut e = Engine::new(EngineConfig::default());
         let mut now = 1_000_000_000u64;
         let mut seq = [1000u32, 5000u32];
-        let seg =
-            |e: &mut Engine, now: u64, from_client: bool, seq: u32, flags: u8, payload: &[u8]| {
-                let (src, dst, sp, dp) = if from_client {
-                    (c, s, 40000, 443)
-                } else {
-                    (s, c, 443, 40000)
-                };
-                let sg = Segment {
-                    proto: wire::Proto::Tcp,
-                    src,
-                    dst,
-                    sport: sp,
-                    dport: dp,
-                    seq,
-                    flags: TcpFlags(flags),
-                    tcp: Default::default(),
-                    payload,
-                    truncated: false,
-                };
-                e.segment(now, &sg, &mut ());
+        let seg = |e: &mut Engine,
+                   sink: &mut S,
+                   now: u64,
+                   from_client: bool,
+                   seq: u32,
+                   flags: u8,
+                   payload: &[u8]| {
+            let (src, dst, sp, dp) = if from_client {
+                (c, s, 40000, 443)
+            } else {
+                (s, c, 443, 40000)
             };
-        seg(&mut e, now, true, seq[0], TcpFlags::SYN, &[]);
+            let sg = Segment {
+                proto: wire::Proto::Tcp,
+                src,
+                dst,
+                sport: sp,
+                dport: dp,
+                seq,
+                flags: TcpFlags(flags),
+                tcp: Default::default(),
+                payload,
+                truncated: false,
+            };
+            e.segment(now, &sg, sink);
+        };
+        seg(&mut e, sink, now, true, seq[0], TcpFlags::SYN, &[]);
         seg(
             &mut e,
+            sink,
             now,
             false,
             seq[1],
@@ -1030,7 +1047,7 @@ mod tests {
         );
         seq[0] += 1;
         seq[1] += 1;
-        for f in flights {
+        for (fi, f) in flights.iter().enumerate() {
             let bytes = frame(f, &mut rng);
             let d = usize::from(!f.from_client);
             // Cut into segments, then shuffle and duplicate some within the flight.
@@ -1060,12 +1077,22 @@ mod tests {
             }
             for (sq, a, b) in segs {
                 now += 1000;
-                seg(&mut e, now, f.from_client, sq, TcpFlags::ACK, &bytes[a..b]);
+                seg(
+                    &mut e,
+                    sink,
+                    now,
+                    f.from_client,
+                    sq,
+                    TcpFlags::ACK,
+                    &bytes[a..b],
+                );
             }
             seq[d] = seq[d].wrapping_add(bytes.len() as u32);
+            after(fi, sink);
         }
         seg(
             &mut e,
+            sink,
             now + 1,
             true,
             seq[0],
@@ -1074,14 +1101,76 @@ mod tests {
         );
         seg(
             &mut e,
+            sink,
             now + 2,
             false,
             seq[1],
             TcpFlags::FIN | TcpFlags::ACK,
             &[],
         );
-        e.finish(&mut ());
+        e.finish(sink);
         e.census().clone()
+    }
+
+    /// Records the connections reported bypassable.
+    #[derive(Default)]
+    struct Bypassed(Vec<FlowKey>);
+
+    impl SettleSink for Bypassed {
+        fn settled(&mut self, _: &ConnSummary) {}
+        fn bypass(&mut self, key: &FlowKey) {
+            self.0.push(*key);
+        }
+    }
+
+    /// The flight after which the connection was reported bypassable, if it was.
+    fn bypassed_after(flights: &[Flight], seed: Option<u64>) -> Option<usize> {
+        let mut at = None;
+        let mut sink = Bypassed::default();
+        run_flights(flights, seed, &mut sink, |i, s| {
+            if !s.0.is_empty() && at.is_none() {
+                at = Some(i);
+            }
+        });
+        assert!(sink.0.len() <= 1, "reported {} times", sink.0.len());
+        at
+    }
+
+    /// The bypass rule (`TlsState::read_all`): TLS 1.2 once both sides are past
+    /// ChangeCipherSpec, TLS 1.3 once both sides send encrypted records (after the final
+    /// ServerHello, not after a HelloRetryRequest); a non-TLS connection once it is given
+    /// up; never while a hello or a plaintext alert can still come (a refused handshake, a
+    /// plaintext prelude before its upgrade), and never for a connection that closed first;
+    /// whatever the segmentation.
+    #[test]
+    fn a_connection_is_bypassable_once_the_census_has_read_all_of_it() {
+        let sc = scenarios();
+        for seed in [None, Some(1), Some(2), Some(3)] {
+            // tls12: ClientHello, server flight, client CCS + Finished, server CCS + Finished.
+            assert_eq!(bypassed_after(&sc[0], seed), Some(3), "tls12 {seed:?}");
+            // A refused handshake ends with a plaintext alert and FINs: never bypassed.
+            assert_eq!(bypassed_after(&sc[1], seed), None, "refused {seed:?}");
+            // tls13 with HRR: not after the HRR (a second hello comes), but once the client's
+            // first encrypted record follows the ServerHello.
+            assert_eq!(bypassed_after(&sc[2], seed), Some(4), "tls13 {seed:?}");
+            assert_eq!(
+                bypassed_after(&sc[3], seed),
+                None,
+                "starttls refused {seed:?}"
+            );
+            // Plain HTTP is given up as not TLS at the client's request (the census reads
+            // nothing more of it, the ClientHello in its body included).
+            assert_eq!(bypassed_after(&sc[4], seed), Some(0), "plain http {seed:?}");
+        }
+        // Without the client's last flight the client side is still in its handshake.
+        assert_eq!(bypassed_after(&sc[2][..4], None), None);
+        // The census does not depend on the sink.
+        for f in &sc {
+            let with = run_flights(f, Some(5), &mut Bypassed::default(), |_, _| {});
+            let without = census_of(f, Some(5));
+            assert_eq!(with.totals, without.totals);
+            assert_eq!(with.clients, without.clients);
+        }
     }
 
     #[test]
