@@ -1040,6 +1040,19 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     let caps = LiveCapture::open(lcfg).map_err(|e| RunError::Input(e.to_string()))?;
     // The socket filter is loaded while still privileged (the maps are then used through
     // their file descriptors).
+    // The program parses Ethernet frames (what a packet socket on an Ethernet interface
+    // sees); elsewhere (`-i any`, raw IP, PPP, ...) it would read the wrong bytes.
+    if lcfg.bypass {
+        if let Some(c) = caps
+            .iter()
+            .find(|c| c.link() != crate::wire::LinkType::Ethernet)
+        {
+            let (iface, link) = c.describe();
+            return Err(RunError::Input(format!(
+                "--bypass needs an Ethernet interface; {iface} has link type {link}"
+            )));
+        }
+    }
     #[cfg(feature = "bypass")]
     let bypass = lcfg
         .bypass

@@ -291,6 +291,10 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
             "quic_hellos_repeated",
             "hellowatch_quic_hellos_repeated_total",
         ),
+        ("bypass_packets", "hellowatch_bypass_packets_total"),
+        ("bypass_bytes", "hellowatch_bypass_bytes_total"),
+        ("bypass_flows", "hellowatch_bypass_flows_total"),
+        ("bypass_map_full", "hellowatch_bypass_map_full_total"),
     ] {
         assert!(
             k.get(json).is_some(),
