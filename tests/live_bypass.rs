@@ -193,28 +193,37 @@ fn bypass_census_equals_the_replay_census_and_user_space_reads_the_handshakes() 
     let (ideal, ideal_flows) = ideal_delivery(&pcap);
     // A moderate rate, so that the time between a connection's settling packet and its key
     // reaching the map (up to a 50 ms ring block, a batch, a worker) costs each connection
-    // a few packets, not its whole bulk transfer.
-    // `-f tcp` (applied in user space with --bypass) keeps the link's own chatter out.
-    let live = live_bypass(&mut net, &pcap, Some("5000"), &["-f", "tcp"]);
-    let d = census_diff("workload", &live, &replay);
-    assert!(d.is_empty(), "--bypass census differs from replay: {d:#?}");
-    let k = &live["coverage"];
-    let read = live["input"]["packets"].as_u64().unwrap();
-    let dropped = k["bypass_packets"].as_u64().unwrap();
-    eprintln!(
-        "sent {sent}, read {read}, bypassed {dropped}, ideal read {ideal}, \
-         connections bypassed {} (ideal {ideal_flows})",
-        k["bypass_flows"]
-    );
-    // Every packet sent was read or dropped by the filter, and the filter never drops what
-    // the ideal one keeps.
-    assert_eq!(read + dropped, sent);
-    assert!(read >= ideal, "read {read} < ideal {ideal}");
-    assert_eq!(k["bypass_flows"].as_u64().unwrap() as usize, ideal_flows);
-    assert_eq!(k["bypass_map_full"], 0);
-    // The tail: at most half of what the ideal filter drops is read all the same.
-    assert!(
-        read - ideal <= (sent - ideal) / 2,
-        "read {read}: ideal {ideal}, sent {sent}"
-    );
+    // a few packets, not its whole bulk transfer. With two capture threads (a fanout group)
+    // the program is attached to both handles and shares one map.
+    for threads in ["1", "2"] {
+        // `-f tcp` (applied in user space with --bypass) keeps the link's own chatter out.
+        let args = ["-f", "tcp", "--capture-threads", threads];
+        let live = live_bypass(&mut net, &pcap, Some("2500"), &args);
+        let what = format!("--capture-threads {threads}");
+        let d = census_diff(&what, &live, &replay);
+        assert!(d.is_empty(), "{what}: census differs from replay: {d:#?}");
+        let k = &live["coverage"];
+        let read = live["input"]["packets"].as_u64().unwrap();
+        let dropped = k["bypass_packets"].as_u64().unwrap();
+        eprintln!(
+            "{what}: sent {sent}, read {read}, bypassed {dropped}, ideal read {ideal}, \
+             connections bypassed {} (ideal {ideal_flows})",
+            k["bypass_flows"]
+        );
+        // Every packet sent was read or dropped by the filter, and the filter never drops
+        // what the ideal one keeps.
+        assert_eq!(read + dropped, sent, "{what}");
+        assert!(read >= ideal, "{what}: read {read} < ideal {ideal}");
+        assert_eq!(
+            k["bypass_flows"].as_u64().unwrap() as usize,
+            ideal_flows,
+            "{what}"
+        );
+        assert_eq!(k["bypass_map_full"], 0, "{what}");
+        // The tail: at most half of what the ideal filter drops is read all the same.
+        assert!(
+            read - ideal <= (sent - ideal) / 2,
+            "{what}: read {read}: ideal {ideal}, sent {sent}"
+        );
+    }
 }
