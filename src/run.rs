@@ -1150,12 +1150,15 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
     #[cfg(feature = "bypass")]
     let bypass_maps = bypass.as_ref().map(|b| b.maps() as &dyn FlowBypass);
     #[cfg(not(feature = "bypass"))]
-    let bypass_maps = None;
+    let bypass_maps: Option<&dyn FlowBypass> = None;
     let out = std::thread::scope(|scope| {
         let writer = scope.spawn(|| {
             let mut failing = false;
             for job in todo {
-                let (c, k, i) = job.gather(max_clients);
+                let (c, mut k, i) = job.gather(max_clients);
+                if let Some(b) = bypass_maps {
+                    k.merge(&b.counters());
+                }
                 match durable.save(&durable.report(&c, &k, &i)) {
                     Ok(()) => failing = false,
                     Err(e) if !failing => {
