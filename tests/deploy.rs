@@ -97,11 +97,18 @@ fn rules_pass_promtool_check_and_their_unit_tests() {
         assert!(ok, "promtool test rules {}:\n{said}", f.display());
         assert!(said.contains("SUCCESS"), "{said}");
     }
-    for name in ["prometheus.yml", "federation.yml"] {
+    for name in ["prometheus.yml", "federation.yml", "central.yml"] {
         let f = deploy().join("prometheus").join(name);
         let (ok, said) = promtool(&["check", "config", f.to_str().unwrap()], None);
         assert!(ok, "promtool check config {name}:\n{said}");
     }
+    // The fleet's agent, checked as agent mode reads it.
+    let f = deploy().join("prometheus/agent.yml");
+    let (ok, said) = promtool(&["check", "config", "--agent", f.to_str().unwrap()], None);
+    assert!(ok, "promtool check config --agent agent.yml:\n{said}");
+    let agent = std::fs::read_to_string(&f).unwrap();
+    assert!(agent.contains("external_labels:\n    sensor: "), "{agent}");
+    assert!(agent.contains("/api/v1/write"), "{agent}");
 }
 
 #[test]
