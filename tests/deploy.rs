@@ -165,6 +165,11 @@ fn systemd_unit_runs_unprivileged_with_capture_capabilities_only() {
     // A sensor left on for months: its census survives restarts, its log rotates.
     assert_eq!(values("StateDirectory"), ["hellowatch"]);
     assert_eq!(values("Restart"), ["on-failure"]);
+    // Readiness and the watchdog come from hellowatch itself (sd_notify from the capture loop).
+    assert_eq!(values("Type"), ["notify"]);
+    assert_eq!(values("NotifyAccess"), ["main"]);
+    assert_eq!(values("WatchdogSec").len(), 1);
+    assert!(values("RestrictAddressFamilies")[0].contains("AF_UNIX"));
     assert_eq!(values("ExecReload"), ["/bin/kill -HUP $MAINPID"]);
     assert!(
         unit.contains("--state ${STATE_DIRECTORY}/state.json"),

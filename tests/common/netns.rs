@@ -241,12 +241,23 @@ impl Live {
 /// `hellowatch live -i <client end> --format json --output <dir>/<output> ARGS…`, once it
 /// says it is capturing.
 pub fn start_live_to(net: &mut Net, output: &str, args: &[&str]) -> Live {
+    start_live_env(net, output, args, &[])
+}
+
+/// [`start_live_to`] with more environment variables.
+pub fn start_live_env(
+    net: &mut Net,
+    output: &str,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Live {
     let output = net.path(output);
     let mut child = net
         .exec(&net.ns_c, super::bin())
         .args(["live", "-i", &net.if_c, "--format", "json", "--output"])
         .arg(&output)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
