@@ -5,6 +5,7 @@
 //!
 //! Pure: serialisation into a caller's buffer, no I/O.
 
+use super::community_id::{self, CommunityId};
 use crate::flow::ConnSummary;
 use crate::policy::{Policy, Verdict};
 use crate::tally::HandshakeOutcome;
@@ -24,6 +25,10 @@ use crate::tls::group::{Group, GroupSet};
 
 /// Value of `event.dataset`.
 pub const DATASET: &str = "hellowatch.handshake";
+
+/// The Community ID seed of `network.community_id`: 0, the default of Zeek, Suricata and
+/// Elastic's processors, so their identifiers of a connection match hellowatch's.
+pub const COMMUNITY_ID_SEED: u16 = 0;
 
 /// Distinct cipher suite lists whose JSON is kept per worker (then the cache starts over).
 pub const CIPHER_LIST_CACHE: usize = 1024;
@@ -481,6 +486,9 @@ struct Network {
     protocol: Option<&'static str>,
     #[serde(rename = "type")]
     ty: &'static str,
+    /// ECS `network.community_id`: Community ID v1 (seed 0) of the connection's endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    community_id: Option<CommunityId>,
 }
 
 impl Serialize for Event<'_> {
@@ -515,12 +523,23 @@ impl Serialize for Event<'_> {
             Some(IpAddr::V6(_)) => "ipv6",
             _ => "ipv4",
         };
+        let proto = if s.transport.is_udp() {
+            community_id::PROTO_UDP
+        } else {
+            community_id::PROTO_TCP
+        };
+        // Once per connection, here, when its event is written.
+        let community_id = s
+            .client_endpoint
+            .zip(s.server_endpoint)
+            .and_then(|(c, srv)| CommunityId::v1(COMMUNITY_ID_SEED, proto, c, srv));
         m.serialize_entry(
             "network",
             &Network {
                 transport: if s.transport.is_udp() { "udp" } else { "tcp" },
                 protocol: s.transport.is_udp().then(|| s.transport.name()),
                 ty,
+                community_id,
             },
         )?;
         m.serialize_entry("tls", &Tls(self))?;
