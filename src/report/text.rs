@@ -240,6 +240,16 @@ fn write_rows(
     Ok(())
 }
 
+/// A CSV error as an I/O error of the same kind (the csv crate's own conversion makes every
+/// error `Other`, so a reader that went away, `BrokenPipe`, would look like a failure).
+fn csv_io(e: csv::Error) -> io::Error {
+    let kind = match e.kind() {
+        csv::ErrorKind::Io(io) => io.kind(),
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e)
+}
+
 /// The CSV report: one row per client and transport (TLS over TCP, then QUIC, then DTLS), in
 /// table order; after the census columns, fallback hellos, the top fingerprint and server name
 /// of legacy connections, the first, last and last legacy packet times (RFC 3339, empty when
@@ -271,7 +281,7 @@ pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
             header.push(format!("{p} {f}"));
         }
     }
-    out.write_record(&header)?;
+    out.write_record(&header).map_err(csv_io)?;
     let first = |s: &Pairs<u64>| s.first().map(|(k, _)| k.clone()).unwrap_or_default();
     for (ip, c, transport) in by_transport(r).into_iter().flat_map(|(tr, clients, _)| {
         table_order(clients)
@@ -304,7 +314,7 @@ pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
             row.push(v.fallback_retries.to_string());
             row.push(v.status.name().to_string());
         }
-        out.write_record(&row)?;
+        out.write_record(&row).map_err(csv_io)?;
     }
     out.flush()
 }
@@ -511,7 +521,7 @@ pub fn write_server_csv(w: &mut impl Write, r: &Report, by: By) -> io::Result<()
             header.push(format!("{p} {f}"));
         }
     }
-    out.write_record(&header)?;
+    out.write_record(&header).map_err(csv_io)?;
     for (transport, rows) in server_rows(r, by) {
         for (k, s) in rows {
             let t = &s.totals.tally;
@@ -548,7 +558,7 @@ pub fn write_server_csv(w: &mut impl Write, r: &Report, by: By) -> io::Result<()
                 row.push(v.clients_would_fail.to_string());
                 row.push(v.hellos_would_fail.to_string());
             }
-            out.write_record(&row)?;
+            out.write_record(&row).map_err(csv_io)?;
         }
     }
     out.flush()
