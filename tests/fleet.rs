@@ -9,7 +9,8 @@
 //! agent runs the shipped `deploy/prometheus/agent.yml` (its `sensor` external label), with the
 //! test's addresses; the second gives each of its two targets a `sensor` target label. Then
 //! `hellowatch merge` of the sensors' `--state` files must equal the replay census of the
-//! three captures together.
+//! three captures together, and each sensor's event log must carry the same
+//! `network.community_id`s as a replay of its capture (one connection, one identifier).
 //!
 //! Each sensor's namespace has a capture link (the veth tcpreplay sends on) and a management
 //! link to the root namespace, where the Prometheus servers run and scrape its `--listen`
@@ -55,6 +56,19 @@ fn negotiated(report: &Value, into: &mut BTreeMap<String, u64>) {
             }
         }
     }
+}
+
+/// The `network.community_id` of every event line, sorted.
+fn community_ids(lines: &str) -> Vec<String> {
+    let mut ids: Vec<String> = lines
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            v["network"]["community_id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    ids.sort();
+    ids
 }
 
 /// The shipped agent configuration with the test's sensor, name, central server and a 1 s
@@ -130,6 +144,7 @@ fn three_sensors_two_agents_one_central_prometheus_count_what_the_replays_count(
         let mut net = Net::new(&format!("f{n}"));
         let mgmt = net.management_link(n);
         let state = net.path("state.json");
+        let events = net.path("events.jsonl");
         let listen = format!("{mgmt}:0");
         let live = start_live_to(
             &mut net,
@@ -144,6 +159,8 @@ fn three_sensors_two_agents_one_central_prometheus_count_what_the_replays_count(
                 state.to_str().unwrap(),
                 "--snapshot-interval",
                 "1",
+                "--events",
+                events.to_str().unwrap(),
             ],
         );
         nets.push(net);
@@ -239,12 +256,18 @@ fn three_sensors_two_agents_one_central_prometheus_count_what_the_replays_count(
     // The sensors stop and write their state files; merged, they are the census of the three
     // captures replayed together (counts; packet times differ by nature).
     let mut states = Vec::new();
-    for (mut net, live) in nets.into_iter().zip(lives) {
+    for ((mut net, live), cap) in nets.into_iter().zip(lives).zip(&captures) {
         let (status, _, stderr) = stop_live(&mut net, live);
         assert_eq!(status.code(), Some(0), "{stderr}");
         let keep = dir.join(format!("state-{}.json", states.len()));
         std::fs::copy(net.path("state.json"), &keep).unwrap();
         states.push(keep);
+        // One connection seen by two tools is recognised: the sensor's events carry the same
+        // `network.community_id`s as a replay of the same capture.
+        let live_ids = community_ids(&std::fs::read_to_string(net.path("events.jsonl")).unwrap());
+        let replay_ids = community_ids(&common::replay_events(&[cap.as_path()], &[]).join("\n"));
+        assert!(!replay_ids.is_empty());
+        assert_eq!(live_ids, replay_ids, "{}", cap.display());
     }
     let mut merge = vec!["merge"];
     merge.extend(states.iter().map(|p| p.to_str().unwrap()));
