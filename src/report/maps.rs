@@ -179,6 +179,14 @@ counts_by_position!(
     "group"
 );
 
+counts_by_position!(
+    /// Counts by certificate problem ([`CertProblem`](crate::tls::certificate::CertProblem)).
+    cert_problems,
+    crate::tls::certificate::CertProblem::NAMES,
+    crate::tls::certificate::CertProblem::COUNT,
+    "certificate problem"
+);
+
 /// A JSON object kept in its order: `name → value` pairs.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Pairs<V>(pub Vec<(String, V)>);

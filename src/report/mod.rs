@@ -15,6 +15,7 @@
 //! - a section (e.g. `"quic_clients"`): a `#[serde(default)]` field of [`Report`], filled in
 //!   [`Report::with`] and added in [`crate::merge::Merged::add`].
 
+pub mod certs;
 pub mod maps;
 pub mod text;
 pub mod time;
@@ -145,6 +146,10 @@ pub struct Report {
     /// The sums over all DTLS connections.
     #[serde(default)]
     pub dtls_totals: Totals,
+    /// The server certificates of all TLS-over-TCP connections; only present when a
+    /// connection negotiated a version.
+    #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
+    pub certificates: certs::Certificates,
     /// Per server endpoint (`"192.0.2.5:443"`, `"[2001:db8::5]:443"`) of TLS over TCP: the
     /// census of the connections to it.
     #[serde(default)]
@@ -186,6 +191,10 @@ pub struct Section {
     /// Clients not given an entry.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub clients_dropped: u64,
+    /// The certificates this server showed (by connection); only present when a connection
+    /// negotiated a version.
+    #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
+    pub certificates: certs::Certificates,
 }
 
 impl Section {
@@ -195,6 +204,7 @@ impl Section {
             totals,
             clients,
             clients_dropped: c.clients_dropped,
+            certificates: certs::Certificates::of(&c.certificates),
         }
     }
 
@@ -205,6 +215,7 @@ impl Section {
             crate::tally::MAX_CLIENTS_PER_SERVER,
         );
         c.clients_dropped = c.clients_dropped.saturating_add(self.clients_dropped);
+        c.certificates = self.certificates.to_tally();
         c
     }
 }
@@ -598,6 +609,7 @@ impl Report {
         let quic = c.quic.as_deref().unwrap_or(&empty);
         let dtls = c.dtls.as_deref().unwrap_or(&empty);
         Report {
+            certificates: certs::Certificates::of(&c.certificates),
             servers: server_sections(&c.servers, opts),
             server_names: server_sections(&c.server_names, opts),
             quic_servers: server_sections(&quic.servers, opts),
@@ -644,6 +656,7 @@ impl Report {
         };
         c.quic = udp(&self.quic_clients, &self.quic_totals);
         c.dtls = udp(&self.dtls_clients, &self.dtls_totals);
+        c.certificates = self.certificates.to_tally();
         c.servers_dropped = self.coverage.count("servers_dropped");
         c.server_names_dropped = self.coverage.count("server_names_dropped");
         let fill = |c: &mut Census,

@@ -7,15 +7,18 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod certs;
 pub mod outcome;
 pub mod sample;
 
 use crate::flow::ConnSummary;
+use crate::tls::certificate::{LeafFacts, ProblemSet};
 use crate::tls::cipher::{CipherClass, ClassSet};
 use crate::tls::facts::{Direction, HelloFacts};
 use crate::tls::group::{Group, GroupSet};
 use crate::tls::{Transport, Version};
 use crate::upgrade::Start;
+pub use certs::{CertStatus, CertTally};
 pub use outcome::HandshakeOutcome;
 pub use sample::{SAMPLE_KEYS, Sample};
 use std::collections::{BTreeMap, HashMap};
@@ -105,6 +108,13 @@ pub struct Contribution<'a> {
     pub server: Option<SocketAddr>,
     /// The server name (SNI) of the first hello that has one; `""` when none has.
     pub server_name: &'a str,
+    /// What the connection showed of the server's certificate (none without a negotiated
+    /// version, and for SSLv2).
+    pub cert_status: Option<CertStatus>,
+    /// The server's leaf certificate (TLS ≤ 1.2).
+    pub certificate: Option<&'a LeafFacts>,
+    /// Its problems at the handshake's time (the connection's first packet).
+    pub cert_problems: ProblemSet,
 }
 
 /// What a settled connection adds to its client's census, or `None` when it adds nothing
@@ -124,6 +134,17 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
         .server_hello
         .filter(|sh| !sh.sslv2_format)
         .map(|sh| sh.cipher);
+    let sslv2 = s.server_hello.is_some_and(|sh| sh.sslv2_format);
+    let cert_status = match s.negotiated {
+        None => None,
+        Some(_) if sslv2 => None,
+        Some(v) if v.is_tls13_family() => Some(CertStatus::Tls13Encrypted),
+        Some(_) if s.certificate.is_some() => Some(CertStatus::Read),
+        Some(_) => Some(CertStatus::NotSeen),
+    };
+    let certificate = s.certificate.as_deref();
+    #[allow(clippy::cast_possible_wrap)] // ns since 1970 / 1e9 fits an i64
+    let handshake_s = (s.first_seen_ns / 1_000_000_000) as i64;
     Some(Contribution {
         client,
         hellos: &s.hellos,
@@ -145,6 +166,9 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
             .iter()
             .find_map(|h| h.server_name.as_deref())
             .unwrap_or(""),
+        cert_status,
+        certificate,
+        cert_problems: certificate.map_or_else(ProblemSet::default, |l| l.problems_at(handshake_s)),
     })
 }
 
@@ -429,6 +453,8 @@ pub struct Census {
     pub servers_dropped: u64,
     /// Connections with a server name refused an entry by the bound.
     pub server_names_dropped: u64,
+    /// The server certificates of its connections.
+    pub certificates: CertTally,
     max_clients: usize,
     max_servers: usize,
 }
@@ -461,6 +487,7 @@ impl Census {
             server_names: HashMap::new(),
             servers_dropped: 0,
             server_names_dropped: 0,
+            certificates: CertTally::default(),
             max_clients,
             max_servers,
         }
@@ -492,6 +519,9 @@ impl Census {
     fn add_here(&mut self, c: &Contribution<'_>) {
         let ip = c.client;
         add(&mut self.connections, 1);
+        if let Some(st) = c.cert_status {
+            self.certificates.add(st, c.certificate, c.cert_problems);
+        }
         self.totals.add_contribution(c, usize::MAX);
         let n = self.clients.len();
         let dropped = match self.clients.get_mut(&ip) {
@@ -588,6 +618,7 @@ impl Census {
             }
         }
         add(&mut self.connections, o.connections);
+        self.certificates.merge(&o.certificates);
         add(&mut self.clients_dropped, o.clients_dropped);
         add(&mut self.versions_dropped, o.versions_dropped);
         self.totals.merge(&o.totals);
