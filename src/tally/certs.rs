@@ -6,6 +6,7 @@
 
 use super::add;
 use crate::closed::closed_set;
+use crate::flow::ConnSummary;
 use crate::tls::certificate::{CertProblem, LeafFacts, ProblemSet};
 use std::collections::BTreeMap;
 
@@ -26,6 +27,27 @@ closed_set! {
         /// a capture gap, or a leaf beyond the cap.
         NotSeen => "not_seen",
     }
+}
+
+/// What a settled connection showed of its server's certificate: none without a negotiated
+/// version or for SSLv2; encrypted for TLS 1.3; read or not seen for TLS ≤ 1.2.
+pub fn status_of(s: &ConnSummary) -> Option<CertStatus> {
+    let v = s.negotiated?;
+    if s.server_hello.is_some_and(|sh| sh.sslv2_format) {
+        None
+    } else if v.is_tls13_family() {
+        Some(CertStatus::Tls13Encrypted)
+    } else if s.certificate.is_some() {
+        Some(CertStatus::Read)
+    } else {
+        Some(CertStatus::NotSeen)
+    }
+}
+
+/// The handshake's time, against which a certificate's expiry is judged: the packet time of
+/// the connection's first packet, in Unix seconds.
+pub fn handshake_secs(s: &ConnSummary) -> i64 {
+    i64::try_from(s.first_seen_ns / 1_000_000_000).unwrap_or(i64::MAX)
 }
 
 /// Problems counted per [`CertProblem`], indexed by [`CertProblem::index`].

@@ -134,17 +134,8 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
         .server_hello
         .filter(|sh| !sh.sslv2_format)
         .map(|sh| sh.cipher);
-    let sslv2 = s.server_hello.is_some_and(|sh| sh.sslv2_format);
-    let cert_status = match s.negotiated {
-        None => None,
-        Some(_) if sslv2 => None,
-        Some(v) if v.is_tls13_family() => Some(CertStatus::Tls13Encrypted),
-        Some(_) if s.certificate.is_some() => Some(CertStatus::Read),
-        Some(_) => Some(CertStatus::NotSeen),
-    };
+    let cert_status = certs::status_of(s);
     let certificate = s.certificate.as_deref();
-    #[allow(clippy::cast_possible_wrap)] // ns since 1970 / 1e9 fits an i64
-    let handshake_s = (s.first_seen_ns / 1_000_000_000) as i64;
     Some(Contribution {
         client,
         hellos: &s.hellos,
@@ -168,7 +159,9 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
             .unwrap_or(""),
         cert_status,
         certificate,
-        cert_problems: certificate.map_or_else(ProblemSet::default, |l| l.problems_at(handshake_s)),
+        cert_problems: certificate.map_or_else(ProblemSet::default, |l| {
+            l.problems_at(certs::handshake_secs(s))
+        }),
     })
 }
 

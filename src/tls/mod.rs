@@ -954,10 +954,9 @@ mod tests {
             true
         }
         fn certificate(&mut self, leaf: certificate::LeafFacts) {
-            self.rec.events.push(format!(
-                "cert {}",
-                leaf.subject_cn.as_deref().unwrap_or("")
-            ));
+            self.rec
+                .events
+                .push(format!("cert {}", leaf.subject_cn.as_deref().unwrap_or("")));
             self.leaves.push(leaf);
         }
     }
@@ -1039,7 +1038,10 @@ mod tests {
         }
         s.extend_from_slice(&record(21, &[1, 0]));
         let (ev, most) = run_certs(&s, 1000);
-        assert_eq!(ev, ["anomaly certificate_too_large", "alert 1 close_notify"]);
+        assert_eq!(
+            ev,
+            ["anomaly certificate_too_large", "alert 1 close_notify"]
+        );
         assert!(most <= certificate::MAX_CERTIFICATE_PREFIX);
         let s = record(22, &certificate_msg(&[0x30, 3, 1, 2, 3], 0));
         assert_eq!(run_certs(&s, 2).0, ["anomaly certificate_malformed"]);
