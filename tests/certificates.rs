@@ -256,3 +256,24 @@ fn merge_adds_certificates() {
         );
     }
 }
+
+/// `captures/certs/chromium-pq.pcap` (`make-pq-capture.sh`): Debian's chromium offers the
+/// post-quantum hybrid X25519MLKEM768 and sends a key share of it; OpenSSL 3.0 chooses x25519.
+/// tshark: `-Y tls.handshake.type==1 -e tls.handshake.extensions_key_share_group` shows
+/// `GREASE,4588,29` in both ClientHellos, `-Y tls.handshake.type==2` shows key share 29.
+#[test]
+fn chromium_offers_x25519mlkem768() {
+    let cap = common::root().join("captures/certs/chromium-pq.pcap");
+    let got = common::replay_json(&[&cap], &[]);
+    let t = &got["totals"];
+    assert_eq!(t["hellos"], 2);
+    assert_eq!(t["key_shares"], json!({"x25519": 2, "X25519MLKEM768": 2}));
+    assert_eq!(t["groups_offered"]["X25519MLKEM768"], 2);
+    assert_eq!(t["group_chosen"], json!({"x25519": 2}));
+    assert_eq!(t["negotiated"], json!({"tls1.3": 2}));
+    let c = &got["servers"]["127.0.0.1:44356"]["certificates"];
+    assert_eq!(
+        (c["tls13_encrypted"].as_u64(), c["read"].as_u64()),
+        (Some(2), Some(0))
+    );
+}

@@ -150,6 +150,14 @@ pub struct Report {
     /// connection negotiated a version.
     #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
     pub certificates: certs::Certificates,
+    /// The server certificates of QUIC connections (all `tls13_encrypted`); only present when
+    /// there is one.
+    #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
+    pub quic_certificates: certs::Certificates,
+    /// The server certificates of DTLS connections (not read: `not_seen` for DTLS 1.2); only
+    /// present when there is one.
+    #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
+    pub dtls_certificates: certs::Certificates,
     /// Per server endpoint (`"192.0.2.5:443"`, `"[2001:db8::5]:443"`) of TLS over TCP: the
     /// census of the connections to it.
     #[serde(default)]
@@ -610,6 +618,8 @@ impl Report {
         let dtls = c.dtls.as_deref().unwrap_or(&empty);
         Report {
             certificates: certs::Certificates::of(&c.certificates),
+            quic_certificates: certs::Certificates::of(&quic.certificates),
+            dtls_certificates: certs::Certificates::of(&dtls.certificates),
             servers: server_sections(&c.servers, opts),
             server_names: server_sections(&c.server_names, opts),
             quic_servers: server_sections(&quic.servers, opts),
@@ -672,9 +682,11 @@ impl Report {
         fill(&mut c, &self.servers, &self.server_names);
         if let Some(q) = c.quic.as_deref_mut() {
             fill(q, &self.quic_servers, &self.quic_server_names);
+            q.certificates = self.quic_certificates.to_tally();
         }
         if let Some(d) = c.dtls.as_deref_mut() {
             fill(d, &self.dtls_servers, &self.dtls_server_names);
+            d.certificates = self.dtls_certificates.to_tally();
         }
         c
     }
