@@ -13,12 +13,10 @@ struct Events(Vec<String>);
 
 impl Handler for Events {
     fn client_hello(&mut self, dir: u8, ch: &ClientHello<'_>) {
-        self.0
-            .push(format!("ch {dir} {:?}", ch.offered().as_slice()));
+        self.0.push(format!("ch {dir} {:?}", ch.offered().as_slice()));
     }
     fn server_hello(&mut self, dir: u8, sh: &ServerHello) {
-        self.0
-            .push(format!("sh {dir} {:?} {}", sh.version, sh.is_hrr));
+        self.0.push(format!("sh {dir} {:?} {}", sh.version, sh.is_hrr));
     }
     fn alert(&mut self, dir: u8, level: u8, description: u8) {
         self.0.push(format!("alert {dir} {level} {description}"));
