@@ -289,7 +289,7 @@ pub const BUILD_INFO: MetricDef = gauge(
 );
 
 /// The census and per-client metrics, in exposition order (the coverage section follows).
-pub const CENSUS: [MetricDef; 22] = [
+pub const CENSUS: [MetricDef; 24] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
@@ -302,6 +302,8 @@ pub const CENSUS: [MetricDef; 22] = [
     OFFERED_WEAK,
     KEY_SHARES,
     GROUP_CHOSEN,
+    CERT_STATUS,
+    CERT_PROBLEMS,
     CLIENT_SERIES_HELLOS,
     CLIENT_SERIES_NEGOTIATED,
     CLIENT_SERIES_FAILED,
