@@ -13,7 +13,7 @@ use crate::tls::Version;
 use std::collections::HashMap;
 use std::net::IpAddr;
 
-/// The versions a policy can require (`min=…`, [`crate::policy::Policy`]), in protocol order.
+/// The versions a policy can require (`--policy min=…`), in protocol order.
 /// A hello's highest offered version is kept as the last of them it reaches (its TLS
 /// equivalent, for DTLS), or [`Version::SSL2`] below SSL 3.0: exactly what any policy's
 /// verdict on the hello depends on.
