@@ -465,6 +465,12 @@ impl Engine {
         &self.census
     }
 
+    /// The census and the counters, the engine consumed (its flow table freed first): the
+    /// end of a replay needs no copy of a census that may hold a million clients.
+    pub fn into_parts(self) -> (Census, Counters) {
+        (self.census, self.counters)
+    }
+
     /// Coverage counters so far.
     pub fn counters(&self) -> &Counters {
         &self.counters
