@@ -346,9 +346,10 @@ pub fn replay<S: SettleSink + Send>(
         engine.finish(&mut sink);
         sink.tick(engine.counters(), engine.flows());
         reading.report();
+        let (census, counters) = engine.into_parts();
         return Outcome {
-            census: engine.census().clone(),
-            counters: engine.counters().clone(),
+            census,
+            counters,
             capture: Counters::default(),
             input,
             sinks: vec![sink.inner],

@@ -140,6 +140,7 @@ fn dashboard_panels_query_the_prometheus_variable() {
         "Failures by alert",
         "Top failing clients",
         "Coverage and drops",
+        "Expiring certificates",
     ] {
         assert!(titles.contains(&want), "no panel {want}: {titles:?}");
     }

@@ -297,8 +297,8 @@ fn a_corrupt_state_file_is_kept_aside_and_an_unreadable_one_is_refused() {
     );
     for (text, msg) in [
         (
-            r#"{"schema": 4, "clients": {}, "totals": {}}"#,
-            "schema 4 is newer",
+            r#"{"schema": 5, "clients": {}, "totals": {}}"#,
+            "schema 5 is newer",
         ),
         (
             r#"{"clients": {"10.0.0.1": {"offered_max": {"tls9": 1}}}, "totals": {}}"#,

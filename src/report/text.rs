@@ -372,6 +372,20 @@ fn classes(a: &[u64; CipherClass::COUNT]) -> impl Iterator<Item = (&'static str,
         .map(|(k, n)| (*k, *n))
 }
 
+/// A server's certificates: connections with each problem, then the connections whose
+/// certificate was read, was encrypted by TLS 1.3 or was not seen
+/// (`expired:1 read:3 tls13:4`).
+fn certificate_cell(c: &super::certs::Certificates, sep: char, join: &str, empty: &str) -> String {
+    let pairs = super::certs::problem_names(&c.problems)
+        .chain([
+            ("read", c.read),
+            ("tls13", c.tls13_encrypted),
+            ("not_seen", c.not_seen),
+        ])
+        .filter(|(_, n)| *n > 0);
+    joined(pairs, sep, join, empty)
+}
+
 /// Groups (`x25519:2`).
 fn groups(a: &[u64; Group::COUNT]) -> impl Iterator<Item = (&'static str, u64)> + '_ {
     Group::NAMES
@@ -424,6 +438,7 @@ pub fn write_server_table(w: &mut impl Write, r: &Report, by: By) -> io::Result<
             "ALERTS",
             "WEAK CIPHERS",
             "GROUP",
+            "CERTIFICATE",
         ]
         .map(String::from)
         .to_vec();
@@ -447,6 +462,7 @@ pub fn write_server_table(w: &mut impl Write, r: &Report, by: By) -> io::Result<
                 joined(alerts(t), ':', " ", "-"),
                 joined(classes(&t.cipher_classes), ':', " ", "-"),
                 joined(groups(&t.group_chosen), ':', " ", "-"),
+                certificate_cell(&s.certificates, ':', " ", "-"),
             ];
             row.extend(
                 s.totals
@@ -513,6 +529,7 @@ pub fn write_server_csv(w: &mut impl Write, r: &Report, by: By) -> io::Result<()
         "groups_offered",
         "key_shares",
         "group_chosen",
+        "certificates",
     ]
     .map(String::from)
     .to_vec();
@@ -553,6 +570,7 @@ pub fn write_server_csv(w: &mut impl Write, r: &Report, by: By) -> io::Result<()
                 joined(groups(&t.groups_offered), '=', ";", ""),
                 joined(groups(&t.key_shares), '=', ";", ""),
                 joined(groups(&t.group_chosen), '=', ";", ""),
+                certificate_cell(&s.certificates, '=', ";", ""),
             ];
             for (_, v) in &s.totals.policy.0 {
                 row.push(v.clients_would_fail.to_string());

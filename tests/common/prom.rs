@@ -111,6 +111,24 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
     ] {
         let t = &report[section];
         let via = [("transport", transport)];
+        let prefix = section.strip_suffix("totals").unwrap_or("");
+        let certs = &report[format!("{prefix}certificates")];
+        for status in ["read", "tls13_encrypted", "not_seen"] {
+            add(
+                &mut out,
+                "hellowatch_server_certificate_handshakes_total",
+                &[("transport", transport), ("status", status)],
+                u(&certs[status]),
+            );
+        }
+        for (k, n) in certs["problems"].as_object().into_iter().flatten() {
+            add(
+                &mut out,
+                "hellowatch_server_certificate_problem_handshakes_total",
+                &[("transport", transport), ("problem", k.as_str())],
+                u(n),
+            );
+        }
         hellos_by_offered_max(&mut out, "hellowatch_client_hellos_total", t, &via);
         versions(
             &mut out,
