@@ -168,6 +168,22 @@ impl Handler for Ctx<'_> {
         }
     }
 
+    fn wants_certificate(&mut self) -> bool {
+        // The server's, after its TLS ≤ 1.2 ServerHello; the first one only.
+        self.hs.server_hello_from == Some(self.side)
+            && self.hs.certificate.is_none()
+            && self
+                .hs
+                .server_hello
+                .is_some_and(|sh| !sh.sslv2_format && !sh.version.is_tls13_family())
+    }
+
+    fn certificate(&mut self, leaf: crate::tls::certificate::LeafFacts) {
+        if self.hs.certificate.is_none() {
+            self.hs.certificate = Some(Box::new(leaf));
+        }
+    }
+
     fn anomaly(&mut self, a: Anomaly) {
         if let Some(c) = self.anomalies.get_mut(a.index()) {
             count(c, 1);
@@ -457,6 +473,12 @@ impl Engine {
     /// The census so far (connections still open are not in it until [`Engine::finish`]).
     pub fn census(&self) -> &Census {
         &self.census
+    }
+
+    /// The census and the counters, the engine consumed (its flow table freed first): the
+    /// end of a replay needs no copy of a census that may hold a million clients.
+    pub fn into_parts(self) -> (Census, Counters) {
+        (self.census, self.counters)
     }
 
     /// Coverage counters so far.

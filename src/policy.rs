@@ -13,7 +13,7 @@
 //! replay, a live census or reports merged from several sensors — and the evaluation is
 //! associative like the census itself.
 
-use crate::tally::{Census, ClientTally};
+use crate::tally::{Census, ClientBrief, ClientTally, OFFERED_NOTHING, ServerTally};
 
 use crate::flow::ConnSummary;
 
@@ -211,6 +211,20 @@ impl ClientPolicy {
         }
     }
 
+    /// A server's client ([`ClientBrief`]): which kinds of hellos it sent there, each
+    /// counted once (the brief keeps sets, not counts), which is all its status depends on.
+    pub fn of_brief(b: &ClientBrief, p: &Policy) -> Self {
+        let refused = |bits: u8| {
+            bits & OFFERED_NOTHING != 0 || ClientBrief::steps(bits).any(|v| !p.accepts(Some(v)))
+        };
+        let passes = |bits: u8| ClientBrief::steps(bits).any(|v| p.accepts(Some(v)));
+        ClientPolicy {
+            hellos_would_fail: u64::from(refused(b.offered)),
+            fallback_retries: u64::from(refused(b.fallback_offered)),
+            hellos_pass: u64::from(passes(b.offered) || passes(b.fallback_offered)),
+        }
+    }
+
     /// The client's status.
     pub fn status(&self) -> Status {
         match (
@@ -248,12 +262,29 @@ pub struct CensusPolicy {
 impl CensusPolicy {
     /// Evaluates a census.
     pub fn of(c: &Census, p: &Policy) -> Self {
+        Self::over(
+            &c.totals,
+            c.clients.values().map(|t| ClientPolicy::of(t, p)),
+            p,
+        )
+    }
+
+    /// Evaluates one server's census: what would fail if this server enforced `p`.
+    pub fn of_server(s: &ServerTally, p: &Policy) -> Self {
+        Self::over(
+            &s.totals,
+            s.clients.values().map(|b| ClientPolicy::of_brief(b, p)),
+            p,
+        )
+    }
+
+    /// The totals' verdict and the count of each client status.
+    fn over(totals: &ClientTally, clients: impl Iterator<Item = ClientPolicy>, p: &Policy) -> Self {
         let mut out = CensusPolicy {
-            hellos: ClientPolicy::of(&c.totals, p),
+            hellos: ClientPolicy::of(totals, p),
             ..CensusPolicy::default()
         };
-        for t in c.clients.values() {
-            let cp = ClientPolicy::of(t, p);
+        for cp in clients {
             match cp.status() {
                 Status::Fail => {
                     out.clients_would_fail += 1;
@@ -409,5 +440,37 @@ mod tests {
         );
         assert_eq!(p.conn_verdict(&c), Some(Verdict::FallbackRetry));
         assert_eq!(p.conn_verdict(&conn("10.0.0.1", vec![])), None);
+    }
+
+    proptest::proptest! {
+        /// A server's clients are kept as briefs (sets of policy steps, not counts): every
+        /// policy's client counts over them equal those over whole client tallies.
+        #[test]
+        fn server_briefs_give_the_client_census_verdicts(
+            conns in proptest::collection::vec(
+                (0u8..4, proptest::collection::vec((0usize..9, proptest::bool::ANY), 0..3)),
+                1..12,
+            )
+        ) {
+            const VS: [u16; 9] = [0x0002, 0x0300, 0x0301, 0x0302, 0x0303, 0x7f1c, 0x0304, 0xfeff, 0xfefd];
+            let server = crate::wire::Endpoint { ip: [192, 0, 2, 5].into(), port: 443 };
+            let mut c = Census::default();
+            for (client, hs) in &conns {
+                let mut s = conn(
+                    &format!("10.0.0.{client}"),
+                    hs.iter().map(|(v, scsv)| hello(Version(VS[*v]), *scsv)).collect(),
+                );
+                s.server_endpoint = Some(server);
+                c.add(&s);
+            }
+            let Some(srv) = c.servers.get(&std::net::SocketAddr::new(server.ip, server.port)) else {
+                proptest::prop_assert_eq!(c.connections, 0);
+                return Ok(());
+            };
+            for min in ["min=sslv3", "min=tls1.0", "min=tls1.1", "min=tls1.2", "min=tls1.3"] {
+                let p: Policy = min.parse().unwrap();
+                proptest::prop_assert_eq!(CensusPolicy::of_server(srv, &p), CensusPolicy::of(&c, &p));
+            }
+        }
     }
 }

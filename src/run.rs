@@ -399,9 +399,10 @@ pub fn replay<S: SettleSink + Send>(
         engine.finish(&mut sink);
         sink.tick(engine.counters(), engine.flows());
         reading.report();
+        let (census, counters) = engine.into_parts();
         return Outcome {
-            census: engine.census().clone(),
-            counters: engine.counters().clone(),
+            census,
+            counters,
             capture: Counters::default(),
             input,
             sinks: vec![sink.inner],
@@ -454,7 +455,9 @@ pub fn replay<S: SettleSink + Send>(
 /// returns the census of everything read. A full worker queue drops the batch (counted), the
 /// capture thread never waits. About every [`crate::capture::live::TICK_INTERVAL`],
 /// `on_tick` gets the wall clock, libpcap's statistics and the dispatcher's counters so far
-/// (packets and bytes read, packets not decoded, queue drops), on a capture thread.
+/// (packets and bytes read, packets not decoded, queue drops), on a capture thread, and
+/// whether every capture thread has ticked since the last time it said so (a [`Heartbeat`]:
+/// the systemd watchdog is fed only then, so one stuck capture thread is noticed).
 ///
 /// More than one handle (a fanout group, `--capture-threads`): each is read by its own
 /// capture thread with its own workers (`workers` split evenly, at least one each) and its
@@ -470,7 +473,7 @@ pub fn live<S: SettleSink + Send>(
     workers: usize,
     stop: &std::sync::atomic::AtomicBool,
     make_sink: impl Fn(usize) -> S + Sync,
-    on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters) + Sync,
+    on_tick: impl Fn(u64, &crate::capture::CaptureStats, &Counters, bool) + Sync,
     snapshots: Option<LiveSnapshots>,
     bypass: Option<&dyn FlowBypass>,
 ) -> Outcome<S> {
@@ -488,7 +491,9 @@ pub fn live<S: SettleSink + Send>(
     part.max_buffered = cfg.max_buffered / n;
     // Each capture thread's latest statistics and dispatcher counters, summed for `on_tick`.
     let latest = Mutex::new(vec![(CaptureStats::default(), Counters::default()); n]);
+    let heartbeat = Mutex::new(Heartbeat::new(n));
     let tick = |k: usize, now_ns: u64, stats: &CaptureStats, c: &Counters| {
+        let alive = heartbeat.lock().is_ok_and(|mut h| h.beat(k));
         let Ok(mut all) = latest.lock() else {
             return;
         };
@@ -504,7 +509,7 @@ pub fn live<S: SettleSink + Send>(
         if let Some(b) = bypass {
             counters.merge(&b.counters());
         }
-        on_tick(now_ns, &stats, &counters);
+        on_tick(now_ns, &stats, &counters, alive);
     };
     let mut offset = 0;
     let mut plans = Vec::with_capacity(n);
@@ -609,6 +614,36 @@ pub fn live<S: SettleSink + Send>(
         input,
         sinks,
         error,
+    }
+}
+
+/// Whether every one of `n` capture threads has ticked since the last time all had: the
+/// capture as a whole makes progress. A thread stuck in its loop (no tick) holds it back
+/// however often the others tick.
+#[derive(Debug)]
+pub struct Heartbeat {
+    ticked: Vec<bool>,
+}
+
+impl Heartbeat {
+    /// For `n` capture threads (at least one).
+    pub fn new(n: usize) -> Self {
+        Heartbeat {
+            ticked: vec![false; n.max(1)],
+        }
+    }
+
+    /// Capture thread `k` ticked: true when that completes a round of every thread (and a new
+    /// round begins).
+    pub fn beat(&mut self, k: usize) -> bool {
+        if let Some(t) = self.ticked.get_mut(k) {
+            *t = true;
+        }
+        let all = self.ticked.iter().all(|t| *t);
+        if all {
+            self.ticked.iter_mut().for_each(|t| *t = false);
+        }
+        all
     }
 }
 
@@ -1014,6 +1049,14 @@ fn hold(server: &MetricsServer) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Tells the service manager (systemd, `Type=notify`: `$NOTIFY_SOCKET`) about `states`;
+/// nothing without `$NOTIFY_SOCKET`. A failure to send is not an error of the capture: a
+/// watchdog left unfed makes systemd act, which is the point.
+#[cfg(feature = "live")]
+fn service_notify(states: &[sd_notify::NotifyState<'_>]) {
+    let _ = sd_notify::notify(false, states);
+}
+
 /// Exit status of a second SIGINT/SIGTERM while the first one is being handled.
 #[cfg(feature = "live")]
 const EXIT_INTERRUPTED: i32 = 130;
@@ -1131,15 +1174,25 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
                 .unwrap_or_default()
         );
     }
-    let publish = |now_ns: u64, stats: &crate::capture::CaptureStats, counters: &Counters| {
-        let pcap = PcapStats {
-            received: stats.received,
-            dropped: stats.dropped,
-            if_dropped: stats.if_dropped,
+    // systemd (Type=notify): ready now that the capture is open, privileges dropped and the
+    // files written; the watchdog is fed from the capture loop's ticks below.
+    service_notify(&[
+        sd_notify::NotifyState::Ready,
+        sd_notify::NotifyState::Status(&format!("capturing on {iface}")),
+    ]);
+    let publish =
+        |now_ns: u64, stats: &crate::capture::CaptureStats, counters: &Counters, alive: bool| {
+            let pcap = PcapStats {
+                received: stats.received,
+                dropped: stats.dropped,
+                if_dropped: stats.if_dropped,
+            };
+            metrics.publish_capture(counters, Some(pcap));
+            metrics.advance(now_ns);
+            if alive {
+                service_notify(&[sd_notify::NotifyState::Watchdog]);
+            }
         };
-        metrics.publish_capture(counters, Some(pcap));
-        metrics.advance(now_ns);
-    };
     let max_clients = plan.engine.max_clients;
     let (jobs, todo) = bounded::<SnapshotJob>(1);
     let snapshots = durable.snapshots().then_some(LiveSnapshots {
@@ -1184,6 +1237,11 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
         let _ = writer.join();
         out
     });
+    // The capture has stopped; what is left is writing the census.
+    service_notify(&[
+        sd_notify::NotifyState::Stopping,
+        sd_notify::NotifyState::Status("writing the census"),
+    ]);
     let Outcome {
         census,
         counters,
@@ -1231,7 +1289,23 @@ fn execute_live(plan: &Plan, lcfg: &LiveConfig) -> Result<(), RunError> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_listen;
+    use super::{Heartbeat, check_listen};
+
+    #[test]
+    fn heartbeat_waits_for_every_capture_thread() {
+        let mut one = Heartbeat::new(1);
+        assert!(one.beat(0) && one.beat(0), "one thread: every tick");
+        let mut two = Heartbeat::new(2);
+        // Thread 1 is stuck: thread 0's ticks alone never feed the watchdog.
+        assert!(!two.beat(0));
+        assert!(!two.beat(0));
+        assert!(!two.beat(0));
+        assert!(two.beat(1), "the round is complete");
+        assert!(!two.beat(1), "a new round begins");
+        assert!(two.beat(0));
+        let mut zero = Heartbeat::new(0);
+        assert!(zero.beat(0), "no thread counts as one");
+    }
 
     #[test]
     fn root_may_not_listen_beyond_loopback_unless_allowed() {

@@ -15,7 +15,9 @@
 //!
 //! Every write ([`write_atomic`]) goes to a temporary file in the same directory, is flushed
 //! to disk (`fsync`), renamed over the target and the directory synced: a reader or a restart
-//! sees the previous complete file or the new complete file, never a mix.
+//! sees the previous complete file or the new complete file, never a mix. A run killed
+//! mid-write leaves its temporary file (`.NAME.XXXXXX.tmp` beside NAME); the next run removes
+//! those of its state and report files when it starts ([`remove_stale_tmp`]).
 
 use crate::capture::InputSummary;
 use crate::engine::Counters;
@@ -92,6 +94,46 @@ pub fn write_atomic(
     std::fs::File::open(dir)?.sync_all()
 }
 
+/// Length of the random part of [`write_atomic`]'s temporary names (the `tempfile` default).
+const TMP_RANDOM_LEN: usize = 6;
+
+/// Whether `file` is the name of a temporary file [`write_atomic`] makes for a target named
+/// `target`: `.TARGET.XXXXXX.tmp`, six letters or digits in the middle.
+fn is_atomic_tmp(file: &str, target: &str) -> bool {
+    file.strip_prefix('.')
+        .and_then(|f| f.strip_prefix(target))
+        .and_then(|f| f.strip_prefix('.'))
+        .and_then(|f| f.strip_suffix(".tmp"))
+        .is_some_and(|r| r.len() == TMP_RANDOM_LEN && r.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+/// Removes the temporary files a killed run left beside `path` (a snapshot cut short by
+/// `kill -9` or a crash between creating its temporary file and renaming it): files named as
+/// [`write_atomic`] names them for `path`, and nothing else. Best effort: a file that cannot be
+/// removed stays. Returns how many were removed.
+pub fn remove_stale_tmp(path: &Path) -> usize {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Some(target) = path.file_name().and_then(|n| n.to_str()) else {
+        return 0;
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| is_atomic_tmp(n, target))
+                && e.file_type().is_ok_and(|t| t.is_file())
+        })
+        .filter(|e| std::fs::remove_file(e.path()).is_ok())
+        .count()
+}
+
 /// What a run continues from, and where it saves its census.
 #[derive(Debug)]
 pub struct Durable {
@@ -125,6 +167,10 @@ impl Durable {
             max_clients,
             warnings: Vec::new(),
         };
+        // Temporary files of snapshots a killed run left behind (they never became the file).
+        for p in d.state.iter().chain(d.output.iter().map(|(p, _)| p)) {
+            remove_stale_tmp(p);
+        }
         let Some(path) = state else { return Ok(d) };
         let mut base = Merged::new(max_clients);
         match base.add_file(path) {
@@ -237,6 +283,55 @@ mod tests {
         );
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
         assert_eq!(names.len(), 1, "{names:?}");
+    }
+
+    #[test]
+    fn stale_temporary_files_of_the_state_and_report_files_are_removed_at_start() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let state = d.join("state.json");
+        let report = d.join("census.json");
+        // What a kill -9 mid-snapshot leaves (write_atomic's own names), and lookalikes.
+        let stale = [".state.json.Ab3dE9.tmp", ".census.json.x1Y2z3.tmp"];
+        let kept = [
+            ".state.json.Ab3dE9.tmp.keep",
+            ".other.json.Ab3dE9.tmp",
+            ".state.json.toolong7.tmp",
+            "state.json.Ab3dE9.tmp",
+            ".state.json.Ab-dE9.tmp",
+        ];
+        for f in stale.iter().chain(&kept) {
+            std::fs::write(d.join(f), b"partial").unwrap();
+        }
+        // A directory with a stale-looking name is not a file of ours.
+        std::fs::create_dir(d.join(".census.json.Dir123.tmp")).unwrap();
+        let out = Some((report.clone(), Format::Json));
+        let opened = Durable::open(Some(&state), out, ReportOptions::default(), 10).unwrap();
+        assert!(opened.warnings.is_empty(), "{:?}", opened.warnings);
+        let mut left: Vec<String> = std::fs::read_dir(d)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        let mut want: Vec<String> = kept.iter().map(|s| s.to_string()).collect();
+        want.push(".census.json.Dir123.tmp".into());
+        want.sort();
+        assert_eq!(left, want);
+        // The names write_atomic makes are the ones recognised.
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".state.json.")
+            .suffix(".tmp")
+            .tempfile_in(d)
+            .unwrap();
+        tmp.as_file_mut().write_all(b"x").unwrap();
+        let name = tmp
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(is_atomic_tmp(&name, "state.json"), "{name}");
     }
 
     #[test]

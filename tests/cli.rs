@@ -279,3 +279,69 @@ fn broken_pipe_exits_0_quietly() {
         assert!(err.is_empty(), "{args:?}: {err}");
     }
 }
+
+/// `hellowatch replay … | head -1`: the reader takes the first line and goes away while the
+/// report (or the event log) is still being written, for every format: status 0 and nothing on
+/// stderr (found by it: the CSV writer turned the broken pipe into a failure, exit 1). The
+/// report of 5,000 clients (and as many servers) is far larger than a pipe's buffer (64 KiB), so the
+/// writes after the reader left fail (EPIPE), unlike a reader gone before the first write
+/// ([`broken_pipe_exits_0_quietly`]).
+#[test]
+fn head_1_after_the_first_line_exits_0_quietly_in_every_format() {
+    use common::packets::{Conn, PcapWriter, client_hello, record, server_hello};
+    use std::io::BufRead;
+    use std::net::Ipv4Addr;
+    let pcap = tmp("head-1.pcap");
+    let mut w = PcapWriter::create(&pcap);
+    let mut ts = 1_000_000;
+    for n in 0..5_000u32 {
+        let client = Ipv4Addr::from(0x0a40_0000 + n);
+        let server = Ipv4Addr::from(0x0a50_0000 + n);
+        let mut c = Conn::new(client, 40_000, server);
+        let frames = [
+            c.syn(),
+            c.syn_ack(),
+            c.ack(true),
+            c.client(&record(22, &client_hello(0x0301, &[]))),
+            c.server(&record(22, &server_hello(0x0301))),
+        ];
+        for f in frames.iter().chain(c.fins().iter()) {
+            w.frame(ts, f);
+            ts += 10;
+        }
+    }
+    w.finish();
+    let pcap = pcap.to_str().unwrap();
+    let events_report = tmp("head-1-events-report.json");
+    let cases: [&[&str]; 5] = [
+        &["replay", pcap, "--format", "table"],
+        &["replay", pcap, "--format", "csv"],
+        &["replay", pcap, "--format", "csv", "--by", "server"],
+        &["replay", pcap, "--format", "json"],
+        &[
+            "replay",
+            pcap,
+            "--events",
+            "-",
+            "-o",
+            events_report.to_str().unwrap(),
+        ],
+    ];
+    for args in cases {
+        let mut child = std::process::Command::new(common::bin())
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = String::new();
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        out.read_line(&mut first).unwrap();
+        assert!(!first.is_empty(), "{args:?}: no first line");
+        drop(out); // `head -1` exits
+        let done = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&done.stderr);
+        assert_eq!(done.status.code(), Some(0), "{args:?}: {err}");
+        assert!(err.is_empty(), "{args:?}: {err}");
+    }
+}

@@ -120,3 +120,74 @@ fn robustness_captures_read_without_error() {
         );
     }
 }
+
+/// The counts that add up over clients and over servers.
+const ADDITIVE: [&str; 13] = [
+    "hellos",
+    "failed_handshakes",
+    "offered_max",
+    "offered_versions",
+    "negotiated",
+    "alerts",
+    "started",
+    "ciphers",
+    "cipher_classes",
+    "offered_weak",
+    "groups_offered",
+    "key_shares",
+    "group_chosen",
+];
+
+/// Adds the additive counts of `entry` into `sum` (numbers, and maps key by key).
+fn add_counts(sum: &mut BTreeMap<String, u64>, entry: &Value) {
+    for k in ADDITIVE {
+        match &entry[k] {
+            Value::Number(n) => *sum.entry(k.to_string()).or_default() += n.as_u64().unwrap(),
+            Value::Object(m) => {
+                for (name, n) in m {
+                    *sum.entry(format!("{k}/{name}")).or_default() += n.as_u64().unwrap();
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+/// Issue 14: on every capture of the corpus, for each transport, the `servers` section's
+/// totals add up to the `clients` section's entries, and the servers' clients are the
+/// clients.
+#[test]
+fn servers_totals_equal_clients_totals_on_the_corpus() {
+    let caps = common::corpus_files("captures");
+    if caps.is_empty() {
+        return;
+    }
+    let mut problems = Vec::new();
+    for cap in &caps {
+        let got = common::replay_json(&[cap], &[]);
+        for prefix in ["", "quic_", "dtls_"] {
+            let clients = got[format!("{prefix}clients")].as_object().unwrap();
+            let servers = got[format!("{prefix}servers")].as_object();
+            let (mut by_client, mut by_server) = (BTreeMap::new(), BTreeMap::new());
+            for c in clients.values() {
+                add_counts(&mut by_client, c);
+            }
+            let mut server_clients = BTreeSet::new();
+            for s in servers.into_iter().flatten().map(|(_, s)| s) {
+                add_counts(&mut by_server, &s["totals"]);
+                server_clients.extend(s["clients"].as_object().unwrap().keys().cloned());
+            }
+            let client_ips: BTreeSet<String> = clients.keys().cloned().collect();
+            if by_client != by_server || client_ips != server_clients {
+                problems.push(format!(
+                    "{}: {prefix}servers {by_server:?} ({} clients) != {prefix}clients {by_client:?} ({} clients)",
+                    cap.display(),
+                    server_clients.len(),
+                    client_ips.len()
+                ));
+            }
+        }
+    }
+    assert!(caps.len() >= 200, "only {} corpus captures", caps.len());
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

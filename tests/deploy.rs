@@ -97,11 +97,18 @@ fn rules_pass_promtool_check_and_their_unit_tests() {
         assert!(ok, "promtool test rules {}:\n{said}", f.display());
         assert!(said.contains("SUCCESS"), "{said}");
     }
-    for name in ["prometheus.yml", "federation.yml"] {
+    for name in ["prometheus.yml", "federation.yml", "central.yml"] {
         let f = deploy().join("prometheus").join(name);
         let (ok, said) = promtool(&["check", "config", f.to_str().unwrap()], None);
         assert!(ok, "promtool check config {name}:\n{said}");
     }
+    // The fleet's agent, checked as agent mode reads it.
+    let f = deploy().join("prometheus/agent.yml");
+    let (ok, said) = promtool(&["check", "config", "--agent", f.to_str().unwrap()], None);
+    assert!(ok, "promtool check config --agent agent.yml:\n{said}");
+    let agent = std::fs::read_to_string(&f).unwrap();
+    assert!(agent.contains("external_labels:\n    sensor: "), "{agent}");
+    assert!(agent.contains("/api/v1/write"), "{agent}");
 }
 
 #[test]
@@ -133,6 +140,7 @@ fn dashboard_panels_query_the_prometheus_variable() {
         "Failures by alert",
         "Top failing clients",
         "Coverage and drops",
+        "Expiring certificates",
     ] {
         assert!(titles.contains(&want), "no panel {want}: {titles:?}");
     }
@@ -158,6 +166,11 @@ fn systemd_unit_runs_unprivileged_with_capture_capabilities_only() {
     // A sensor left on for months: its census survives restarts, its log rotates.
     assert_eq!(values("StateDirectory"), ["hellowatch"]);
     assert_eq!(values("Restart"), ["on-failure"]);
+    // Readiness and the watchdog come from hellowatch itself (sd_notify from the capture loop).
+    assert_eq!(values("Type"), ["notify"]);
+    assert_eq!(values("NotifyAccess"), ["main"]);
+    assert_eq!(values("WatchdogSec").len(), 1);
+    assert!(values("RestrictAddressFamilies")[0].contains("AF_UNIX"));
     assert_eq!(values("ExecReload"), ["/bin/kill -HUP $MAINPID"]);
     assert!(
         unit.contains("--state ${STATE_DIRECTORY}/state.json"),

@@ -26,9 +26,11 @@ use std::path::PathBuf;
 /// Together they cover every outcome but `closed_after_client_hello` and `alert_only`, SSLv2
 /// and SSLv2-compatible hellos, a HelloRetryRequest, a TLS 1.3 draft over IPv6, a server
 /// choosing less than offered, a RST after the ClientHello, fallback retries, and TLS after
-/// STARTTLS and after an HTTP CONNECT.
-const GOLDEN: [(&str, &str); 17] = [
+/// STARTTLS and after an HTTP CONNECT, and server certificates (read, with every problem but
+/// MD5, and encrypted by TLS 1.3).
+const GOLDEN: [(&str, &str); 18] = [
     ("captures", "demo-legacy-mix.pcap"),
+    ("captures", "certs/server-certs.pcap"),
     ("captures", "fallback-scsv.pcap"),
     ("captures", "upgrades/smtp-starttls.pcap"),
     ("captures", "upgrades/http-connect.pcap"),

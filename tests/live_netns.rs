@@ -16,7 +16,9 @@
 
 mod common;
 
-use common::netns::{Net, SERVER, run_ok, signal, skip_reason, start_live, stop_live};
+use common::netns::{
+    Net, SERVER, run_ok, signal, skip_reason, start_live, start_live_env, stop_live, wait_exit,
+};
 use common::packets::{ACK, PSH, PcapWriter, tcp};
 
 use nix::sys::signal::Signal;
@@ -439,4 +441,65 @@ fn live_two_capture_threads_in_a_fanout_group_give_the_census_of_one() {
     }
     let d = common::diff(&reports[0]["clients"], &reports[1]["clients"]);
     assert!(d.is_empty(), "1 and 2 capture threads differ: {d:?}");
+}
+
+/// systemd's notification protocol (`Type=notify`) on a real Unix datagram socket given as
+/// `NOTIFY_SOCKET`: `READY=1` once capturing, then `WATCHDOG=1` from the capture loop (with
+/// two capture threads: fed once both have ticked) while packets flow, `STOPPING=1` after
+/// SIGTERM, and nothing else in between.
+#[test]
+fn live_tells_systemd_ready_watchdog_and_stopping_on_notify_socket() {
+    if skip_reason(&["ip", "tcpreplay"]).is_some() {
+        return;
+    }
+    let mut net = Net::new("n");
+    let sock_path = net.path("notify.sock");
+    let sock = std::os::unix::net::UnixDatagram::bind(&sock_path).unwrap();
+    // A hang guard, not a speed limit: a tick comes about every second.
+    sock.set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let recv = || {
+        let mut buf = [0u8; 4096];
+        let n = sock
+            .recv(&mut buf)
+            .unwrap_or_else(|e| panic!("no notification from hellowatch: {e}"));
+        String::from_utf8(buf[..n].to_vec()).unwrap()
+    };
+    let env = [("NOTIFY_SOCKET", sock_path.as_os_str())];
+    let args = ["-f", "tcp", "--capture-threads", "2", "--workers", "2"];
+    let live = start_live_env(&mut net, "report.json", &args, &env);
+    let first = recv();
+    let lines: Vec<&str> = first.lines().collect();
+    assert_eq!(lines.first(), Some(&"READY=1"), "{first:?}");
+    assert!(
+        lines.iter().any(|l| l.starts_with("STATUS=capturing on ")),
+        "{first:?}"
+    );
+    // Traffic while the watchdog is fed.
+    let pcap = common::root().join("captures/demo-legacy-mix.pcap");
+    let sender = net.send_in_background(&pcap);
+    for _ in 0..3 {
+        let m = recv();
+        assert_eq!(m, "WATCHDOG=1\n", "only watchdog pings while capturing");
+    }
+    sender.wait();
+    signal(live.pid, Signal::SIGTERM);
+    let stopping = loop {
+        let m = recv();
+        if m != "WATCHDOG=1\n" {
+            break m;
+        }
+    };
+    let lines: Vec<&str> = stopping.lines().collect();
+    assert_eq!(lines.first(), Some(&"STOPPING=1"), "{stopping:?}");
+    assert!(lines.contains(&"STATUS=writing the census"), "{stopping:?}");
+    let status = wait_exit(&mut net, &live);
+    assert_eq!(status.code(), Some(0));
+    // Nothing after STOPPING=1.
+    sock.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 64];
+    assert!(
+        sock.recv(&mut buf).is_err(),
+        "a notification after STOPPING=1"
+    );
 }

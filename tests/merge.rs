@@ -297,8 +297,8 @@ fn a_corrupt_state_file_is_kept_aside_and_an_unreadable_one_is_refused() {
     );
     for (text, msg) in [
         (
-            r#"{"schema": 4, "clients": {}, "totals": {}}"#,
-            "schema 4 is newer",
+            r#"{"schema": 5, "clients": {}, "totals": {}}"#,
+            "schema 5 is newer",
         ),
         (
             r#"{"clients": {"10.0.0.1": {"offered_max": {"tls9": 1}}}, "totals": {}}"#,
@@ -321,4 +321,22 @@ fn a_corrupt_state_file_is_kept_aside_and_an_unreadable_one_is_refused() {
             "left untouched"
         );
     }
+}
+
+/// A snapshot cut short by `kill -9` leaves its temporary file beside the state file; the next
+/// run removes it (and only files named like it) when it starts.
+#[test]
+fn a_killed_runs_temporary_state_file_is_removed_at_the_next_start() {
+    let dir = common::scratch("state-tmp");
+    let state = dir.join("s.json");
+    let stale = dir.join(".s.json.Ab3dE9.tmp");
+    let other = dir.join(".t.json.Ab3dE9.tmp");
+    std::fs::write(&stale, b"{\"clients\": {").unwrap();
+    std::fs::write(&other, b"not ours").unwrap();
+    let cap = common::demo();
+    let r = common::replay_json(&[&cap], &["--state", state.to_str().unwrap(), "-q"]);
+    assert!(r["input"]["warnings"].as_array().unwrap().is_empty());
+    assert!(!stale.exists(), "the stale temporary file is still there");
+    assert!(other.exists(), "another file's temporary file was removed");
+    assert!(state.is_file());
 }

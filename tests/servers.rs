@@ -52,6 +52,22 @@ fn add_into(sum: &mut Map<String, Value>, totals: &Value) {
     }
 }
 
+/// The counts of a `certificates` object that add up (zero counts left out).
+fn add_certs(sum: &mut Map<String, Value>, c: &Value) {
+    for k in ["read", "tls13_encrypted", "not_seen"] {
+        let n = c[k].as_u64().unwrap_or(0);
+        if n > 0 {
+            let s = sum.get(k).and_then(Value::as_u64).unwrap_or(0);
+            sum.insert(k.into(), json!(s + n));
+        }
+    }
+    for (p, n) in c["problems"].as_object().into_iter().flatten() {
+        let k = format!("problems/{p}");
+        let s = sum.get(&k).and_then(Value::as_u64).unwrap_or(0);
+        sum.insert(k, json!(s + n.as_u64().unwrap()));
+    }
+}
+
 fn own(totals: &Value) -> Map<String, Value> {
     let mut m = Map::new();
     add_into(&mut m, totals);
@@ -85,6 +101,20 @@ fn mismatches(report: &Value) -> Vec<String> {
             if connections == 0 && entries.is_empty() {
                 continue;
             }
+            // The servers' certificates add up to the report's (the server names' too).
+            let mut certs = Map::new();
+            for e in entries.values() {
+                add_certs(&mut certs, &e["certificates"]);
+            }
+            let mut want_certs = Map::new();
+            add_certs(&mut want_certs, &report[format!("{prefix}certificates")]);
+            if certs != want_certs {
+                out.push(format!(
+                    "{key} certificates: {}\n  report: {}",
+                    Value::Object(certs),
+                    Value::Object(want_certs)
+                ));
+            }
             if sum != want {
                 out.push(format!(
                     "{key}: {}\n  totals: {}",
@@ -100,7 +130,7 @@ fn mismatches(report: &Value) -> Vec<String> {
 fn all_captures() -> Vec<PathBuf> {
     let root = common::root().join("captures");
     let mut v = common::captures_in(&root);
-    for sub in ["ciphers", "dtls", "quic", "tcp", "upgrades"] {
+    for sub in ["certs", "ciphers", "dtls", "quic", "tcp", "upgrades"] {
         v.extend(common::captures_in(&root.join(sub)));
     }
     v.extend(common::corpus_files("captures"));

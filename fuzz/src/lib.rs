@@ -95,6 +95,8 @@ pub enum Event {
     Anomaly(Anomaly),
     /// A ChangeCipherSpec, and the answer given.
     Ccs(CcsMeaning),
+    /// A leaf certificate read (every Certificate message is wanted): its SHA-256.
+    Certificate([u8; 32]),
 }
 
 /// A [`Handler`] that records events and answers ChangeCipherSpec from the fuzz input.
@@ -143,6 +145,17 @@ impl Handler for Recorder<'_> {
     }
     fn other_handshake(&mut self, msg_type: u8) {
         self.events.push(Event::Other(msg_type));
+    }
+    fn wants_certificate(&mut self) -> bool {
+        true
+    }
+    fn certificate(&mut self, leaf: hellowatch::tls::certificate::LeafFacts) {
+        assert!(
+            leaf.subject_cn
+                .as_deref()
+                .is_none_or(|cn| cn.len() <= hellowatch::tls::certificate::MAX_CN_LEN)
+        );
+        self.events.push(Event::Certificate(leaf.sha256));
     }
     fn anomaly(&mut self, a: Anomaly) {
         self.events.push(Event::Anomaly(a));

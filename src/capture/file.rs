@@ -37,14 +37,16 @@ const NS_PER_S: u64 = 1_000_000_000;
 
 /// The mapped pages of a savefile are released behind the reader every this many bytes, so
 /// resident memory stays flat however large the file is.
-pub const RELEASE_EVERY: usize = 8 * 1024 * 1024;
+pub const RELEASE_EVERY: usize = 2 * 1024 * 1024;
 
 /// How far ahead of the reader the mapping is populated.
 pub const POPULATE_AHEAD: usize = 4 * 1024 * 1024;
 
 /// How far behind the reader pages are released: packets handed to workers but not yet
-/// processed stay resident (touching a released page is safe, it only costs a refault).
-pub const RELEASE_LAG: usize = 16 * 1024 * 1024;
+/// processed stay resident (touching a released page is safe, it only costs a refault). The
+/// pipeline has at most `workers` × [`crate::pipeline::REPLAY_QUEUE_DEPTH`] batches of
+/// [`crate::pipeline::BATCH_BYTES`] in flight: 4 MiB with two workers.
+pub const RELEASE_LAG: usize = 6 * 1024 * 1024;
 
 /// What kind of savefile.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

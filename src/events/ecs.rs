@@ -5,6 +5,7 @@
 //!
 //! Pure: serialisation into a caller's buffer, no I/O.
 
+use super::community_id::{self, CommunityId};
 use crate::flow::ConnSummary;
 use crate::policy::{Policy, Verdict};
 use crate::tally::HandshakeOutcome;
@@ -19,11 +20,17 @@ use std::io::{self, Write};
 use std::net::IpAddr;
 use std::time::{Duration, SystemTime};
 
+use crate::tally::CertStatus;
+use crate::tls::certificate::{CertProblem, LeafFacts, ProblemSet};
 use crate::tls::cipher::{CipherClass, CipherName, ClassSet};
 use crate::tls::group::{Group, GroupSet};
 
 /// Value of `event.dataset`.
 pub const DATASET: &str = "hellowatch.handshake";
+
+/// The Community ID seed of `network.community_id`: 0, the default of Zeek, Suricata and
+/// Elastic's processors, so their identifiers of a connection match hellowatch's.
+pub const COMMUNITY_ID_SEED: u16 = 0;
 
 /// Distinct cipher suite lists whose JSON is kept per worker (then the cache starts over).
 pub const CIPHER_LIST_CACHE: usize = 1024;
@@ -242,7 +249,96 @@ impl Serialize for Tls<'_> {
         if let Some(h) = e.s.hellos.first() {
             m.serialize_entry("client", &TlsClient(h, e.client_ciphers))?;
         }
+        if let Some(leaf) = e.s.certificate.as_deref() {
+            m.serialize_entry("server", &TlsServer(leaf))?;
+        }
         m.end()
+    }
+}
+
+/// ECS `tls.server` from the server's leaf certificate (TLS ≤ 1.2).
+struct TlsServer<'a>(&'a LeafFacts);
+
+impl Serialize for TlsServer<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let l = self.0;
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("hash", &Sha256Upper(l))?;
+        m.serialize_entry("not_before", &crate::report::time::rfc3339_s(l.not_before))?;
+        m.serialize_entry("not_after", &crate::report::time::rfc3339_s(l.not_after))?;
+        m.serialize_entry("x509", &X509(l))?;
+        m.end()
+    }
+}
+
+/// `{"sha256": "0687F6…"}` (ECS writes hashes in upper case).
+struct Sha256Upper<'a>(&'a LeafFacts);
+
+impl Serialize for Sha256Upper<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(1))?;
+        m.serialize_entry("sha256", &self.0.sha256_hex().to_uppercase())?;
+        m.end()
+    }
+}
+
+/// ECS `tls.server.x509`.
+struct X509<'a>(&'a LeafFacts);
+
+impl Serialize for X509<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let l = self.0;
+        let mut m = ser.serialize_map(None)?;
+        if let Some(cn) = &l.subject_cn {
+            m.serialize_entry("subject", &CommonName(cn))?;
+        }
+        m.serialize_entry("public_key_algorithm", l.key_type.name())?;
+        if l.key_bits > 0 {
+            m.serialize_entry("public_key_size", &l.key_bits)?;
+        }
+        m.serialize_entry("signature_algorithm", &*l.signature_algorithm)?;
+        m.serialize_entry("not_before", &crate::report::time::rfc3339_s(l.not_before))?;
+        m.serialize_entry("not_after", &crate::report::time::rfc3339_s(l.not_after))?;
+        m.end()
+    }
+}
+
+/// `{"common_name": ["…"]}` (an array in ECS).
+struct CommonName<'a>(&'a str);
+
+impl Serialize for CommonName<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let mut m = ser.serialize_map(Some(1))?;
+        m.serialize_entry("common_name", &[self.0])?;
+        m.end()
+    }
+}
+
+/// `hellowatch.certificate`: what the connection showed of the server's certificate.
+struct Certificate<'a>(&'a ConnSummary, CertStatus);
+
+impl Serialize for Certificate<'_> {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        let (s, status) = (self.0, self.1);
+        let mut m = ser.serialize_map(None)?;
+        m.serialize_entry("status", status.name())?;
+        if let Some(l) = s.certificate.as_deref() {
+            m.serialize_entry("san_count", &l.san_count)?;
+            m.serialize_entry("self_signed", &l.self_signed)?;
+            m.serialize_entry("signature_hash", l.signature_hash.name())?;
+            let problems = l.problems_at(crate::tally::certs::handshake_secs(s));
+            m.serialize_entry("problems", &Problems(problems))?;
+        }
+        m.end()
+    }
+}
+
+/// Certificate problems by name, in their order.
+struct Problems(ProblemSet);
+
+impl Serialize for Problems {
+    fn serialize<S: Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        ser.collect_seq(self.0.iter().map(CertProblem::name))
     }
 }
 
@@ -429,6 +525,9 @@ impl Serialize for Hw<'_> {
         if let Some(sh) = s.server_hello {
             m.serialize_entry("server", &Server(sh, e.server_cipher))?;
         }
+        if let Some(st) = crate::tally::certs::status_of(s) {
+            m.serialize_entry("certificate", &Certificate(s, st))?;
+        }
         m.serialize_entry("alerts", &Alerts(s))?;
         if !s.transport.is_udp() {
             m.serialize_entry(
@@ -481,6 +580,9 @@ struct Network {
     protocol: Option<&'static str>,
     #[serde(rename = "type")]
     ty: &'static str,
+    /// ECS `network.community_id`: Community ID v1 (seed 0) of the connection's endpoints.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    community_id: Option<CommunityId>,
 }
 
 impl Serialize for Event<'_> {
@@ -515,12 +617,23 @@ impl Serialize for Event<'_> {
             Some(IpAddr::V6(_)) => "ipv6",
             _ => "ipv4",
         };
+        let proto = if s.transport.is_udp() {
+            community_id::PROTO_UDP
+        } else {
+            community_id::PROTO_TCP
+        };
+        // Once per connection, here, when its event is written.
+        let community_id = s
+            .client_endpoint
+            .zip(s.server_endpoint)
+            .and_then(|(c, srv)| CommunityId::v1(COMMUNITY_ID_SEED, proto, c, srv));
         m.serialize_entry(
             "network",
             &Network {
                 transport: if s.transport.is_udp() { "udp" } else { "tcp" },
                 protocol: s.transport.is_udp().then(|| s.transport.name()),
                 ty,
+                community_id,
             },
         )?;
         m.serialize_entry("tls", &Tls(self))?;

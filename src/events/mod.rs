@@ -3,8 +3,10 @@
 //!
 //! Two parts: [`ecs`] is the schema — a settled connection as one Elastic Common Schema line,
 //! pure serialisation; [`writer`] is the delivery — per-worker buffers, a bounded queue to one
-//! writer thread, lossless or lossy (counted).
+//! writer thread, lossless or lossy (counted). [`community_id`] computes each event's
+//! `network.community_id`.
 
+pub mod community_id;
 pub mod ecs;
 pub mod writer;
 

@@ -163,6 +163,8 @@ pub struct Handshake {
     pub start: Start,
     /// Side that sent the upgrade request (the TLS client), when TLS began after one.
     pub upgrade_client: Option<usize>,
+    /// The server's leaf certificate (TLS ≤ 1.2), the first one read.
+    pub certificate: Option<Box<crate::tls::certificate::LeafFacts>>,
 }
 
 impl Handshake {

@@ -51,6 +51,8 @@ pub struct ConnSummary {
     /// What carried the handshake: TLS over TCP, QUIC or DTLS (each counted in its own
     /// census).
     pub transport: crate::tls::Transport,
+    /// The server's leaf certificate, when a TLS ≤ 1.2 Certificate message was read.
+    pub certificate: Option<Box<crate::tls::certificate::LeafFacts>>,
 }
 
 impl Conn {
@@ -101,6 +103,7 @@ impl Conn {
             start: hs.start,
             proxied_for: None,
             transport: crate::tls::Transport::Tcp,
+            certificate: hs.certificate.take(),
         }
     }
 }

@@ -29,7 +29,9 @@ use crate::counters::{CounterValue, Counters};
 use crate::engine::SettleSink;
 use crate::flow::ConnSummary;
 use crate::policy::{MAX_POLICIES, Policies, Verdict};
+use crate::tally::CertStatus;
 use crate::tally::contribution;
+use crate::tls::certificate::CertProblem;
 use crate::tls::cipher::CipherClass;
 use crate::tls::facts::Direction;
 use crate::tls::group::Group;
@@ -125,6 +127,9 @@ struct Aggregates {
     /// By [`Group::index`].
     key_shares: [Counter; Group::COUNT],
     group_chosen: [Counter; Group::COUNT],
+    /// By [`CertStatus::index`] and [`CertProblem::index`].
+    cert_status: [Counter; CertStatus::COUNT],
+    cert_problems: [Counter; CertProblem::COUNT],
 }
 
 impl Default for Aggregates {
@@ -142,6 +147,8 @@ impl Default for Aggregates {
             offered_weak: Default::default(),
             key_shares: Default::default(),
             group_chosen: Default::default(),
+            cert_status: Default::default(),
+            cert_problems: Default::default(),
         }
     }
 }
@@ -213,6 +220,12 @@ impl MetricsState {
         }
         if let Some(g) = c.group {
             inc(&a.group_chosen, g.index());
+        }
+        if let Some(st) = c.cert_status {
+            inc(&a.cert_status, st.index());
+        }
+        for p in c.cert_problems.iter() {
+            inc(&a.cert_problems, p.index());
         }
         if let Some(v) = c.negotiated {
             inc(&a.negotiated, VersionLabel::of(v).index());
@@ -531,7 +544,28 @@ impl HellowatchCollector {
                 .collect::<Vec<_>>()
         };
         counters(enc, &KEY_SHARES, groups(&|a| &a.key_shares))?;
-        counters(enc, &GROUP_CHOSEN, groups(&|a| &a.group_chosen))
+        counters(enc, &GROUP_CHOSEN, groups(&|a| &a.group_chosen))?;
+        // Every status and problem always (a closed set; rate() sees the first one).
+        let status = shown
+            .iter()
+            .flat_map(|(t, a)| {
+                CertStatus::ALL
+                    .into_iter()
+                    .zip(&a.cert_status)
+                    .map(move |(k, c)| ((via(*t), [(L_STATUS, k)]), c.get()))
+            })
+            .collect::<Vec<_>>();
+        counters(enc, &CERT_STATUS, status)?;
+        let problems = shown
+            .iter()
+            .flat_map(|(t, a)| {
+                CertProblem::ALL
+                    .into_iter()
+                    .zip(&a.cert_problems)
+                    .map(move |(k, c)| ((via(*t), [(L_PROBLEM, k)]), c.get()))
+            })
+            .collect::<Vec<_>>();
+        counters(enc, &CERT_PROBLEMS, problems)
     }
 
     fn clients(&self, enc: &mut DescriptorEncoder<'_>) -> Res {

@@ -12,6 +12,8 @@
 
 use crate::closed::closed_set;
 use crate::counters::{CounterDef, Counters};
+use crate::tally::CertStatus;
+use crate::tls::certificate::CertProblem;
 use crate::tls::cipher::CipherClass;
 use crate::tls::facts::Direction;
 use crate::tls::group::Group;
@@ -102,6 +104,10 @@ pub const L_POLICY: &str = "policy";
 pub const L_CLASS: &str = "class";
 /// Label: a key exchange group ([`Group`] names: the group table plus `other`).
 pub const L_GROUP: &str = "group";
+/// Label: a server certificate problem ([`CertProblem`] names).
+pub const L_PROBLEM: &str = "problem";
+/// Label: what a connection showed of its server certificate ([`CertStatus`] names).
+pub const L_STATUS: &str = "status";
 
 // ---- Census: aggregate counters, updated once per settled connection. ----
 
@@ -165,6 +171,19 @@ pub const GROUP_CHOSEN: MetricDef = counter(
     "hellowatch_group_chosen_handshakes_total",
     "Connections by the key exchange group of the server's TLS 1.3 key share (X25519MLKEM768 and other hybrids are post-quantum).",
     &[L_TRANSPORT, L_GROUP],
+);
+
+/// Connections by what they showed of the server's certificate.
+pub const CERT_STATUS: MetricDef = counter(
+    "hellowatch_server_certificate_handshakes_total",
+    "Connections with a negotiated version by what they showed of the server's certificate: read (TLS <= 1.2), tls13_encrypted (TLS 1.3 and QUIC encrypt it; not guessed), not_seen (TLS <= 1.2 without one: resumption, PSK or anonymous suites, capture gaps).",
+    &[L_TRANSPORT, L_STATUS],
+);
+/// Connections whose server leaf certificate has each problem.
+pub const CERT_PROBLEMS: MetricDef = counter(
+    "hellowatch_server_certificate_problem_handshakes_total",
+    "Connections whose server leaf certificate (TLS <= 1.2) has the problem at handshake time: sha1_signature, md5_signature, expired, expires_30d, self_signed (issuer name = subject name), weak_key (RSA/DSA < 2048, EC < 224 bits).",
+    &[L_TRANSPORT, L_PROBLEM],
 );
 
 // ---- Per-client series: legacy clients only, bounded, rendered at scrape time. ----
@@ -270,7 +289,7 @@ pub const BUILD_INFO: MetricDef = gauge(
 );
 
 /// The census and per-client metrics, in exposition order (the coverage section follows).
-pub const CENSUS: [MetricDef; 22] = [
+pub const CENSUS: [MetricDef; 24] = [
     CLIENT_HELLOS,
     OFFERED_VERSIONS,
     NEGOTIATED,
@@ -283,6 +302,8 @@ pub const CENSUS: [MetricDef; 22] = [
     OFFERED_WEAK,
     KEY_SHARES,
     GROUP_CHOSEN,
+    CERT_STATUS,
+    CERT_PROBLEMS,
     CLIENT_SERIES_HELLOS,
     CLIENT_SERIES_NEGOTIATED,
     CLIENT_SERIES_FAILED,
@@ -443,6 +464,18 @@ impl EncodeLabelValue for Direction {
 }
 
 impl EncodeLabelValue for CipherClass {
+    fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        e.write_str(self.name())
+    }
+}
+
+impl EncodeLabelValue for CertProblem {
+    fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
+        e.write_str(self.name())
+    }
+}
+
+impl EncodeLabelValue for CertStatus {
     fn encode(&self, e: &mut LabelValueEncoder<'_>) -> std::fmt::Result {
         e.write_str(self.name())
     }

@@ -61,6 +61,53 @@ pub mod versions {
     }
 }
 
+/// A set of policy steps ([`crate::tally::ClientBrief::offered`]): a list of version names,
+/// highest first, `none` for hellos offering no version; any version read back falls in its
+/// step.
+pub mod policy_steps {
+    use super::*;
+    use crate::tally::{ClientBrief, OFFERED_NOTHING};
+
+    const NOTHING: &str = "none";
+
+    /// Writes the set.
+    pub fn serialize<S: Serializer>(bits: &u8, s: S) -> Result<S::Ok, S::Error> {
+        let nothing = (bits & OFFERED_NOTHING != 0).then_some(NOTHING);
+        s.collect_seq(
+            ClientBrief::steps(*bits)
+                .map(|v| v.to_string())
+                .chain(nothing.map(String::from)),
+        )
+    }
+
+    /// A list of names, or (layout 3) a map of version → hellos.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Names {
+        List(Vec<String>),
+        Counts(BTreeMap<String, u64>),
+    }
+
+    /// Reads the set (also a layout-3 report's map of counts).
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u8, D::Error> {
+        let names = match Names::deserialize(d)? {
+            Names::List(l) => l,
+            Names::Counts(m) => m.into_keys().collect(),
+        };
+        let mut bits = 0;
+        for n in &names {
+            if n == NOTHING {
+                bits |= OFFERED_NOTHING;
+            } else {
+                let v = Version::from_name(n)
+                    .ok_or_else(|| de::Error::custom(format!("unknown version '{n}'")))?;
+                bits |= ClientBrief::steps_of([v]);
+            }
+        }
+        Ok(bits)
+    }
+}
+
 /// Counts by alert description, by label ([`alert_label`]), in description order.
 pub mod alerts {
     use super::*;
@@ -177,6 +224,14 @@ counts_by_position!(
     crate::tls::group::Group::NAMES,
     crate::tls::group::Group::COUNT,
     "group"
+);
+
+counts_by_position!(
+    /// Counts by certificate problem ([`CertProblem`](crate::tls::certificate::CertProblem)).
+    cert_problems,
+    crate::tls::certificate::CertProblem::NAMES,
+    crate::tls::certificate::CertProblem::COUNT,
+    "certificate problem"
 );
 
 /// A JSON object kept in its order: `name → value` pairs.

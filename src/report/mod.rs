@@ -15,6 +15,7 @@
 //! - a section (e.g. `"quic_clients"`): a `#[serde(default)]` field of [`Report`], filled in
 //!   [`Report::with`] and added in [`crate::merge::Merged::add`].
 
+pub mod certs;
 pub mod maps;
 pub mod text;
 pub mod time;
@@ -22,7 +23,7 @@ pub mod time;
 use crate::capture::InputSummary;
 use crate::engine::Counters;
 use crate::policy::{CensusPolicy, ClientPolicy, Policy, Status};
-use crate::tally::{Census, ClientTally, Sample};
+use crate::tally::{Census, ClientBrief, ClientTally, Sample, ServerTally};
 use crate::tls::Version;
 use crate::tls::cipher::CipherClass;
 use crate::tls::group::Group;
@@ -116,7 +117,7 @@ fn section(c: &Census, opts: &ReportOptions) -> (BTreeMap<IpAddr, Client>, Total
 /// number is refused when read (by `merge` and `--state`): an older hellowatch would drop what
 /// it does not know and write the census back poorer. Reports without the key (written before
 /// it) have this layout. Raise it when a key changes meaning or a new key must not be lost.
-pub const SCHEMA: u64 = 3;
+pub const SCHEMA: u64 = 4;
 
 fn current_schema() -> u64 {
     SCHEMA
@@ -145,6 +146,18 @@ pub struct Report {
     /// The sums over all DTLS connections.
     #[serde(default)]
     pub dtls_totals: Totals,
+    /// The server certificates of all TLS-over-TCP connections; only present when a
+    /// connection negotiated a version.
+    #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
+    pub certificates: certs::Certificates,
+    /// The server certificates of QUIC connections (all `tls13_encrypted`); only present when
+    /// there is one.
+    #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
+    pub quic_certificates: certs::Certificates,
+    /// The server certificates of DTLS connections (not read: `not_seen` for DTLS 1.2); only
+    /// present when there is one.
+    #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
+    pub dtls_certificates: certs::Certificates,
     /// Per server endpoint (`"192.0.2.5:443"`, `"[2001:db8::5]:443"`) of TLS over TCP: the
     /// census of the connections to it.
     #[serde(default)]
@@ -172,9 +185,11 @@ pub struct Report {
     pub coverage: Coverage,
 }
 
-/// One server's (or server name's) census: `{"totals", "clients"}`, the same shapes as the
-/// report's own, over the connections to that server. `clients_dropped` (present when not
-/// zero): clients beyond [`crate::tally::MAX_CLIENTS_PER_SERVER`], counted in `totals` only.
+/// One server's (or server name's) census: `{"totals", "clients"}`. `totals` has the shape of
+/// the report's own, over the connections to that server (its `policy`: what would fail if
+/// this server enforced the policy). `clients` is brief ([`ServerClient`]): what the distinct,
+/// legacy and policy counts need. `clients_dropped` (present when not zero): clients beyond
+/// [`crate::tally::MAX_CLIENTS_PER_SERVER`], counted in `totals` only.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Section {
     /// Counts over the connections to this server.
@@ -182,36 +197,122 @@ pub struct Section {
     pub totals: Totals,
     /// Its clients.
     #[serde(default)]
-    pub clients: BTreeMap<IpAddr, Client>,
+    pub clients: BTreeMap<IpAddr, ServerClient>,
     /// Clients not given an entry.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub clients_dropped: u64,
+    /// The certificates this server showed (by connection); only present when a connection
+    /// negotiated a version.
+    #[serde(default, skip_serializing_if = "certs::Certificates::is_empty")]
+    pub certificates: certs::Certificates,
+}
+
+/// One client of a server ([`crate::tally::ClientBrief`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ServerClient {
+    /// Connections to this server.
+    pub connections: u32,
+    /// ClientHellos.
+    pub hellos: u32,
+    /// Connections with a ClientHello and no ServerHello.
+    pub failed_handshakes: u32,
+    /// The highest offered versions of its hellos without TLS_FALLBACK_SCSV, as far as a
+    /// policy tells them apart ([`crate::tally::POLICY_STEPS`]: DTLS as its TLS equivalent,
+    /// a TLS 1.3 draft as `tls1.2`, anything below SSL 3.0 as `sslv2`), highest first; `none`
+    /// for a hello offering no version.
+    #[serde(with = "maps::policy_steps")]
+    pub offered_max: u8,
+    /// The same for its fallback retries (hellos with TLS_FALLBACK_SCSV); only present when
+    /// there is one.
+    #[serde(with = "maps::policy_steps", skip_serializing_if = "is_zero_u8")]
+    pub fallback_offered_max: u8,
+    /// A connection to this server offered or negotiated below TLS 1.2, or failed.
+    pub legacy: bool,
+}
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
+}
+
+impl From<&ClientBrief> for ServerClient {
+    fn from(b: &ClientBrief) -> Self {
+        ServerClient {
+            connections: b.connections,
+            hellos: b.hellos,
+            failed_handshakes: b.failed_handshakes,
+            offered_max: b.offered,
+            fallback_offered_max: b.fallback_offered,
+            legacy: b.legacy,
+        }
+    }
+}
+
+impl From<&ServerClient> for ClientBrief {
+    fn from(c: &ServerClient) -> Self {
+        ClientBrief {
+            connections: c.connections,
+            hellos: c.hellos,
+            failed_handshakes: c.failed_handshakes,
+            offered: c.offered_max,
+            fallback_offered: c.fallback_offered_max,
+            legacy: c.legacy,
+        }
+    }
 }
 
 impl Section {
-    fn of(c: &Census, opts: &ReportOptions) -> Self {
-        let (clients, totals) = section(c, opts);
+    fn of(s: &ServerTally, opts: &ReportOptions) -> Self {
+        let clients: BTreeMap<IpAddr, ServerClient> = s
+            .clients
+            .iter()
+            .map(|(ip, b)| (*ip, ServerClient::from(b)))
+            .collect();
+        let totals = Totals {
+            tally: Tally::of(&s.totals),
+            clients: u64::try_from(clients.len()).unwrap_or(u64::MAX),
+            legacy_clients: u64::try_from(s.legacy_clients()).unwrap_or(u64::MAX),
+            connections: s.connections,
+            policy: Pairs(
+                opts.policies
+                    .iter()
+                    .map(|p| (p.to_string(), CensusPolicy::of_server(s, p).into()))
+                    .collect(),
+            ),
+        };
         Section {
             totals,
             clients,
-            clients_dropped: c.clients_dropped,
+            clients_dropped: s.clients_dropped,
+            certificates: certs::Certificates::of(&s.certificates),
         }
     }
 
-    fn census(&self) -> Census {
-        let mut c = census_of(
-            &self.clients,
-            &self.totals,
-            crate::tally::MAX_CLIENTS_PER_SERVER,
-        );
-        c.clients_dropped = c.clients_dropped.saturating_add(self.clients_dropped);
-        c
+    fn census(&self) -> ServerTally {
+        let mut s = ServerTally {
+            totals: self.totals.tally.to_tally(),
+            connections: self.totals.connections,
+            clients_dropped: self.clients_dropped,
+            certificates: self.certificates.to_tally(),
+            ..ServerTally::default()
+        };
+        for (ip, c) in &self.clients {
+            if s.clients.len() < crate::tally::MAX_CLIENTS_PER_SERVER {
+                s.clients
+                    .entry(*ip)
+                    .or_default()
+                    .merge(&ClientBrief::from(c));
+            } else {
+                s.clients_dropped = s.clients_dropped.saturating_add(1);
+            }
+        }
+        s
     }
 }
 
 /// The sections of each server (or server name) of a census, in key order.
 fn server_sections<K: Ord + Clone>(
-    m: &std::collections::HashMap<K, Census>,
+    m: &std::collections::HashMap<K, ServerTally>,
     opts: &ReportOptions,
 ) -> BTreeMap<K, Section> {
     m.iter()
@@ -598,6 +699,9 @@ impl Report {
         let quic = c.quic.as_deref().unwrap_or(&empty);
         let dtls = c.dtls.as_deref().unwrap_or(&empty);
         Report {
+            certificates: certs::Certificates::of(&c.certificates),
+            quic_certificates: certs::Certificates::of(&quic.certificates),
+            dtls_certificates: certs::Certificates::of(&dtls.certificates),
             servers: server_sections(&c.servers, opts),
             server_names: server_sections(&c.server_names, opts),
             quic_servers: server_sections(&quic.servers, opts),
@@ -644,6 +748,7 @@ impl Report {
         };
         c.quic = udp(&self.quic_clients, &self.quic_totals);
         c.dtls = udp(&self.dtls_clients, &self.dtls_totals);
+        c.certificates = self.certificates.to_tally();
         c.servers_dropped = self.coverage.count("servers_dropped");
         c.server_names_dropped = self.coverage.count("server_names_dropped");
         let fill = |c: &mut Census,
@@ -659,9 +764,11 @@ impl Report {
         fill(&mut c, &self.servers, &self.server_names);
         if let Some(q) = c.quic.as_deref_mut() {
             fill(q, &self.quic_servers, &self.quic_server_names);
+            q.certificates = self.quic_certificates.to_tally();
         }
         if let Some(d) = c.dtls.as_deref_mut() {
             fill(d, &self.dtls_servers, &self.dtls_server_names);
+            d.certificates = self.dtls_certificates.to_tally();
         }
         c
     }

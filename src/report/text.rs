@@ -240,6 +240,16 @@ fn write_rows(
     Ok(())
 }
 
+/// A CSV error as an I/O error of the same kind (the csv crate's own conversion makes every
+/// error `Other`, so a reader that went away, `BrokenPipe`, would look like a failure).
+fn csv_io(e: csv::Error) -> io::Error {
+    let kind = match e.kind() {
+        csv::ErrorKind::Io(io) => io.kind(),
+        _ => io::ErrorKind::Other,
+    };
+    io::Error::new(kind, e)
+}
+
 /// The CSV report: one row per client and transport (TLS over TCP, then QUIC, then DTLS), in
 /// table order; after the census columns, fallback hellos, the top fingerprint and server name
 /// of legacy connections, the first, last and last legacy packet times (RFC 3339, empty when
@@ -271,7 +281,7 @@ pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
             header.push(format!("{p} {f}"));
         }
     }
-    out.write_record(&header)?;
+    out.write_record(&header).map_err(csv_io)?;
     let first = |s: &Pairs<u64>| s.first().map(|(k, _)| k.clone()).unwrap_or_default();
     for (ip, c, transport) in by_transport(r).into_iter().flat_map(|(tr, clients, _)| {
         table_order(clients)
@@ -304,7 +314,7 @@ pub fn write_csv(w: &mut impl Write, r: &Report) -> io::Result<()> {
             row.push(v.fallback_retries.to_string());
             row.push(v.status.name().to_string());
         }
-        out.write_record(&row)?;
+        out.write_record(&row).map_err(csv_io)?;
     }
     out.flush()
 }
@@ -362,6 +372,20 @@ fn classes(a: &[u64; CipherClass::COUNT]) -> impl Iterator<Item = (&'static str,
         .map(|(k, n)| (*k, *n))
 }
 
+/// A server's certificates: connections with each problem, then the connections whose
+/// certificate was read, was encrypted by TLS 1.3 or was not seen
+/// (`expired:1 read:3 tls13:4`).
+fn certificate_cell(c: &super::certs::Certificates, sep: char, join: &str, empty: &str) -> String {
+    let pairs = super::certs::problem_names(&c.problems)
+        .chain([
+            ("read", c.read),
+            ("tls13", c.tls13_encrypted),
+            ("not_seen", c.not_seen),
+        ])
+        .filter(|(_, n)| *n > 0);
+    joined(pairs, sep, join, empty)
+}
+
 /// Groups (`x25519:2`).
 fn groups(a: &[u64; Group::COUNT]) -> impl Iterator<Item = (&'static str, u64)> + '_ {
     Group::NAMES
@@ -414,6 +438,7 @@ pub fn write_server_table(w: &mut impl Write, r: &Report, by: By) -> io::Result<
             "ALERTS",
             "WEAK CIPHERS",
             "GROUP",
+            "CERTIFICATE",
         ]
         .map(String::from)
         .to_vec();
@@ -437,6 +462,7 @@ pub fn write_server_table(w: &mut impl Write, r: &Report, by: By) -> io::Result<
                 joined(alerts(t), ':', " ", "-"),
                 joined(classes(&t.cipher_classes), ':', " ", "-"),
                 joined(groups(&t.group_chosen), ':', " ", "-"),
+                certificate_cell(&s.certificates, ':', " ", "-"),
             ];
             row.extend(
                 s.totals
@@ -503,6 +529,7 @@ pub fn write_server_csv(w: &mut impl Write, r: &Report, by: By) -> io::Result<()
         "groups_offered",
         "key_shares",
         "group_chosen",
+        "certificates",
     ]
     .map(String::from)
     .to_vec();
@@ -511,7 +538,7 @@ pub fn write_server_csv(w: &mut impl Write, r: &Report, by: By) -> io::Result<()
             header.push(format!("{p} {f}"));
         }
     }
-    out.write_record(&header)?;
+    out.write_record(&header).map_err(csv_io)?;
     for (transport, rows) in server_rows(r, by) {
         for (k, s) in rows {
             let t = &s.totals.tally;
@@ -543,12 +570,13 @@ pub fn write_server_csv(w: &mut impl Write, r: &Report, by: By) -> io::Result<()
                 joined(groups(&t.groups_offered), '=', ";", ""),
                 joined(groups(&t.key_shares), '=', ";", ""),
                 joined(groups(&t.group_chosen), '=', ";", ""),
+                certificate_cell(&s.certificates, '=', ";", ""),
             ];
             for (_, v) in &s.totals.policy.0 {
                 row.push(v.clients_would_fail.to_string());
                 row.push(v.hellos_would_fail.to_string());
             }
-            out.write_record(&row)?;
+            out.write_record(&row).map_err(csv_io)?;
         }
     }
     out.flush()

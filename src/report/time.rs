@@ -22,6 +22,22 @@ pub fn parse(s: &str) -> Result<u64, String> {
     u64::try_from(d.as_nanos()).map_err(|_| format!("'{s}' is too late"))
 }
 
+/// Latest time written for a certificate date (9999-12-31T23:59:59Z, X.509's "no expiry").
+const MAX_CERT_TIME_S: i64 = 253_402_300_799;
+
+/// RFC 3339 text of a certificate date (Unix seconds; dates before 1970 are written as
+/// 1970-01-01T00:00:00Z, after 9999 as 9999-12-31T23:59:59Z).
+pub fn rfc3339_s(secs: i64) -> String {
+    let s = u64::try_from(secs.clamp(0, MAX_CERT_TIME_S)).unwrap_or(0);
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_secs(s)).to_string()
+}
+
+/// The Unix seconds of a certificate date's RFC 3339 text.
+pub fn parse_s(s: &str) -> Result<i64, String> {
+    let ns = parse(s)?;
+    i64::try_from(ns / 1_000_000_000).map_err(|_| format!("'{s}' is too late"))
+}
+
 /// Unix time now, in whole seconds (for names of files set aside).
 pub fn unix_now() -> u64 {
     SystemTime::now()
@@ -76,5 +92,9 @@ mod tests {
         assert_eq!(earliest(Some(3), None), Some(3));
         assert_eq!(earliest(Some(3), Some(2)), Some(2));
         assert_eq!(latest(None, Some(2)), Some(2));
+        assert_eq!(rfc3339_s(1_577_836_800), "2020-01-01T00:00:00Z");
+        assert_eq!(parse_s("2020-01-01T00:00:00Z").unwrap(), 1_577_836_800);
+        assert_eq!(rfc3339_s(-5), "1970-01-01T00:00:00Z");
+        assert_eq!(rfc3339_s(i64::MAX), "9999-12-31T23:59:59Z");
     }
 }

@@ -7,17 +7,22 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod certs;
 pub mod outcome;
 pub mod sample;
+pub mod server;
 
 use crate::flow::ConnSummary;
+use crate::tls::certificate::{LeafFacts, ProblemSet};
 use crate::tls::cipher::{CipherClass, ClassSet};
 use crate::tls::facts::{Direction, HelloFacts};
 use crate::tls::group::{Group, GroupSet};
 use crate::tls::{Transport, Version};
 use crate::upgrade::Start;
+pub use certs::{CertStatus, CertTally};
 pub use outcome::HandshakeOutcome;
 pub use sample::{SAMPLE_KEYS, Sample};
+pub use server::{ClientBrief, OFFERED_NOTHING, POLICY_STEPS, ServerTally};
 use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 
@@ -38,7 +43,7 @@ pub const MAX_VERSIONS_PER_CLIENT: usize = 64;
 pub const DEFAULT_MAX_SERVERS: usize = 10_000;
 
 /// Distinct clients kept in one server's (or server name's) census; more are counted in that
-/// census' totals and its [`Census::clients_dropped`].
+/// census' totals and its [`ServerTally::clients_dropped`].
 pub const MAX_CLIENTS_PER_SERVER: usize = 10_000;
 
 /// Distinct negotiated cipher suites kept in one client entry's `ciphers`; further suites
@@ -105,6 +110,13 @@ pub struct Contribution<'a> {
     pub server: Option<SocketAddr>,
     /// The server name (SNI) of the first hello that has one; `""` when none has.
     pub server_name: &'a str,
+    /// What the connection showed of the server's certificate (none without a negotiated
+    /// version, and for SSLv2).
+    pub cert_status: Option<CertStatus>,
+    /// The server's leaf certificate (TLS ≤ 1.2).
+    pub certificate: Option<&'a LeafFacts>,
+    /// Its problems at the handshake's time (the connection's first packet).
+    pub cert_problems: ProblemSet,
 }
 
 /// What a settled connection adds to its client's census, or `None` when it adds nothing
@@ -124,6 +136,8 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
         .server_hello
         .filter(|sh| !sh.sslv2_format)
         .map(|sh| sh.cipher);
+    let cert_status = certs::status_of(s);
+    let certificate = s.certificate.as_deref();
     Some(Contribution {
         client,
         hellos: &s.hellos,
@@ -145,6 +159,11 @@ pub fn contribution(s: &ConnSummary) -> Option<Contribution<'_>> {
             .iter()
             .find_map(|h| h.server_name.as_deref())
             .unwrap_or(""),
+        cert_status,
+        certificate,
+        cert_problems: certificate.map_or_else(ProblemSet::default, |l| {
+            l.problems_at(certs::handshake_secs(s))
+        }),
     })
 }
 
@@ -422,13 +441,15 @@ pub struct Census {
     pub dtls: Option<Box<Census>>,
     /// The census of each server endpoint: the connections to it, by client (at most
     /// [`MAX_CLIENTS_PER_SERVER`] clients each); at most `max_servers` endpoints.
-    pub servers: HashMap<SocketAddr, Census>,
+    pub servers: HashMap<SocketAddr, ServerTally>,
     /// The census of each server name (SNI, `""` for none), likewise.
-    pub server_names: HashMap<String, Census>,
+    pub server_names: HashMap<String, ServerTally>,
     /// Connections to a server endpoint refused an entry by the bound.
     pub servers_dropped: u64,
     /// Connections with a server name refused an entry by the bound.
     pub server_names_dropped: u64,
+    /// The server certificates of its connections.
+    pub certificates: CertTally,
     max_clients: usize,
     max_servers: usize,
 }
@@ -461,14 +482,10 @@ impl Census {
             server_names: HashMap::new(),
             servers_dropped: 0,
             server_names_dropped: 0,
+            certificates: CertTally::default(),
             max_clients,
             max_servers,
         }
-    }
-
-    /// The census of one server or server name: its clients, no server view of its own.
-    fn of_one_server() -> Self {
-        Census::with_bounds(MAX_CLIENTS_PER_SERVER, 0)
     }
 
     /// Counts one settled connection (a QUIC or DTLS one in its transport's census).
@@ -492,6 +509,9 @@ impl Census {
     fn add_here(&mut self, c: &Contribution<'_>) {
         let ip = c.client;
         add(&mut self.connections, 1);
+        if let Some(st) = c.cert_status {
+            self.certificates.add(st, c.certificate, c.cert_problems);
+        }
         self.totals.add_contribution(c, usize::MAX);
         let n = self.clients.len();
         let dropped = match self.clients.get_mut(&ip) {
@@ -512,42 +532,35 @@ impl Census {
             if let Some(at) = c.server {
                 let n = self.servers.len();
                 match self.servers.get_mut(&at) {
-                    Some(s) => s.add_here(c),
-                    None if n < max => self
-                        .servers
-                        .entry(at)
-                        .or_insert_with(Census::of_one_server)
-                        .add_here(c),
+                    Some(s) => s.add_contribution(c),
+                    None if n < max => self.servers.entry(at).or_default().add_contribution(c),
                     None => add(&mut self.servers_dropped, 1),
                 }
             }
             let n = self.server_names.len();
             match self.server_names.get_mut(c.server_name) {
-                Some(s) => s.add_here(c),
+                Some(s) => s.add_contribution(c),
                 None if n < max => self
                     .server_names
                     .entry(c.server_name.into())
-                    .or_insert_with(Census::of_one_server)
-                    .add_here(c),
+                    .or_default()
+                    .add_contribution(c),
                 None => add(&mut self.server_names_dropped, 1),
             }
         }
     }
 
-    /// Adds `o` into `m[key]`, a map of at most `max` censuses; false when refused.
+    /// Adds `o` into `m[key]`, a map of at most `max` server censuses; false when refused.
     fn merge_into<K: std::hash::Hash + Eq + Clone>(
-        m: &mut HashMap<K, Census>,
+        m: &mut HashMap<K, ServerTally>,
         key: &K,
-        o: &Census,
+        o: &ServerTally,
         max: usize,
     ) -> bool {
         let n = m.len();
         match m.get_mut(key) {
             Some(mine) => mine.merge(o),
-            None if n < max => m
-                .entry(key.clone())
-                .or_insert_with(Census::of_one_server)
-                .merge(o),
+            None if n < max => m.entry(key.clone()).or_default().merge(o),
             None => return false,
         }
         true
@@ -588,6 +601,7 @@ impl Census {
             }
         }
         add(&mut self.connections, o.connections);
+        self.certificates.merge(&o.certificates);
         add(&mut self.clients_dropped, o.clients_dropped);
         add(&mut self.versions_dropped, o.versions_dropped);
         self.totals.merge(&o.totals);
@@ -815,7 +829,7 @@ mod tests {
         ));
         let s = &c.servers[&"192.0.2.5:443".parse().unwrap()];
         assert_eq!((s.connections, s.clients.len()), (2, 2));
-        assert_eq!(s.clients.values().filter(|t| t.is_legacy()).count(), 1);
+        assert_eq!(s.legacy_clients(), 1);
         assert_eq!(c.server_names["a.example"].connections, 2);
         assert_eq!(c.server_names[""].connections, 1);
         for view in [

@@ -12,6 +12,7 @@
 
 #![cfg_attr(not(test), deny(clippy::arithmetic_side_effects))]
 
+pub mod certificate;
 pub mod cipher;
 pub mod facts;
 pub mod fingerprint;
@@ -30,7 +31,9 @@ pub use version::{Version, VersionLabel};
 pub const MAX_RECORD_LEN: usize = 16384 + 2048;
 
 /// Largest ClientHello/ServerHello message buffered across records (rustls'
-/// `MAX_HANDSHAKE_SIZE`). Other handshake messages are skipped, not buffered.
+/// `MAX_HANDSHAKE_SIZE`). Other handshake messages are skipped, not buffered, but for the
+/// first part of a server's Certificate when the handler wants it
+/// ([`certificate::MAX_CERTIFICATE_PREFIX`]).
 pub const MAX_HELLO_LEN: usize = 0xffff;
 
 /// Record content types.
@@ -41,6 +44,7 @@ const CT_APPDATA: u8 = 23;
 
 const HS_CLIENT_HELLO: u8 = 1;
 const HS_SERVER_HELLO: u8 = 2;
+const HS_CERTIFICATE: u8 = 11;
 
 closed_set! {
     /// Something odd in the traffic, counted by kind. A closed set: it is a metric label.
@@ -68,6 +72,12 @@ closed_set! {
         /// Alert record whose length is not a multiple of 2 or whose level is not 1/2, before
         /// encryption started.
         BadAlert => "bad_alert",
+        /// A server Certificate message whose list does not frame or whose leaf is not an
+        /// X.509 certificate.
+        CertificateMalformed => "certificate_malformed",
+        /// A server leaf certificate larger than
+        /// [`certificate::MAX_CERTIFICATE_PREFIX`]: not read.
+        CertificateTooLarge => "certificate_too_large",
     }
 }
 
@@ -106,6 +116,13 @@ pub trait Handler {
     fn alert(&mut self, level: u8, description: u8);
     /// A handshake message other than a hello (type only).
     fn other_handshake(&mut self, _msg_type: u8) {}
+    /// Whether the Certificate message starting now should be read (its leaf parsed): a
+    /// server's, in a TLS ≤ 1.2 handshake. Asked when its header is complete.
+    fn wants_certificate(&mut self) -> bool {
+        false
+    }
+    /// The leaf certificate of a Certificate message that was wanted.
+    fn certificate(&mut self, _leaf: certificate::LeafFacts) {}
     /// An anomaly.
     fn anomaly(&mut self, a: Anomaly);
     /// What a ChangeCipherSpec in this direction means now.
@@ -126,7 +143,9 @@ enum State {
 #[derive(Debug)]
 pub struct DirParser {
     state: State,
-    /// Partial hello message (4-byte header + body so far) split across records.
+    /// Partial hello message (4-byte header + body so far) split across records, or the
+    /// first part of a wanted Certificate message (at most
+    /// [`certificate::MAX_CERTIFICATE_PREFIX`] bytes).
     hs: Vec<u8>,
     /// Bytes still to skip of a handshake message that is not a hello.
     hs_skip: usize,
@@ -186,9 +205,11 @@ impl DirParser {
         !self.touched
     }
 
-    /// Holds the start of a hello split over records (incomplete if the stream ends now).
+    /// Holds the start of a hello split over records (incomplete if the stream ends now). A
+    /// Certificate being read is not a pending hello.
     pub fn pending(&self) -> bool {
-        !self.hs.is_empty()
+        let reading_certificate = self.hs.len() >= 4 && self.hs.first() == Some(&HS_CERTIFICATE);
+        !self.hs.is_empty() && !reading_certificate
     }
 
     /// Bytes buffered by the parser (a hello being joined across records).
@@ -386,8 +407,8 @@ impl DirParser {
         }
     }
 
-    /// Feeds one handshake record payload: joins messages split over records, parses hellos,
-    /// skips the rest.
+    /// Feeds one handshake record payload: joins messages split over records, parses hellos
+    /// (and the leaf of a wanted Certificate), skips the rest.
     fn handshake(&mut self, mut p: &[u8], h: &mut impl Handler) {
         while !p.is_empty() {
             if self.hs_skip > 0 {
@@ -408,14 +429,29 @@ impl DirParser {
                     continue;
                 }
                 let total = msg_len(&self.hs).saturating_add(4);
-                let n = total.saturating_sub(self.hs.len()).min(p.len());
+                let want = keep_len(&self.hs);
+                // A Certificate's leaf length is known after 10 bytes: take those first.
+                let step = if self.hs.first() == Some(&HS_CERTIFICATE) && self.hs.len() < 10 {
+                    want.min(10)
+                } else {
+                    want
+                };
+                let n = step.saturating_sub(self.hs.len()).min(p.len());
                 self.hs.extend_from_slice(p.get(..n).unwrap_or(&[]));
                 p = p.get(n..).unwrap_or(&[]);
-                if self.hs.len() == total {
+                let kept = self.hs.len();
+                if kept >= keep_len(&self.hs) {
                     let msg = std::mem::take(&mut self.hs);
                     self.message(&msg, h);
-                    self.hs = msg;
-                    self.hs.clear();
+                    if msg.first() != Some(&HS_CERTIFICATE) {
+                        // Keep the capacity for the next hello; a certificate's is let go.
+                        self.hs = msg;
+                        self.hs.clear();
+                    }
+                    self.hs_skip = total.saturating_sub(kept);
+                    if self.stopped().is_some() {
+                        return;
+                    }
                 }
                 continue;
             }
@@ -430,28 +466,30 @@ impl DirParser {
             }
             let total = msg_len(p).saturating_add(4);
             let ty = p.first().copied().unwrap_or(0);
-            if ty != HS_CLIENT_HELLO && ty != HS_SERVER_HELLO {
-                h.other_handshake(ty);
+            if !self.buffers(ty, h) {
                 let n = total.min(p.len());
                 self.hs_skip = total.saturating_sub(n);
                 p = p.get(n..).unwrap_or(&[]);
                 continue;
             }
-            if msg_len(p) > MAX_HELLO_LEN {
+            if ty != HS_CERTIFICATE && msg_len(p) > MAX_HELLO_LEN {
                 h.anomaly(Anomaly::HandshakeTooLarge);
                 self.stop(Stop::Malformed);
                 return;
             }
-            match p.get(..total) {
+            match p.get(..keep_len(p)) {
                 Some(msg) => {
                     self.message(msg, h);
                     if self.stopped().is_some() {
                         return;
                     }
-                    p = p.get(total..).unwrap_or(&[]);
+                    let n = total.min(p.len());
+                    self.hs_skip = total.saturating_sub(n);
+                    p = p.get(n..).unwrap_or(&[]);
                 }
                 None => {
-                    // Split over records: keep it.
+                    // Split over records: keep it (a Certificate's part is within its cap,
+                    // as `keep_len` bounds it).
                     self.hs.extend_from_slice(p);
                     return;
                 }
@@ -459,16 +497,31 @@ impl DirParser {
         }
     }
 
-    /// A 4-byte header was completed in `self.hs`: keep buffering a hello, or switch to
-    /// skipping. Returns false if parsing stopped.
+    /// Whether a message of type `ty` whose header starts now is buffered (a hello, or a
+    /// Certificate the handler wants); tells the handler of every other message.
+    fn buffers(&mut self, ty: u8, h: &mut impl Handler) -> bool {
+        match ty {
+            HS_CLIENT_HELLO | HS_SERVER_HELLO => true,
+            HS_CERTIFICATE => {
+                h.other_handshake(ty);
+                h.wants_certificate()
+            }
+            _ => {
+                h.other_handshake(ty);
+                false
+            }
+        }
+    }
+
+    /// A 4-byte header was completed in `self.hs`: keep buffering a hello (or a wanted
+    /// Certificate), or switch to skipping. Returns false if parsing stopped.
     fn begin_message(&mut self, h: &mut impl Handler) -> bool {
         let ty = self.hs.first().copied().unwrap_or(0);
         let len = msg_len(&self.hs);
-        if ty != HS_CLIENT_HELLO && ty != HS_SERVER_HELLO {
-            h.other_handshake(ty);
+        if !self.buffers(ty, h) {
             self.hs.clear();
             self.hs_skip = len;
-        } else if len > MAX_HELLO_LEN {
+        } else if ty != HS_CERTIFICATE && len > MAX_HELLO_LEN {
             h.anomaly(Anomaly::HandshakeTooLarge);
             self.stop(Stop::Malformed);
             return false;
@@ -481,7 +534,8 @@ impl DirParser {
         true
     }
 
-    /// One complete hello message (header included).
+    /// One complete hello message (header included), or the buffered first part of a
+    /// Certificate message.
     fn message(&mut self, msg: &[u8], h: &mut impl Handler) {
         let body = msg.get(4..).unwrap_or(&[]);
         match msg.first() {
@@ -496,8 +550,24 @@ impl DirParser {
                 Ok(sh) => h.server_hello(&sh),
                 Err(a) => h.anomaly(a),
             },
+            Some(&HS_CERTIFICATE) => match certificate::parse_leaf(body) {
+                Ok(Some(leaf)) => h.certificate(leaf),
+                Ok(None) => {}
+                Err(a) => h.anomaly(a),
+            },
             _ => {}
         }
+    }
+}
+
+/// Bytes of a buffered message (header included) to hold before parsing it, given its first
+/// bytes: a whole hello; of a Certificate, up to the end of its leaf within
+/// [`certificate::MAX_CERTIFICATE_PREFIX`] ([`certificate::prefix_len`]).
+fn keep_len(msg: &[u8]) -> usize {
+    if msg.first() == Some(&HS_CERTIFICATE) {
+        certificate::prefix_len(msg)
+    } else {
+        msg_len(msg).saturating_add(4)
     }
 }
 
@@ -855,6 +925,132 @@ mod tests {
         let (ev, p) = run_bare(&[1, 0x01, 0x00, 0x00, 3, 3], &[]);
         assert_eq!(ev, ["anomaly handshake_too_large"]);
         assert_eq!(p.stopped(), Some(Stop::Malformed));
+    }
+
+    /// A handler that wants certificates and records them (and the most bytes buffered).
+    #[derive(Default)]
+    struct Certs {
+        rec: Rec,
+        leaves: Vec<certificate::LeafFacts>,
+    }
+
+    impl Handler for Certs {
+        fn client_hello(&mut self, ch: &ClientHello<'_>) {
+            self.rec.client_hello(ch);
+        }
+        fn server_hello(&mut self, sh: &ServerHello) {
+            self.rec.server_hello(sh);
+        }
+        fn alert(&mut self, level: u8, d: u8) {
+            self.rec.alert(level, d);
+        }
+        fn anomaly(&mut self, a: Anomaly) {
+            self.rec.anomaly(a);
+        }
+        fn ccs(&mut self) -> CcsMeaning {
+            CcsMeaning::Encrypted
+        }
+        fn wants_certificate(&mut self) -> bool {
+            true
+        }
+        fn certificate(&mut self, leaf: certificate::LeafFacts) {
+            self.rec
+                .events
+                .push(format!("cert {}", leaf.subject_cn.as_deref().unwrap_or("")));
+            self.leaves.push(leaf);
+        }
+    }
+
+    const LEAF: &[u8] = include_bytes!("testdata/sha1-selfsigned.der");
+
+    /// A Certificate message: the leaf, then a chain certificate of `chain` bytes.
+    fn certificate_msg(leaf: &[u8], chain: usize) -> Vec<u8> {
+        let u24 = |n: usize| [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        let list = 3 + leaf.len() + if chain > 0 { 3 + chain } else { 0 };
+        let mut body = u24(list).to_vec();
+        body.extend_from_slice(&u24(leaf.len()));
+        body.extend_from_slice(leaf);
+        if chain > 0 {
+            body.extend_from_slice(&u24(chain));
+            body.extend(std::iter::repeat_n(0x30, chain));
+        }
+        let mut m = vec![11];
+        m.extend_from_slice(&u24(body.len()));
+        m.extend_from_slice(&body);
+        m
+    }
+
+    fn run_certs(stream: &[u8], chunk: usize) -> (Vec<String>, usize) {
+        let mut p = DirParser::new();
+        let mut h = Certs::default();
+        let (mut buf, mut at, mut most) = (Vec::new(), 0, 0);
+        while at < stream.len() {
+            let end = (at + chunk).min(stream.len());
+            buf.extend_from_slice(&stream[at..end]);
+            at = end;
+            let n = p.feed(&buf, &mut h);
+            buf.drain(..n);
+            most = most.max(p.buffered());
+            assert!(!p.pending(), "a certificate is not a pending hello");
+        }
+        (h.rec.events, most)
+    }
+
+    #[test]
+    fn leaf_certificate_is_read_across_records_and_segments_and_the_chain_skipped() {
+        let sh = hs(2, &server_hello_body(0x0303, [1; 32], &[]));
+        let mut flight = sh.clone();
+        flight.extend_from_slice(&certificate_msg(LEAF, 30_000));
+        flight.extend_from_slice(&hs(14, &[]));
+        let mut s = Vec::new();
+        for part in flight.chunks(700) {
+            s.extend_from_slice(&record(22, part));
+        }
+        s.extend_from_slice(&record(21, &[2, 40]));
+        let want = [
+            "sh tls1.2",
+            "cert unit.hellowatch.test",
+            "alert 2 handshake_failure",
+        ];
+        for chunk in [1, 3, 999, s.len()] {
+            let (ev, most) = run_certs(&s, chunk);
+            assert_eq!(ev, want, "chunks of {chunk}");
+            assert!(most <= 10 + LEAF.len(), "buffered {most}: only the leaf");
+        }
+        // In one record, and the leaf's facts.
+        let s = record(22, &[sh, certificate_msg(LEAF, 0)].concat());
+        let mut h = Certs::default();
+        DirParser::new().feed(&s, &mut h);
+        let leaf = &h.leaves[0];
+        assert_eq!(leaf.key_type, certificate::KeyType::Rsa);
+        assert_eq!(leaf.key_bits, 1024);
+        assert_eq!(&*leaf.signature_algorithm, "sha1WithRSAEncryption");
+        assert_eq!((leaf.san_count, leaf.self_signed), (1, true));
+        assert_eq!(leaf.not_after - leaf.not_before, 86_400);
+    }
+
+    #[test]
+    fn certificates_beyond_the_cap_or_malformed_are_counted_not_buffered() {
+        let big = vec![0x30; certificate::MAX_CERTIFICATE_PREFIX];
+        let mut s = Vec::new();
+        for part in certificate_msg(&big, 0).chunks(16384) {
+            s.extend_from_slice(&record(22, part));
+        }
+        s.extend_from_slice(&record(21, &[1, 0]));
+        let (ev, most) = run_certs(&s, 1000);
+        assert_eq!(
+            ev,
+            ["anomaly certificate_too_large", "alert 1 close_notify"]
+        );
+        assert!(most <= certificate::MAX_CERTIFICATE_PREFIX);
+        let s = record(22, &certificate_msg(&[0x30, 3, 1, 2, 3], 0));
+        assert_eq!(run_certs(&s, 2).0, ["anomaly certificate_malformed"]);
+        // An empty list (a client without a certificate): nothing.
+        let s = record(22, &hs(11, &[0, 0, 0]));
+        assert!(run_certs(&s, 1).0.is_empty());
+        // Not wanted: skipped as before.
+        let s = record(22, &certificate_msg(LEAF, 0));
+        assert!(run(&s, &[5; 200], None).is_empty());
     }
 
     #[test]

@@ -145,6 +145,42 @@ impl Net {
         Sending(child)
     }
 
+    /// A management link from the root namespace into the client namespace (a sensor's
+    /// management port beside its capture port): veth `hw<tag><pid>m` in the root namespace
+    /// with 10.198.`n`.1/30, its peer in the client namespace with 10.198.`n`.2/30, which it
+    /// returns. Deleting the namespace on drop deletes the pair.
+    pub fn management_link(&self, n: u8) -> String {
+        let root_end = format!("{}m", self.if_c.trim_end_matches('c'));
+        let ns_end = format!("{}n", self.if_c.trim_end_matches('c'));
+        let _ = Command::new("ip")
+            .args(["link", "del", &root_end])
+            .stderr(Stdio::null())
+            .status();
+        run_ok(Command::new("ip").args([
+            "link", "add", &root_end, "type", "veth", "peer", "name", &ns_end, "netns", &self.ns_c,
+        ]));
+        let (root_ip, ns_ip) = (format!("10.198.{n}.1"), format!("10.198.{n}.2"));
+        run_ok(Command::new("ip").args([
+            "addr",
+            "add",
+            &format!("{root_ip}/30"),
+            "dev",
+            &root_end,
+        ]));
+        run_ok(Command::new("ip").args(["link", "set", &root_end, "up"]));
+        run_ok(Command::new("ip").args([
+            "-n",
+            &self.ns_c,
+            "addr",
+            "add",
+            &format!("{ns_ip}/30"),
+            "dev",
+            &ns_end,
+        ]));
+        run_ok(Command::new("ip").args(["-n", &self.ns_c, "link", "set", &ns_end, "up"]));
+        ns_ip
+    }
+
     /// Raises the MTU of both ends of the link to 9,000 (the test kit's workload has IPv6
     /// segments of 1,508 bytes, which a 1,500-byte veth would drop before any capture).
     pub fn jumbo(&self) {
@@ -186,17 +222,42 @@ pub struct Live {
     pub index: usize,
     pub lines: mpsc::Receiver<String>,
     pub output: PathBuf,
+    /// The line saying it is capturing (interface, workers, the metrics address).
+    pub banner: String,
+}
+
+impl Live {
+    /// The address of its metrics server, from the banner (`--listen`).
+    pub fn metrics_addr(&self) -> std::net::SocketAddr {
+        let rest = self
+            .banner
+            .split("metrics on http://")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no metrics address in: {}", self.banner));
+        rest.split('/').next().unwrap().parse().unwrap()
+    }
 }
 
 /// `hellowatch live -i <client end> --format json --output <dir>/<output> ARGS…`, once it
 /// says it is capturing.
 pub fn start_live_to(net: &mut Net, output: &str, args: &[&str]) -> Live {
+    start_live_env(net, output, args, &[])
+}
+
+/// [`start_live_to`] with more environment variables.
+pub fn start_live_env(
+    net: &mut Net,
+    output: &str,
+    args: &[&str],
+    env: &[(&str, &std::ffi::OsStr)],
+) -> Live {
     let output = net.path(output);
     let mut child = net
         .exec(&net.ns_c, super::bin())
         .args(["live", "-i", &net.if_c, "--format", "json", "--output"])
         .arg(&output)
         .args(args)
+        .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
@@ -210,18 +271,22 @@ pub fn start_live_to(net: &mut Net, output: &str, args: &[&str]) -> Live {
     });
     let pid = child.id();
     net.children.push(child);
-    let live = Live {
+    let mut live = Live {
         pid,
         index: net.children.len() - 1,
         lines,
         output,
+        banner: String::new(),
     };
     // `ip netns exec` execs hellowatch, so the pid is hellowatch's.
     let deadline = Instant::now() + Duration::from_secs(20);
     let mut seen = String::new();
     while Instant::now() < deadline {
         match live.lines.recv_timeout(Duration::from_millis(100)) {
-            Ok(l) if l.contains("capturing on") => return live,
+            Ok(l) if l.contains("capturing on") => {
+                live.banner = l;
+                return live;
+            }
             Ok(l) => {
                 seen.push_str(&l);
                 seen.push('\n');

@@ -111,6 +111,24 @@ pub fn expected_series(report: &Value) -> BTreeMap<String, u64> {
     ] {
         let t = &report[section];
         let via = [("transport", transport)];
+        let prefix = section.strip_suffix("totals").unwrap_or("");
+        let certs = &report[format!("{prefix}certificates")];
+        for status in ["read", "tls13_encrypted", "not_seen"] {
+            add(
+                &mut out,
+                "hellowatch_server_certificate_handshakes_total",
+                &[("transport", transport), ("status", status)],
+                u(&certs[status]),
+            );
+        }
+        for (k, n) in certs["problems"].as_object().into_iter().flatten() {
+            add(
+                &mut out,
+                "hellowatch_server_certificate_problem_handshakes_total",
+                &[("transport", transport), ("problem", k.as_str())],
+                u(n),
+            );
+        }
         hellos_by_offered_max(&mut out, "hellowatch_client_hellos_total", t, &via);
         versions(
             &mut out,
@@ -506,4 +524,121 @@ pub fn replay_and_hold(
     };
     let v: Value = serde_json::from_slice(&std::fs::read(report).unwrap()).unwrap();
     (guard, addr, v)
+}
+
+/// A real Prometheus server (the Debian binary) on a port of its choosing on loopback, with a
+/// temp storage directory; killed when dropped.
+pub struct Server {
+    _guard: Guard,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+    /// Its log (stderr).
+    pub log: PathBuf,
+    agent: ureq::Agent,
+}
+
+impl Server {
+    /// `prometheus --config.file=<dir>/<name>.yml --web.listen-address=127.0.0.1:0 EXTRA…`
+    /// with `config` as the configuration; storage in `<dir>/<name>-data` (`--storage.agent.path`
+    /// when `agent`, in agent mode, else `--storage.tsdb.path`). Returns once it is ready.
+    pub fn start(
+        bin: &Path,
+        dir: &Path,
+        name: &str,
+        config: &str,
+        agent: bool,
+        extra: &[&str],
+    ) -> Server {
+        let file = dir.join(format!("{name}.yml"));
+        std::fs::write(&file, config).unwrap();
+        let log = dir.join(format!("{name}.log"));
+        let data = dir.join(format!("{name}-data"));
+        let mut cmd = Command::new(bin);
+        cmd.arg(format!("--config.file={}", file.display()))
+            .arg("--web.listen-address=127.0.0.1:0");
+        if agent {
+            cmd.arg("--enable-feature=agent")
+                .arg(format!("--storage.agent.path={}", data.display()));
+        } else {
+            cmd.arg(format!("--storage.tsdb.path={}", data.display()));
+        }
+        let child = cmd
+            .args(extra)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start prometheus");
+        let mut s = Server {
+            _guard: Guard {
+                child,
+                name: "prometheus",
+            },
+            base: String::new(),
+            log,
+            agent: self::agent(),
+        };
+        // The web server logs the address it bound: `msg="Listening on" address=127.0.0.1:N`.
+        let mut addr = None;
+        s.wait_for("Prometheus to listen", || {
+            let log = std::fs::read_to_string(&s.log).unwrap_or_default();
+            addr = log
+                .lines()
+                .filter(|l| l.contains("Listening on"))
+                .find_map(|l| l.split("address=").nth(1))
+                .and_then(|a| a.split_whitespace().next())
+                .map(|a| a.trim_matches('"').to_string());
+            addr.is_some()
+        });
+        s.base = format!("http://{}", addr.unwrap());
+        s.wait_for("Prometheus to be ready", || {
+            s.agent
+                .get(format!("{}/-/ready", s.base))
+                .call()
+                .is_ok_and(|r| r.status() == 200)
+        });
+        s
+    }
+
+    /// Polls `done` every 250 ms for up to 90 s (a hang guard, not a speed limit).
+    pub fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
+        let until = Instant::now() + Duration::from_secs(90);
+        while !done() {
+            assert!(
+                Instant::now() < until,
+                "timed out waiting for {what}; log {}:\n{}",
+                self.log.display(),
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
+            std::thread::sleep(Duration::from_millis(250));
+        }
+    }
+
+    /// An instant query's samples (metric labels, value).
+    pub fn query(&self, q: &str) -> Vec<(Labels, f64)> {
+        let body = self
+            .agent
+            .get(format!("{}/api/v1/query", self.base))
+            .query("query", q)
+            .call()
+            .unwrap()
+            .body_mut()
+            .read_to_string()
+            .unwrap();
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["status"], "success", "{q}: {body}");
+        v["data"]["result"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| {
+                let l: Labels = s["metric"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
+                    .collect();
+                (l, s["value"][1].as_str().unwrap().parse().unwrap())
+            })
+            .collect()
+    }
 }
