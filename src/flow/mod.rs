@@ -261,7 +261,7 @@ impl TlsState {
     /// hello or counted alert can come after that (alerts after ChangeCipherSpec are
     /// encrypted). This is the one rule for both: the engine settles (counts) the connection
     /// then, and `live --bypass` has the kernel drop its later packets
-    /// ([`crate::engine::SettleSink::bypass`]).
+    /// (the engine's `SettleSink::bypass`).
     pub fn read_all(&self) -> bool {
         self.dirs.iter().all(|d| d.parser.stopped().is_some())
     }
