@@ -264,7 +264,7 @@ impl Reading<'_> {
     fn packet(&mut self, len: usize) {
         self.state.packets += 1;
         self.in_file += len as u64 + self.overhead;
-        if self.state.packets % PROGRESS_EVERY == 0 {
+        if self.state.packets.is_multiple_of(PROGRESS_EVERY) {
             self.report();
         }
     }

@@ -382,7 +382,7 @@ impl ConnParser {
 
     fn alert(&mut self, dir: u8, rh: &RecordHeader, payload: &[u8], h: &mut impl Handler) {
         if payload.is_empty()
-            || payload.len() % 2 != 0
+            || !payload.len().is_multiple_of(2)
             || payload.chunks_exact(2).any(|a| !matches!(a, [1 | 2, _]))
         {
             h.anomaly(Anomaly::BadAlert);
