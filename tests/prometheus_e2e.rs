@@ -26,12 +26,10 @@
 
 mod common;
 
-use common::prom::{self, Guard, Labels};
+use common::prom::{self, Labels};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 const SENSOR: &str = "e2e";
 
@@ -85,72 +83,26 @@ fn set_target(path: &Path, target: std::net::SocketAddr) {
 }
 
 struct Prometheus {
-    _guard: Guard,
-    base: String,
-    log: PathBuf,
-    agent: ureq::Agent,
+    server: prom::Server,
 }
 
 impl Prometheus {
     fn start(bin: &Path, dir: &Path, target: std::net::SocketAddr) -> Self {
         let rules = common::root().join("deploy/prometheus/hellowatch.rules.yml");
-        let config = dir.join("prometheus.yml");
         let targets = dir.join("targets.json");
         set_target(&targets, target);
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
-                 rule_files:\n  - {}\n\
-                 scrape_configs:\n  - job_name: hellowatch\n    file_sd_configs:\n      \
-                 - files: ['{}']\n        refresh_interval: 1s\n    relabel_configs:\n      \
-                 - target_label: instance\n        replacement: {INSTANCE}\n",
-                rules.display(),
-                targets.display()
-            ),
-        )
-        .unwrap();
-        let log = dir.join("prometheus.log");
-        let child = Command::new(bin)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.join("data").display()
-            ))
-            .arg("--web.listen-address=127.0.0.1:0")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("start prometheus");
-        let mut p = Prometheus {
-            _guard: Guard {
-                child,
-                name: "prometheus",
-            },
-            base: String::new(),
-            log,
-            agent: prom::agent(),
-        };
-        // The web server logs the address it bound: `msg="Listening on" address=127.0.0.1:N`.
-        let mut addr = None;
-        p.wait_for("Prometheus to listen", || {
-            let log = std::fs::read_to_string(&p.log).unwrap_or_default();
-            addr = log
-                .lines()
-                .filter(|l| l.contains("Listening on"))
-                .find_map(|l| l.split("address=").nth(1))
-                .and_then(|a| a.split_whitespace().next())
-                .map(|a| a.trim_matches('"').to_string());
-            addr.is_some()
-        });
-        p.base = format!("http://{}", addr.unwrap());
-        p.wait_for("Prometheus to be ready", || {
-            p.agent
-                .get(format!("{}/-/ready", p.base))
-                .call()
-                .is_ok_and(|r| r.status() == 200)
-        });
-        p
+        let config = format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n  evaluation_interval: 1s\n\
+             rule_files:\n  - {}\n\
+             scrape_configs:\n  - job_name: hellowatch\n    file_sd_configs:\n      \
+             - files: ['{}']\n        refresh_interval: 1s\n    relabel_configs:\n      \
+             - target_label: instance\n        replacement: {INSTANCE}\n",
+            rules.display(),
+            targets.display()
+        );
+        Prometheus {
+            server: prom::Server::start(bin, dir, "prometheus", &config, false, &[]),
+        }
     }
 
     /// Points the scrape job at `target` (Prometheus re-reads the file within a second).
@@ -158,48 +110,16 @@ impl Prometheus {
         set_target(&dir.join("targets.json"), target);
     }
 
-    fn wait_for(&self, what: &str, mut done: impl FnMut() -> bool) {
-        let until = Instant::now() + Duration::from_secs(90);
-        while !done() {
-            assert!(
-                Instant::now() < until,
-                "timed out waiting for {what}; Prometheus log: {}",
-                self.log.display()
-            );
-            std::thread::sleep(Duration::from_millis(250));
-        }
+    fn wait_for(&self, what: &str, done: impl FnMut() -> bool) {
+        self.server.wait_for(what, done);
     }
 
     fn api(&self, path: &str, query: Option<&str>) -> Value {
-        let mut req = self.agent.get(format!("{}{path}", self.base));
-        if let Some(q) = query {
-            req = req.query("query", q);
-        }
-        let body = req.call().unwrap().body_mut().read_to_string().unwrap();
-        let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["status"], "success", "{path} {query:?}: {body}");
-        v["data"].clone()
+        self.server.api(path, query)
     }
 
-    /// An instant query's samples (metric labels including `__name__`, value).
     fn query(&self, q: &str) -> Vec<(Labels, f64)> {
-        let data = self.api("/api/v1/query", Some(q));
-        assert_eq!(data["resultType"], "vector", "{q}");
-        data["result"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                let l: Labels = s["metric"]
-                    .as_object()
-                    .unwrap()
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string()))
-                    .collect();
-                let v: f64 = s["value"][1].as_str().unwrap().parse().unwrap();
-                (l, v)
-            })
-            .collect()
+        self.server.query(q)
     }
 
     fn value(&self, q: &str) -> Option<f64> {

@@ -613,20 +613,24 @@ impl Server {
         }
     }
 
-    /// An instant query's samples (metric labels, value).
-    pub fn query(&self, q: &str) -> Vec<(Labels, f64)> {
-        let body = self
-            .agent
-            .get(format!("{}/api/v1/query", self.base))
-            .query("query", q)
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap();
+    /// The `data` of a successful API answer (`path` like `/api/v1/rules`; `query` the
+    /// `query` parameter).
+    pub fn api(&self, path: &str, query: Option<&str>) -> Value {
+        let mut req = self.agent.get(format!("{}{path}", self.base));
+        if let Some(q) = query {
+            req = req.query("query", q);
+        }
+        let body = req.call().unwrap().body_mut().read_to_string().unwrap();
         let v: Value = serde_json::from_str(&body).unwrap();
-        assert_eq!(v["status"], "success", "{q}: {body}");
-        v["data"]["result"]
+        assert_eq!(v["status"], "success", "{path} {query:?}: {body}");
+        v["data"].clone()
+    }
+
+    /// An instant query's samples (metric labels including `__name__`, value).
+    pub fn query(&self, q: &str) -> Vec<(Labels, f64)> {
+        let data = self.api("/api/v1/query", Some(q));
+        assert_eq!(data["resultType"], "vector", "{q}");
+        data["result"]
             .as_array()
             .unwrap()
             .iter()
